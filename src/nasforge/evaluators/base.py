@@ -1,0 +1,60 @@
+"""The evaluator contract: ``evaluate(arch, fidelity) -> Result``.
+
+An evaluator scores one architecture and never chooses architectures. It
+names the metric strategies maximise (``objective``) and the metric a search
+reports at the end (``report``), which differ under a sound protocol
+(select on validation accuracy, report test accuracy).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Callable, Mapping
+
+from nasforge.results import Result
+from nasforge.spaces.base import Architecture
+
+
+class Evaluator(ABC):
+    """Scores architectures. Subclasses set ``objective`` and ``report`` and implement :meth:`evaluate`."""
+
+    #: the metric strategies maximise (feedback)
+    objective: str = "objective"
+    #: the metric reported for the final choice
+    report: str = "objective"
+    #: whether ``Result.cost`` is meaningful, so a seconds budget can be used
+    provides_cost: bool = False
+    #: a caveat every output of a search using this evaluator must show (or None)
+    warning: str | None = None
+
+    @abstractmethod
+    def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
+        """Evaluate one architecture. May raise; the study records the error as a failed trial."""
+
+    def describe(self) -> dict[str, Any]:
+        """Plain configuration (stored with a study so a resume can check it)."""
+        return {"evaluator": type(self).__name__, "objective": self.objective, "report": self.report}
+
+
+class FunctionEvaluator(Evaluator):
+    """Wraps a plain function ``fn(arch) -> float | dict`` (handy in notebooks and tests).
+
+    A float is the objective; a dict must hold the ``objective`` metric.
+    ``cost`` is a number or a function of the architecture.
+    """
+
+    def __init__(self, fn: Callable[[Architecture], float | Mapping[str, float]], objective: str = "objective",
+                 report: str | None = None, cost: float | Callable[[Architecture], float] = 0.0) -> None:
+        self.fn = fn
+        self.objective = objective
+        self.report = report or objective
+        self.cost = cost
+        self.provides_cost = callable(cost) or cost > 0
+
+    def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
+        out = self.fn(arch)
+        metrics = dict(out) if isinstance(out, Mapping) else {self.objective: float(out)}
+        if self.objective not in metrics:
+            raise KeyError(f"evaluation function returned {sorted(metrics)}, without the objective {self.objective!r}")
+        cost = self.cost(arch) if callable(self.cost) else self.cost
+        return Result(metrics=metrics, objective=float(metrics[self.objective]), cost=float(cost), fidelity=fidelity)

@@ -1,0 +1,108 @@
+"""Registries of plug-ins: one per kind (spaces, strategies, benchmarks).
+
+Each name maps to a class or factory; built-ins are registered by import path
+and imported only when first used, so ``import nasforge`` stays cheap and a
+heavy optional dependency is imported only by the plug-in that needs it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+from typing import Any, Callable, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError, ValueError):
+    """An unknown plug-in name; the message lists the known ones."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class Registry(Generic[T]):
+    """Names to plug-ins of one kind, with ``list``, ``get`` and ``create``."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Any] = {}
+
+    def register(self, name: str, obj: Any = None) -> Any:
+        """Register ``obj`` (a class or factory, or a ``'module:attr'`` path) under ``name``.
+
+        Used bare it is a decorator: ``@STRATEGIES.register("rea")``.
+        """
+        if obj is None:
+            def deco(o: Any) -> Any:
+                self._entries[name] = o
+                return o
+            return deco
+        self._entries[name] = obj
+        return obj
+
+    def list(self, pattern: str | None = None) -> list[str]:
+        names = sorted(self._entries)
+        return [n for n in names if fnmatch.fnmatch(n, pattern)] if pattern else names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def get(self, name: str) -> Callable[..., T]:
+        try:
+            obj = self._entries[name]
+        except KeyError:
+            close = difflib.get_close_matches(str(name), self._entries, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}{hint}; known: {', '.join(self.list())}"
+            ) from None
+        if isinstance(obj, str):
+            module, _, attr = obj.partition(":")
+            obj = getattr(importlib.import_module(module), attr)
+            self._entries[name] = obj
+        return obj
+
+    def create(self, name: str, **kwargs: Any) -> T:
+        return self.get(name)(**kwargs)
+
+
+SPACES: Registry[Any] = Registry("space")
+STRATEGIES: Registry[Any] = Registry("strategy")
+BENCHMARKS: Registry[Any] = Registry("benchmark")
+
+SPACES.register("nb201", "nasforge.spaces.nb201:NB201Space")
+SPACES.register("nasbench-graph", "nasforge.spaces.nbgraph:NASBenchGraphSpace")
+
+STRATEGIES.register("random", "nasforge.strategies.random:RandomSearch")
+STRATEGIES.register("rea", "nasforge.strategies.evolution:RegularizedEvolution")
+STRATEGIES.register("local", "nasforge.strategies.local:LocalSearch")
+
+BENCHMARKS.register("nb201", "nasforge.benchmarks.nb201:NB201Benchmark")
+BENCHMARKS.register("analog-nb201", "nasforge.benchmarks.analog:AnalogNB201Benchmark")
+BENCHMARKS.register("nasbench-graph", "nasforge.benchmarks.nbgraph:NASBenchGraphBenchmark")
+
+
+def list_spaces(pattern: str | None = None) -> list[str]:
+    return SPACES.list(pattern)
+
+
+def list_strategies(pattern: str | None = None) -> list[str]:
+    return STRATEGIES.list(pattern)
+
+
+def list_benchmarks(pattern: str | None = None) -> list[str]:
+    return BENCHMARKS.list(pattern)
+
+
+def create_space(name: str, **kwargs: Any) -> Any:
+    return SPACES.create(name, **kwargs)
+
+
+def create_strategy(name: str, space: Any, **kwargs: Any) -> Any:
+    return STRATEGIES.get(name)(space, **kwargs)
+
+
+def create_benchmark(name: str, **kwargs: Any) -> Any:
+    return BENCHMARKS.create(name, **kwargs)
