@@ -53,6 +53,19 @@ def _check_budget(name: str, value: float | int | None, integer: bool = False) -
         raise ValueError(f"{name} must be {kind}, got {value!r}")
 
 
+def check_budgets(evaluator: Evaluator, n_trials: int | None = None, budget_seconds: float | None = None,
+                  wall_seconds: float | None = None) -> None:
+    """Raise ValueError naming the bad budget; at least one budget is required."""
+    _check_budget("n_trials", n_trials, integer=True)
+    _check_budget("budget_seconds", budget_seconds)
+    _check_budget("wall_seconds", wall_seconds)
+    if n_trials is None and budget_seconds is None and wall_seconds is None:
+        raise ValueError("give a budget: n_trials, budget_seconds or wall_seconds")
+    if budget_seconds is not None and not evaluator.provides_cost:
+        raise ValueError(f"budget_seconds needs an evaluator that reports a cost; {evaluator.describe()} "
+                         f"does not: use n_trials or wall_seconds")
+
+
 class Study:
     """One search: a space, a strategy and an evaluator, recorded in a storage."""
 
@@ -182,14 +195,7 @@ class Study:
         """Run until a budget is spent. ``n_trials`` and ``budget_seconds`` count the whole
         study (so a resumed run stops where an uninterrupted one would); ``wall_seconds``
         caps this call. At least one budget is required."""
-        _check_budget("n_trials", n_trials, integer=True)
-        _check_budget("budget_seconds", budget_seconds)
-        _check_budget("wall_seconds", wall_seconds)
-        if n_trials is None and budget_seconds is None and wall_seconds is None:
-            raise ValueError("give a budget: n_trials, budget_seconds or wall_seconds")
-        if budget_seconds is not None and not self.evaluator.provides_cost:
-            raise ValueError(f"budget_seconds needs an evaluator that reports a cost; "
-                             f"{self.evaluator.describe()} does not: use n_trials or wall_seconds")
+        check_budgets(self.evaluator, n_trials, budget_seconds, wall_seconds)
         start = time.monotonic()
         callbacks = list(callbacks)
         while True:
