@@ -75,6 +75,7 @@ class Study:
         if strategy.space is not space:
             raise ValueError("the strategy was built for a different space object than the study's")
         self.space, self.strategy, self.evaluator = space, strategy, evaluator
+        evaluator.prepare()
         self.name = name
         self.storage = get_storage(storage)
         self.charge_duplicates = bool(charge_duplicates)

@@ -42,6 +42,10 @@ class TabularBenchmark(Evaluator):
     def table(self) -> Mapping[str, Mapping[str, float]]:
         """Canonical architecture string -> metrics (loaded lazily, cached)."""
 
+    def prepare(self) -> None:
+        """Load the table now, so a missing data file stops the search before its first trial."""
+        self.table()
+
     def make_space(self) -> SearchSpace:
         from nasforge.registry import create_space
 

@@ -31,6 +31,9 @@ class Evaluator(ABC):
     def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
         """Evaluate one architecture. May raise; the study records the error as a failed trial."""
 
+    def prepare(self) -> None:
+        """Called once when a study starts: load data, raise configuration errors early. No-op by default."""
+
     def describe(self) -> dict[str, Any]:
         """Plain configuration (stored with a study so a resume can check it)."""
         return {"evaluator": type(self).__name__, "objective": self.objective, "report": self.report}

@@ -1,0 +1,47 @@
+"""Shared fixtures: small fakes so most tests need no large data."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasforge.benchmarks.nb201 import nb201_csv_path
+from nasforge.benchmarks._files import DataNotFoundError
+from nasforge.spaces.nb201 import NB201Space
+
+
+def write_fake_nb201(directory: Path, seed: int = 0) -> Path:
+    """A synthetic nb201.csv with all 15,625 cells (random but fixed accuracies) under directory/nb201/."""
+    rng = np.random.default_rng(seed)
+    space = NB201Space()
+    cells = [space.to_string(a) for a in space.enumerate()]
+    order = rng.permutation(len(cells))
+    (directory / "nb201").mkdir(parents=True, exist_ok=True)
+    path = directory / "nb201" / "nb201.csv"
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["index", "arch", "cifar10_test_acc_200ep", "cifar100_test_acc_200ep",
+                    "imagenet16_120_test_acc_200ep", "cifar10_valid_acc_12ep", "cifar10_train_seconds_12ep"])
+        for i, j in enumerate(order):
+            test = 80 + 15 * rng.random()
+            w.writerow([i, cells[j], f"{test:.4f}", f"{test - 20:.4f}", f"{test - 45:.4f}",
+                        f"{test - 10 + rng.normal():.4f}", f"{60 + 100 * rng.random():.3f}"])
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("fake-data")
+    write_fake_nb201(d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def real_nb201() -> Path:
+    try:
+        return nb201_csv_path()
+    except DataNotFoundError:
+        pytest.skip("the real nb201.csv is not available")

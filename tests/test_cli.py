@@ -1,0 +1,130 @@
+"""The command line, driven through Typer's test runner (and once as a real process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from nasforge.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, code: int = 0):
+    res = runner.invoke(app, list(args))
+    assert res.exit_code == code, (res.exit_code, res.output, res.exception)
+    return res
+
+
+@pytest.fixture
+def db(tmp_path):
+    return f"sqlite:///{tmp_path}/cli.db"
+
+
+def search_json(db, *extra):
+    return json.loads(run("search", "--storage", db, "--json", *extra).stdout)
+
+
+def test_search_json_shape(fake_data_dir, db):
+    out = search_json(db, "--data-dir", str(fake_data_dir), "--strategy", "rea", "--budget-seconds", "3000",
+                      "--seed", "0", "-p", "population_size=5", "-p", "sample_size=2")
+    assert out["study"] == "nb201-cifar10-rea-s0"
+    assert set(out["best"]) >= {"arch", "metrics"} and "test_acc_200ep" in out["best"]["metrics"]
+    assert out["trials"] > 0 and out["simulated_seconds"] >= 3000 and out["wall_seconds"] > 0
+    assert out["strategy"] == {"name": "rea", "seed": 0, "population_size": 5, "sample_size": 2}
+
+
+def test_search_table_and_show_and_studies(fake_data_dir, db):
+    res = run("search", "--storage", db, "--data-dir", str(fake_data_dir), "--trials", "30", "--strategy", "random",
+              "--study", "mine", "--no-progress")
+    assert "best architecture" in res.stdout and "test_acc_200ep (reported)" in res.stdout
+    shown = json.loads(run("show", "mine", "--storage", db, "--top", "3", "--json").stdout)
+    objs = [t["objective"] for t in shown["top"]]
+    assert len(objs) == 3 and objs == sorted(objs, reverse=True)
+    assert shown["counts"]["complete"] == 30
+    table = run("show", "mine", "--storage", db).stdout
+    assert shown["top"][0]["arch"] in table
+    studies = json.loads(run("studies", "--storage", db, "--json").stdout)
+    assert [s["study"] for s in studies] == ["mine"] and studies[0]["trials"] == 30
+    assert "mine" in run("studies", "--storage", db).stdout
+
+
+def test_resume_extends_a_study(fake_data_dir, db):
+    args = ["--data-dir", str(fake_data_dir), "--study", "r", "--strategy", "rea", "--seed", "3"]
+    first = search_json(db, *args, "--trials", "20")
+    again = run("search", "--storage", db, *args, "--trials", "20", code=2)
+    assert "already exists" in again.output and "--resume" in again.output
+    more = search_json(db, *args, "--trials", "50", "--resume")
+    assert first["trials"] == 20 and more["trials"] == 50
+    ref = search_json("sqlite:///:memory:", *args, "--trials", "50")
+    assert ref["best"] == more["best"]
+
+
+def test_oracle_says_it_selects_on_test(fake_data_dir, db):
+    out = search_json(db, "--data-dir", str(fake_data_dir), "--protocol", "oracle", "--trials", "10")
+    assert "TEST" in out["warning"]
+    res = run("search", "--storage", db, "--data-dir", str(fake_data_dir), "--protocol", "oracle", "--trials", "10",
+              "--study", "o2")
+    assert "TEST" in res.output
+
+
+def test_other_benchmarks(db):
+    out = search_json(db, "-b", "nasbench-graph", "--dataset", "citeseer", "--trials", "20", "-s", "local")
+    assert set(out["best"]["metrics"]) == {"valid_perf", "perf", "latency", "para"}
+    out = search_json(db, "-b", "analog-nb201", "--metric", "analog_accuracy", "--trials", "20")
+    assert out["best"]["objective"] == out["best"]["metrics"]["analog_accuracy"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["search", "--strategy", "rae"], "unknown strategy 'rae'"),
+    (["search", "-b", "nb2O1"], "unknown benchmark 'nb2O1'"),
+    (["search", "--space", "nasbench-graph"], "covers space 'nb201', not 'nasbench-graph'"),
+    (["search", "--space", "nope"], "unknown space 'nope'"),
+    (["search", "--dataset", "mnist"], "unknown dataset 'mnist'"),
+    (["search", "-p", "population_size"], "malformed --param 'population_size'"),
+    (["search", "-p", "pop=3"], "strategy 'rea' has no option(s) pop"),
+    (["search", "-p", "population_size=0"], "population_size must be an integer >= 1, got 0"),
+    (["search", "--trials", "0"], "n_trials must be a positive integer"),
+    (["search", "--budget-seconds", "-5"], "budget_seconds must be a positive number"),
+    (["search", "-b", "analog-nb201", "--budget-seconds", "100"], "budget_seconds needs an evaluator"),
+    (["search", "-b", "analog-nb201", "--dataset", "cifar10"], "benchmark 'analog-nb201' has no option(s) dataset"),
+    (["search", "--storage", "nasforge.db"], "is not a URL"),
+    (["search", "--data-dir", "/nonexistent/dir", "--trials", "3"], "NAS-Bench-201 data not found"),
+    (["search", "--resume", "--study", "ghost"], "no study named 'ghost' to resume"),
+    (["list", "widgets"], "unknown kind 'widgets'"),
+    (["show", "nope"], "no study database at"),
+    (["show", "x", "--top", "0"], "--top must be at least 1"),
+])
+def test_bad_input_is_a_clear_error(args, message, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    if "--storage" not in args and args[0] == "search":
+        args = [*args, "--storage", f"sqlite:///{tmp_path}/e.db"]
+    res = run(*args, code=2)
+    assert "error:" in res.output and message in " ".join(res.output.split())
+    assert "Traceback" not in res.output
+
+
+def test_show_unknown_study(db, fake_data_dir):
+    search_json(db, "--data-dir", str(fake_data_dir), "--trials", "3", "--study", "known")
+    res = run("show", "ghost", "--storage", db, code=2)
+    assert "no study named 'ghost'; known: known" in res.output
+
+
+@pytest.mark.parametrize("kind,name", [("spaces", "nb201"), ("strategies", "rea"), ("benchmarks", "analog-nb201")])
+def test_list(kind, name):
+    rows = json.loads(run("list", kind, "--json").stdout)
+    assert name in [r["name"] for r in rows]
+    assert name in run("list", kind).stdout
+
+
+def test_console_script_runs(tmp_path):
+    exe = [sys.executable, "-m", "nasforge.cli"]
+    res = subprocess.run([*exe, "list", "strategies"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0 and "rea" in res.stdout
+    res = subprocess.run([*exe, "search", "--strategy", "nope"], capture_output=True, text=True, timeout=60,
+                         cwd=tmp_path)
+    assert res.returncode == 2 and "unknown strategy 'nope'" in res.stderr

@@ -1,0 +1,274 @@
+"""The study loop: budgets, duplicates, failures, storage and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasforge.benchmarks.nb201 import NB201Benchmark
+from nasforge.evaluators.base import Evaluator, FunctionEvaluator
+from nasforge.registry import create_strategy
+from nasforge.results import Result
+from nasforge.spaces.base import SearchSpace, categorical
+from nasforge.storage import InMemoryStorage, SQLStorage, StudyExistsError, StudyNotFoundError
+from nasforge.study import Study
+
+
+def tiny_space() -> SearchSpace:
+    return SearchSpace([categorical("a", range(3)), categorical("b", range(3))], name="tiny")
+
+
+def score(arch) -> float:
+    return float(arch["a"] * 3 + arch["b"])
+
+
+def make_study(bench, strategy="rea", seed=0, storage=None, name="s", resume=False, **kw):
+    strat = create_strategy(strategy, bench.space, seed=seed, **kw)
+    return Study(bench.space, strat, bench, name=name, storage=storage, resume=resume)
+
+
+@pytest.fixture
+def bench(fake_data_dir):
+    return NB201Benchmark(data_dir=fake_data_dir)
+
+
+def test_budget_seconds_counts_simulated_cost_and_last_trial_crosses(bench):
+    st = make_study(bench).optimize(budget_seconds=3000)
+    costs = [t.cost for t in st.trials]
+    assert st.cost_spent == pytest.approx(sum(costs))
+    assert sum(costs[:-1]) < 3000 <= sum(costs)  # the trial that crosses the budget counts (NB201 scripts)
+
+
+def test_trial_budget_and_summary(bench):
+    st = make_study(bench, "random").optimize(n_trials=25)
+    s = st.summary()
+    assert s["trials"] == 25 == len(st.trials)
+    best = max(st.trials, key=lambda t: t.objective)
+    assert s["best"]["arch"] == best.arch and s["best"]["objective"] == best.objective
+    assert s["objective"] == "valid_acc_12ep" and s["report"] == "test_acc_200ep"
+
+
+def test_wall_budget_stops():
+    ev = FunctionEvaluator(lambda a: (time.sleep(0.01), a["a"])[1])
+    sp = SearchSpace([categorical(n, range(10)) for n in "abcd"], name="wide")
+    st = Study(sp, create_strategy("random", sp, seed=1), ev)
+    t0 = time.monotonic()
+    st.optimize(wall_seconds=0.2)
+    assert time.monotonic() - t0 < 1.0 and 5 <= st.n_trials <= 21
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({}, "give a budget"),
+    ({"n_trials": 0}, "n_trials must be a positive integer"),
+    ({"n_trials": 2.5}, "n_trials must be a positive integer"),
+    ({"budget_seconds": -1}, "budget_seconds must be a positive number"),
+    ({"wall_seconds": float("inf")}, "wall_seconds must be a positive number"),
+])
+def test_invalid_budgets(kwargs, match):
+    sp = tiny_space()
+    st = Study(sp, create_strategy("random", sp, seed=0), FunctionEvaluator(score))
+    with pytest.raises(ValueError, match=match):
+        st.optimize(**kwargs)
+
+
+def test_seconds_budget_needs_a_cost():
+    sp = tiny_space()
+    st = Study(sp, create_strategy("random", sp, seed=0), FunctionEvaluator(score))
+    with pytest.raises(ValueError, match="budget_seconds needs an evaluator that reports a cost"):
+        st.optimize(budget_seconds=10)
+
+
+class CountingEvaluator(Evaluator):
+    objective = report = "score"
+    provides_cost = True
+
+    def __init__(self):
+        self.calls = 0
+
+    def evaluate(self, arch, fidelity=None):
+        self.calls += 1
+        return Result({"score": score(arch)}, score(arch), cost=10.0)
+
+
+@pytest.mark.parametrize("charge", [True, False])
+def test_duplicates_answered_from_records(charge):
+    sp = tiny_space()
+    ev = CountingEvaluator()
+    st = Study(sp, create_strategy("random", sp, seed=3), ev, charge_duplicates=charge)
+    st.optimize(n_trials=30)  # 9 architectures: most proposals repeat
+    dups = [t for t in st.trials if t.duplicate_of is not None]
+    assert ev.calls == 30 - len(dups) <= 9 and dups
+    for d in dups:
+        orig = next(t for t in st.trials if t.number == d.duplicate_of)
+        assert d.arch == orig.arch and d.objective == orig.objective and orig.duplicate_of is None
+        assert d.cost == (10.0 if charge else 0.0)
+    assert st.cost_spent == pytest.approx(10.0 * (30 if charge else ev.calls))
+
+
+def test_failing_trials_are_recorded_and_search_goes_on():
+    def flaky(arch):
+        if arch["a"] == 0:
+            raise RuntimeError(f"boom on {arch}")
+        return score(arch)
+
+    sp = tiny_space()
+    st = Study(sp, create_strategy("rea", sp, seed=0, population_size=3, sample_size=2), FunctionEvaluator(flaky))
+    st.optimize(n_trials=20)
+    failed = [t for t in st.trials if t.status == "failed"]
+    assert failed and all("RuntimeError: boom on" in t.error for t in failed)
+    assert st.n_trials == 20 and st.best_trial().status == "complete"
+    # a failed architecture proposed again is evaluated again (only complete results answer duplicates)
+    assert all(t.duplicate_of is None for t in failed)
+
+
+def test_ask_tell_by_hand_matches_optimize(bench):
+    a = make_study(bench, seed=5).optimize(n_trials=40)
+    b = make_study(bench, seed=5)
+    for _ in range(40):
+        trial = b.ask()
+        b.tell(trial, b.evaluate(trial))
+    assert [t.arch for t in a.trials] == [t.arch for t in b.trials]
+    with pytest.raises(ValueError, match="trial 0 is not running"):
+        b.tell(0, Result({}, 1.0))
+
+
+def test_same_seed_same_result(bench):
+    runs = [[t.arch for t in make_study(bench, "rea", seed=11).optimize(n_trials=60).trials] for _ in range(2)]
+    assert runs[0] == runs[1]
+    other = [t.arch for t in make_study(bench, "rea", seed=12).optimize(n_trials=60).trials]
+    assert other != runs[0]
+
+
+@pytest.mark.parametrize("storage_kind", ["memory", "sqlite"])
+def test_storage_round_trip(bench, tmp_path, storage_kind):
+    store = InMemoryStorage() if storage_kind == "memory" else SQLStorage(f"sqlite:///{tmp_path}/s.db")
+    st = make_study(bench, storage=store, name="rt").optimize(n_trials=15)
+    stored = store.trials("rt")
+    assert [t.number for t in stored] == list(range(15))
+    assert stored == sorted(st.trials, key=lambda t: t.number)
+    info = store.get_study("rt")
+    assert info.config["strategy"] == "rea" and info.config["evaluator"]["protocol"] == "nb201"
+    assert all(t.worker and t.started_at <= t.finished_at for t in stored)
+    with pytest.raises(StudyExistsError, match="already exists"):
+        make_study(bench, storage=store, name="rt")
+    with pytest.raises(StudyNotFoundError, match="no study named 'nope' to resume; known: rt"):
+        make_study(bench, storage=store, name="nope", resume=True)
+
+
+@pytest.mark.parametrize("strategy", ["random", "rea", "local"])
+def test_resume_continues_as_uninterrupted(bench, tmp_path, strategy):
+    full = make_study(bench, strategy, seed=2).optimize(n_trials=60)
+    url = f"sqlite:///{tmp_path}/r.db"
+    part = make_study(bench, strategy, seed=2, storage=url, name="r").optimize(n_trials=23)
+    part.storage.close()
+    resumed = make_study(bench, strategy, seed=2, storage=url, name="r", resume=True)
+    assert resumed.n_trials == 23
+    resumed.optimize(n_trials=60)
+    assert [t.arch for t in resumed.trials] == [t.arch for t in full.trials]
+    assert [t.number for t in resumed.storage.trials("r")] == list(range(60))
+
+
+def test_resume_with_other_configuration_is_refused(bench, tmp_path):
+    url = f"sqlite:///{tmp_path}/c.db"
+    make_study(bench, "rea", storage=url, name="c").optimize(n_trials=5).storage.close()
+    with pytest.raises(ValueError, match="different configuration.*population_size"):
+        make_study(bench, "rea", storage=url, name="c", resume=True, population_size=20)
+
+
+def test_keyboard_interrupt_marks_trial_and_keeps_finished(tmp_path):
+    sp = tiny_space()
+    calls = {"n": 0}
+
+    def ev(arch):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return score(arch)
+
+    url = f"sqlite:///{tmp_path}/k.db"
+    st = Study(sp, create_strategy("random", sp, seed=0, replace=False), FunctionEvaluator(ev), storage=url, name="k")
+    with pytest.raises(KeyboardInterrupt):
+        st.optimize(n_trials=9)
+    stored = st.storage.trials("k")
+    assert [t.status for t in stored] == ["complete"] * 3 + ["interrupted"]
+    st.storage.close()
+    again = Study(sp, create_strategy("random", sp, seed=0, replace=False), FunctionEvaluator(score),
+                  storage=url, name="k", resume=True)
+    again.optimize(n_trials=9)
+    archs = [t.arch for t in again.trials]
+    assert len(archs) == 9 == len(set(archs))  # no finished trial repeated, all 9 visited
+
+
+KILL_SCRIPT = """
+import sys, time
+from nasforge.benchmarks.nb201 import NB201Benchmark
+from nasforge.registry import create_strategy
+from nasforge.study import Study
+from nasforge.evaluators.base import Evaluator
+
+class Slow(Evaluator):
+    def __init__(self, inner):
+        self.inner = inner
+        self.objective, self.report, self.provides_cost = inner.objective, inner.report, True
+    def evaluate(self, arch, fidelity=None):
+        time.sleep(0.02)
+        return self.inner.evaluate(arch)
+    def describe(self):
+        return self.inner.describe()
+
+b = NB201Benchmark(data_dir=sys.argv[1])
+slow = Slow(b)
+st = Study(b.space, create_strategy("rea", b.space, seed=4), slow, name="kill", storage=sys.argv[2],
+           resume=sys.argv[3] == "1")
+st.optimize(n_trials=int(sys.argv[4]))
+print("done", st.n_trials)
+"""
+
+
+def test_resume_after_sigkill(fake_data_dir, tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    url = f"sqlite:///{tmp_path}/kill.db"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, str(script), str(fake_data_dir), url, "0", "80"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    store = None
+    deadline = time.monotonic() + 60
+    n_done = 0
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        if Path(f"{tmp_path}/kill.db").exists():
+            store = store or SQLStorage(url)
+            try:
+                n_done = sum(t.finished for t in store.trials("kill"))
+            except Exception:
+                n_done = 0
+            if n_done >= 15:
+                break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL and 15 <= n_done < 80
+    before = [t for t in store.trials("kill") if t.finished]
+    store.close()
+    out = subprocess.run([sys.executable, str(script), str(fake_data_dir), url, "1", "80"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    store = SQLStorage(url)
+    after = store.trials("kill")
+    finished = [t for t in after if t.finished]
+    assert len(finished) == 80
+    assert finished[:len(before)] == before  # nothing recorded was lost or changed
+    assert all(t.status in ("complete", "interrupted") for t in after)
+    # the resumed study made the same proposals as an uninterrupted run would have
+    b = NB201Benchmark(data_dir=fake_data_dir)
+    ref = Study(b.space, create_strategy("rea", b.space, seed=4), b).optimize(n_trials=80)
+    assert [t.arch for t in finished] == [t.arch for t in ref.trials]
+    store.close()
