@@ -24,7 +24,7 @@ test: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/nasforge search --space nb201 --benchmark analog-nb201 --metric baseline_accuracy \
-		--strategy rea --trials 300 --seed 0 --storage sqlite:///nasforge-run.db --study make-run
+		--strategy rea --trials 300 --seed 0 --storage sqlite:///nasforge-run.db --study make-run-$$(date +%s)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/nb201_protocol.py

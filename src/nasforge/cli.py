@@ -139,6 +139,11 @@ def search(
     summary["wall_seconds"] = time.monotonic() - t0
     summary["benchmark"] = bench.describe()
     summary["strategy"] = {"name": strategy, **strat.get_params()}
+    avg = bench.random_average()
+    summary["reference"] = {"random_average": avg, "best_in_table": bench.best_possible()}
+    if summary["best"] is not None:
+        got = summary["best"]["metrics"][bench.report]
+        summary["reference"]["relative_improvement_pct"] = 100.0 * (got - avg) / abs(avg) if avg else None
     st.storage.close()
     if as_json:
         print(json.dumps(summary))
@@ -181,6 +186,11 @@ def _print_summary(s: dict[str, Any]) -> None:
     for k, v in s["best"]["metrics"].items():
         table.add_row(k + (" (reported)" if k == s["report"] else ""), _metric_fmt(v))
     out.print(table)
+    ref = s["reference"]
+    if ref.get("relative_improvement_pct") is not None:
+        out.print(f"{s['report']}: average random architecture {ref['random_average']:.4f}, best in table "
+                  f"{ref['best_in_table']:.4f}; relative improvement over random "
+                  f"{ref['relative_improvement_pct']:+.2f}%", highlight=False)
     if "warning" in s:
         out.print(f"[bold yellow]warning:[/] {s['warning']}", highlight=False)
 

@@ -32,19 +32,20 @@ class LocalSearch(Strategy):
         self._start: str | None = None            # key of a pending random restart
 
     def _ask(self, rng: np.random.Generator) -> Architecture:
-        if self._current is None:
-            if self._start is None:
+        # each pass either proposes, or moves/restarts (scores strictly increase, so this ends)
+        while True:
+            if self._current is None:
                 arch = self.space.sample(rng)
-                self._start = self.space.key(arch)
+                if self._start is None:
+                    self._start = self.space.key(arch)
+                return arch  # a restart, or exploration while the restart is pending
+            if self._queue:
+                arch = self._queue.pop()
+                self._open[self.space.key(arch)] = arch
                 return arch
-            return self.space.sample(rng)  # the start is pending: explore meanwhile
-        if not self._queue and not self._open:
+            if self._open:
+                return self.space.sample(rng)  # every neighbour is pending: explore meanwhile
             self._expand(rng)
-        if self._queue:
-            arch = self._queue.pop()
-            self._open[self.space.key(arch)] = arch
-            return arch
-        return self.space.sample(rng)  # all neighbours pending
 
     def _expand(self, rng: np.random.Generator) -> None:
         """Queue the current architecture's unevaluated neighbours, or finish the step."""
