@@ -99,10 +99,12 @@ def test_other_benchmarks(db):
     (["show", "nope"], "no study database at"),
     (["show", "x", "--top", "0"], "--top must be at least 1"),
 ])
-def test_bad_input_is_a_clear_error(args, message, tmp_path, monkeypatch):
+def test_bad_input_is_a_clear_error(args, message, tmp_path, monkeypatch, fake_data_dir):
     monkeypatch.chdir(tmp_path)
     if "--storage" not in args and args[0] == "search":
         args = [*args, "--storage", f"sqlite:///{tmp_path}/e.db"]
+    if "--data-dir" not in args and args[0] == "search" and "-b" not in args:
+        args = [*args, "--data-dir", str(fake_data_dir)]
     res = run(*args, code=2)
     assert "error:" in res.output and message in " ".join(res.output.split())
     assert "Traceback" not in res.output
