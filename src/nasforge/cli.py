@@ -144,7 +144,7 @@ def search(
     if summary["best"] is not None:
         got = summary["best"]["metrics"][bench.report]
         summary["reference"]["relative_improvement_pct"] = 100.0 * (got - avg) / abs(avg) if avg else None
-    st.storage.close()
+    st.close()
     if as_json:
         print(json.dumps(summary))
         return

@@ -5,7 +5,9 @@ Protocols:
 * ``nb201`` (CIFAR-10 only), the protocol of the NAS-Bench-201 paper: the
   feedback a strategy sees is the 12-epoch CIFAR-10-valid validation accuracy,
   each evaluation costs its 12-epoch training seconds (the simulated clock),
-  and the reported figure is the 200-epoch test accuracy.
+  and the reported figure is the 200-epoch test accuracy. (The original
+  scripts also charged the validation pass; the data has no validation
+  times, so only training seconds are charged.)
 * ``oracle``: feedback and report are both the 200-epoch test accuracy. This
   selects architectures on test data, so every output using it says so. On
   CIFAR-10 it charges the same 12-epoch seconds; for CIFAR-100 and

@@ -1,0 +1,294 @@
+"""Executable contract checks for plug-ins (like scikit-learn's ``check_estimator``).
+
+A third-party space or strategy is compatible with nasforge when these pass::
+
+    from nasforge.testing import check_space, check_strategy
+    check_space(MySpace())
+    check_strategy(lambda space, seed: MyStrategy(space, seed=seed), MySpace(), my_evaluate)
+
+Each check raises :class:`AssertionError` naming the plug-in and the property
+that failed, and returns ``None`` when everything holds.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from nasforge.results import Result
+from nasforge.spaces.base import Architecture, SearchSpace, categorical, integer, repeat
+from nasforge.strategies.base import Strategy
+
+__all__ = ["check_space", "check_strategy", "linear_evaluator", "toy_space"]
+
+StrategyFactory = Callable[[SearchSpace, int], Strategy]
+Evaluate = Callable[[Architecture], Result]
+
+
+def _fail(who: str, prop: str, detail: str) -> AssertionError:
+    return AssertionError(f"{who}: {prop}: {detail}")
+
+
+# ----------------------------------------------------------------------------- fakes
+
+
+def toy_space() -> SearchSpace:
+    """A small user-defined space with conditional and repeated choices (42,336 architectures).
+
+    MobileNet-like: a stem width, optional squeeze-excite with a ratio, and two
+    stages of 1..3 blocks, each block choosing a kernel and an expansion.
+    """
+    choices = [
+        categorical("stem", [16, 32]),
+        categorical("se", [False, True]),
+        categorical("se_ratio", [0.25, 0.5], when=("se", [True])),
+    ]
+    for s in range(2):
+        choices += repeat(f"s{s}.b", integer(f"s{s}.depth", 1, 3),
+                          [categorical("kernel", [3, 5]), categorical("expand", [3, 6])])
+    return SearchSpace(choices, name="toy-mobilenet")
+
+
+def linear_evaluator(space: SearchSpace, seed: int = 0) -> Evaluate:
+    """A fake evaluator: a fixed random linear score of the one-hot encoding (deterministic, instant)."""
+    weights = np.random.default_rng(seed).normal(size=space.encoding_size)
+
+    def evaluate(arch: Architecture) -> Result:
+        score = float(np.asarray(space.encode(arch)) @ weights)
+        return Result(metrics={"score": score}, objective=score)
+
+    return evaluate
+
+
+# ----------------------------------------------------------------------------- spaces
+
+
+def check_space(space: SearchSpace, n: int = 50, seed: int = 0) -> None:
+    """Assert the :class:`SearchSpace` contract on ``n`` sampled architectures.
+
+    Checks that sample, mutate, neighbors and crossover stay in the space,
+    mutate changes the architecture, neighbours differ from it and from each
+    other, ``encode`` is deterministic with length ``encoding_size``, JSON and
+    string forms round-trip, ``canonical`` is idempotent, ``key`` is stable,
+    and a seed fixes sampling, mutation and crossover.
+    """
+    who = f"space {getattr(space, 'name', type(space).__name__)!r} ({type(space).__name__})"
+    size = space.encoding_size
+    if not isinstance(size, (int, np.integer)) or size < 0:
+        raise _fail(who, "encoding_size", f"must be a non-negative int, got {size!r}")
+    if space.contains("not an architecture"):
+        raise _fail(who, "contains", "accepts a value that is not an Architecture")
+
+    archs = [space.sample(np.random.default_rng((seed, i))) for i in range(n)]
+    for i, a in enumerate(archs):
+        again = space.sample(np.random.default_rng((seed, i)))
+        if again != a:
+            raise _fail(who, "sample is seeded", f"the same rng seed gave {a} and then {again}")
+        _check_arch(space, who, a, "sample")
+        _check_arch_ops(space, who, a, np.random.default_rng((seed, n + i)), archs[(i + 1) % len(archs)])
+
+
+def _check_arch(space: SearchSpace, who: str, a: Any, source: str) -> None:
+    """Properties of one architecture: membership, encoding, serialisation, canonical form."""
+    if not isinstance(a, Architecture):
+        raise _fail(who, f"{source} returns an Architecture", f"got {type(a).__name__} {a!r}")
+    if not space.contains(a):
+        raise _fail(who, f"{source} stays in the space", f"{a} is not contained")
+    text = space.to_string(a)
+    if a.string and a.string != text:
+        raise _fail(who, f"{source} sets the string form", f"arch.string {a.string!r} != to_string {text!r}")
+
+    enc = np.asarray(space.encode(a))
+    if enc.shape != (space.encoding_size,):
+        raise _fail(who, "encode has fixed length",
+                    f"encode({a}) has shape {enc.shape}, expected ({space.encoding_size},)")
+    if not np.array_equal(enc, np.asarray(space.encode(a))):
+        raise _fail(who, "encode is deterministic", f"two encodings of {a} differ")
+
+    try:
+        back = space.from_json(space.to_json(a))
+    except Exception as exc:
+        raise _fail(who, "JSON round trip", f"from_json(to_json({a})) raised {exc!r}") from exc
+    if back != a:
+        raise _fail(who, "JSON round trip", f"from_json(to_json({a})) gave {back}")
+    if not np.array_equal(np.asarray(space.encode(back)), enc):
+        raise _fail(who, "encode is deterministic", f"equal architectures {a} and {back} encode differently")
+    try:
+        back = space.from_string(text)
+    except Exception as exc:
+        raise _fail(who, "string round trip", f"from_string({text!r}) raised {exc!r}") from exc
+    if back != a:
+        raise _fail(who, "string round trip", f"from_string({text!r}) gave {back}")
+
+    canon = space.canonical(a)
+    if not space.contains(canon):
+        raise _fail(who, "canonical stays in the space", f"canonical({a}) = {canon} is not contained")
+    if space.canonical(canon) != canon:
+        raise _fail(who, "canonical is idempotent", f"canonical({canon}) = {space.canonical(canon)}, not itself")
+    key = space.key(a)
+    if not isinstance(key, str) or space.key(a) != key or space.key(canon) != key or space.key(back) != key:
+        raise _fail(who, "key is stable",
+                    f"key({a}) = {key!r}, but key(canonical) = {space.key(canon)!r}, "
+                    f"key again = {space.key(a)!r}, key(round trip) = {space.key(back)!r}")
+
+
+def _check_arch_ops(space: SearchSpace, who: str, a: Architecture, rng: np.random.Generator,
+                    other: Architecture) -> None:
+    """Mutation, neighbours and crossover of one architecture."""
+    neighbors = space.neighbors(a)
+    keys: set[Architecture] = set()
+    for nb in neighbors:
+        _check_arch(space, who, nb, f"neighbors({a})")
+        if nb == a:
+            raise _fail(who, "neighbors differ from the architecture", f"neighbors({a}) contains {a} itself")
+        if nb in keys:
+            raise _fail(who, "neighbors are distinct", f"neighbors({a}) lists {nb} twice")
+        keys.add(nb)
+
+    state = rng.bit_generator.state
+    child = space.mutate(a, rng)
+    _check_arch(space, who, child, f"mutate({a})")
+    if child == a and neighbors:
+        raise _fail(who, "mutate changes the architecture", f"mutate({a}) returned it unchanged")
+    rng.bit_generator.state = state
+    if space.mutate(a, rng) != child:
+        raise _fail(who, "mutate is seeded", f"the same rng state gave two different mutations of {a}")
+
+    state = rng.bit_generator.state
+    mixed = space.crossover(a, other, rng)
+    _check_arch(space, who, mixed, f"crossover({a}, {other})")
+    rng.bit_generator.state = state
+    if space.crossover(a, other, rng) != mixed:
+        raise _fail(who, "crossover is seeded", f"the same rng state gave two different crossovers of {a}, {other}")
+
+
+# ----------------------------------------------------------------------------- strategies
+
+
+def _size(space: SearchSpace) -> int | None:
+    try:
+        return len(space)
+    except (TypeError, NotImplementedError):
+        return None
+
+
+def _run(strategy: Strategy, steps: int, evaluate: Evaluate, who: str,
+         seen: list[Architecture] | None = None) -> tuple[list[tuple[Architecture, Result]], bool]:
+    """Ask/tell ``steps`` times; returns the history and whether the strategy said the space is exhausted.
+
+    ``seen`` (all proposals so far, including earlier runs of the same
+    strategy) is what an exhaustion claim is checked against.
+    """
+    history: list[tuple[Architecture, Result]] = []
+    seen = [] if seen is None else seen
+    for _ in range(steps):
+        try:
+            arch = strategy.ask()
+        except StopIteration:
+            _check_exhausted(strategy, who, seen)
+            return history, True
+        _check_proposal(strategy, who, arch)
+        seen.append(arch)
+        result = evaluate(arch)
+        strategy.tell(arch, result)
+        history.append((arch, result))
+    return history, False
+
+
+def _check_proposal(strategy: Strategy, who: str, arch: Any) -> None:
+    if not isinstance(arch, Architecture) or not strategy.space.contains(arch):
+        raise _fail(who, "ask stays in the space", f"proposed {arch!r}, which is not in the space")
+
+
+def _check_exhausted(strategy: Strategy, who: str, proposed: list[Architecture]) -> None:
+    """StopIteration is allowed only once a finite space has been fully proposed."""
+    space = strategy.space
+    size = _size(space)
+    if size is None:
+        raise _fail(who, "StopIteration only when exhausted", "raised StopIteration on a space without len()")
+    keys = {space.key(a) for a in proposed}
+    missing = [a for a in space.enumerate() if space.key(a) not in keys]
+    if missing:
+        raise _fail(who, "StopIteration only when exhausted",
+                    f"raised StopIteration after {len(keys)} distinct proposals of {size}; "
+                    f"never proposed e.g. {missing[0]}")
+
+
+def check_strategy(factory: StrategyFactory, space: SearchSpace, evaluate: Evaluate,
+                   n: int = 30, seed: int = 0) -> None:
+    """Assert the :class:`Strategy` contract on ``space`` with results from ``evaluate``.
+
+    ``factory(space, seed)`` builds a fresh strategy. Checks that proposals are
+    in the space, a seed fixes the sequence of proposals, replaying a history
+    (``ask()`` then ``tell(recorded arch, result)`` per trial) rebuilds the
+    state, pending trials and failed results are accepted, and
+    ``StopIteration`` comes only when a finite space is exhausted.
+    """
+    probe = factory(space, seed)
+    who = f"strategy {getattr(probe, 'name', '?')!r} ({type(probe).__name__}) on space {space.name!r}"
+    if not isinstance(probe, Strategy):
+        raise _fail(who, "factory returns a Strategy", f"got {type(probe).__name__}")
+
+    # same seed, same proposals; and every proposal in the space
+    a = factory(space, seed)
+    hist_a, stop_a = _run(a, n, evaluate, who)
+    b = factory(space, seed)
+    hist_b, stop_b = _run(b, n, evaluate, who)
+    seq_a, seq_b = [x for x, _ in hist_a], [x for x, _ in hist_b]
+    if seq_a != seq_b or stop_a != stop_b:
+        at = next((i for i, (x, y) in enumerate(zip(seq_a, seq_b)) if x != y), min(len(seq_a), len(seq_b)))
+        raise _fail(who, "the same seed gives the same proposals",
+                    f"two runs with seed {seed} differ at ask {at} "
+                    f"({len(seq_a)} vs {len(seq_b)} proposals before stopping)")
+
+    # replay: a fresh strategy fed a's history must continue exactly as a does; the
+    # recorded architectures come back as new objects, as they do from storage
+    replayed = factory(space, seed)
+    for arch, result in hist_a:
+        try:
+            replayed.ask()
+        except StopIteration as exc:
+            raise _fail(who, "replay rebuilds the state",
+                        "raised StopIteration while replaying a history it produced") from exc
+        replayed.tell(space.from_json(space.to_json(arch)), result)
+    seen_a = list(seq_a)
+    next_a, stop_a = _run(a, 10, evaluate, who, seen_a)
+    next_r, stop_r = _run(replayed, 10, evaluate, who, list(seq_a))
+    if [x for x, _ in next_a] != [x for x, _ in next_r] or stop_a != stop_r:
+        raise _fail(who, "replay rebuilds the state",
+                    f"after replaying {len(hist_a)} trials the next proposals differ: "
+                    f"{[str(x) for x, _ in next_a]} vs {[str(x) for x, _ in next_r]}")
+
+    # pending trials: ask several times before telling
+    s = factory(space, seed + 1)
+    k = 5
+    pending: list[Architecture] = []
+    stopped = False
+    for _ in range(k):
+        try:
+            arch = s.ask()
+        except StopIteration:
+            _check_exhausted(s, who, pending)
+            stopped = True
+            break
+        _check_proposal(s, who, arch)
+        pending.append(arch)
+    for arch in reversed(pending):  # results arrive in any order
+        s.tell(arch, evaluate(arch))
+    if not stopped:
+        _run(s, n, evaluate, who, list(pending))
+
+    # failed results are accepted and the search goes on
+    s = factory(space, seed + 2)
+    proposed: list[Architecture] = []
+    for i in range(n):
+        try:
+            arch = s.ask()
+        except StopIteration:
+            _check_exhausted(s, who, proposed)
+            break
+        _check_proposal(s, who, arch)
+        proposed.append(arch)
+        result = Result.failure("x") if i < 3 or i % 3 == 0 else evaluate(arch)
+        s.tell(arch, result)
