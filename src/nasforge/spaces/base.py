@@ -296,6 +296,15 @@ class SearchSpace:
     def __len__(self) -> int:
         return sum(1 for _ in self.enumerate())
 
+    # -- networks ---------------------------------------------------------------
+    def build(self, arch: Architecture, task: Any) -> Any:
+        """The ``torch.nn.Module`` for ``arch``, sized for ``task`` (input shape, class count).
+
+        Trainable spaces override this; tabular-only spaces cannot build networks.
+        """
+        raise TypeError(f"space {self.name!r} describes a tabular benchmark's architectures and cannot "
+                        f"build networks; trainable spaces: nb201, darts, mobilenet, mlp")
+
     # -- serialisation ----------------------------------------------------------
     def to_string(self, arch: Architecture) -> str:
         return ",".join(f"{k}={v}" for k, v in arch.choices)
@@ -342,6 +351,17 @@ class SearchSpace:
         """An architecture from its string or JSON form (whichever ``text`` is)."""
         text = text.strip()
         return self.from_json(text) if text.startswith("{") else self.from_string(text)
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's keyword arguments (stored unchanged as attributes of the same name)."""
+        import inspect
+
+        params = {}
+        for p in list(inspect.signature(type(self).__init__).parameters.values())[1:]:
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.name in ("choices", "name"):
+                continue
+            params[p.name] = getattr(self, p.name)
+        return params
 
     def describe(self) -> dict[str, Any]:
         """A plain description of the choices (for docs and ``nasforge list``)."""
