@@ -215,15 +215,48 @@ def _check_exhausted(strategy: Strategy, who: str, proposed: list[Architecture])
                     f"never proposed e.g. {missing[0]}")
 
 
+def _first_difference(a: list[Architecture], b: list[Architecture]) -> str:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return f"ask {i} gave {x} and {y}"
+    return f"one stopped after {min(len(a), len(b))} proposals, the other after {max(len(a), len(b))}"
+
+
+def _check_replay(factory: StrategyFactory, space: SearchSpace, seed: int,
+                  events: list[tuple[Architecture, Result] | None], original: Strategy,
+                  proposed: list[Architecture], evaluate: Evaluate, who: str) -> None:
+    """Replay ``events`` (``None`` = an ask, else a tell) into a fresh strategy; it must then
+    propose what ``original`` proposes. Recorded architectures come back as new objects,
+    as they do from storage."""
+    replayed = factory(space, seed)
+    for event in events:
+        if event is None:
+            try:
+                replayed.ask()
+            except StopIteration as exc:
+                raise _fail(who, "replay rebuilds the state",
+                            "raised StopIteration while replaying a history it produced") from exc
+        else:
+            replayed.tell(space.from_json(space.to_json(event[0])), event[1])
+    next_o, stop_o = _run(original, 10, evaluate, who, list(proposed))
+    next_r, stop_r = _run(replayed, 10, evaluate, who, list(proposed))
+    seq_o, seq_r = [x for x, _ in next_o], [x for x, _ in next_r]
+    if seq_o != seq_r or stop_o != stop_r:
+        raise _fail(who, "replay rebuilds the state",
+                    f"after replaying {sum(e is not None for e in events)} trials the next proposals differ "
+                    f"from the original run's: {_first_difference(seq_o, seq_r)}")
+
+
 def check_strategy(factory: StrategyFactory, space: SearchSpace, evaluate: Evaluate,
                    n: int = 30, seed: int = 0) -> None:
     """Assert the :class:`Strategy` contract on ``space`` with results from ``evaluate``.
 
     ``factory(space, seed)`` builds a fresh strategy. Checks that proposals are
     in the space, a seed fixes the sequence of proposals, replaying a history
-    (``ask()`` then ``tell(recorded arch, result)`` per trial) rebuilds the
-    state, pending trials and failed results are accepted, and
-    ``StopIteration`` comes only when a finite space is exhausted.
+    (``ask()`` then ``tell(recorded arch, result)`` per trial, or the recorded
+    interleaving when trials were pending) rebuilds the state, pending trials
+    and failed results are accepted, and ``StopIteration`` comes only when a
+    finite space is exhausted.
     """
     probe = factory(space, seed)
     who = f"strategy {getattr(probe, 'name', '?')!r} ({type(probe).__name__}) on space {space.name!r}"
@@ -237,58 +270,54 @@ def check_strategy(factory: StrategyFactory, space: SearchSpace, evaluate: Evalu
     hist_b, stop_b = _run(b, n, evaluate, who)
     seq_a, seq_b = [x for x, _ in hist_a], [x for x, _ in hist_b]
     if seq_a != seq_b or stop_a != stop_b:
-        at = next((i for i, (x, y) in enumerate(zip(seq_a, seq_b)) if x != y), min(len(seq_a), len(seq_b)))
         raise _fail(who, "the same seed gives the same proposals",
-                    f"two runs with seed {seed} differ at ask {at} "
-                    f"({len(seq_a)} vs {len(seq_b)} proposals before stopping)")
+                    f"two runs with seed {seed} differ: {_first_difference(seq_a, seq_b)}")
 
-    # replay: a fresh strategy fed a's history must continue exactly as a does; the
-    # recorded architectures come back as new objects, as they do from storage
-    replayed = factory(space, seed)
-    for arch, result in hist_a:
-        try:
-            replayed.ask()
-        except StopIteration as exc:
-            raise _fail(who, "replay rebuilds the state",
-                        "raised StopIteration while replaying a history it produced") from exc
-        replayed.tell(space.from_json(space.to_json(arch)), result)
-    seen_a = list(seq_a)
-    next_a, stop_a = _run(a, 10, evaluate, who, seen_a)
-    next_r, stop_r = _run(replayed, 10, evaluate, who, list(seq_a))
-    if [x for x, _ in next_a] != [x for x, _ in next_r] or stop_a != stop_r:
-        raise _fail(who, "replay rebuilds the state",
-                    f"after replaying {len(hist_a)} trials the next proposals differ: "
-                    f"{[str(x) for x, _ in next_a]} vs {[str(x) for x, _ in next_r]}")
+    # replay: a fresh strategy fed a's history must continue exactly as a does
+    _check_replay(factory, space, seed, [e for arch, result in hist_a for e in (None, (arch, result))],
+                  a, seq_a, evaluate, who)
 
-    # pending trials: ask several times before telling
+    # pending trials: rounds of k asks before the k tells (results arrive in any order);
+    # replaying that interleaving of asks and tells rebuilds the state as well
     s = factory(space, seed + 1)
     k = 5
-    pending: list[Architecture] = []
-    stopped = False
-    for _ in range(k):
-        try:
-            arch = s.ask()
-        except StopIteration:
-            _check_exhausted(s, who, pending)
-            stopped = True
-            break
-        _check_proposal(s, who, arch)
-        pending.append(arch)
-    for arch in reversed(pending):  # results arrive in any order
-        s.tell(arch, evaluate(arch))
-    if not stopped:
-        _run(s, n, evaluate, who, list(pending))
-
-    # failed results are accepted and the search goes on
-    s = factory(space, seed + 2)
+    events: list[tuple[Architecture, Result] | None] = []  # None marks an ask
     proposed: list[Architecture] = []
+    stopped = False
+    for _ in range(max(1, n // k)):
+        batch: list[Architecture] = []
+        for _ in range(k):
+            try:
+                arch = s.ask()
+            except StopIteration:
+                _check_exhausted(s, who, proposed)
+                stopped = True
+                break
+            _check_proposal(s, who, arch)
+            proposed.append(arch)
+            batch.append(arch)
+            events.append(None)
+        for arch in reversed(batch):
+            result = evaluate(arch)
+            s.tell(arch, result)
+            events.append((arch, result))
+        if stopped:
+            break
+    _check_replay(factory, space, seed + 1, events, s, proposed, evaluate, who)
+
+    # failed results are accepted, the search goes on, and replay restores them too
+    s = factory(space, seed + 2)
+    tried: list[Architecture] = []
+    events = []
     for i in range(n):
         try:
             arch = s.ask()
         except StopIteration:
-            _check_exhausted(s, who, proposed)
+            _check_exhausted(s, who, tried)
             break
         _check_proposal(s, who, arch)
-        proposed.append(arch)
+        tried.append(arch)
         result = Result.failure("x") if i < 3 or i % 3 == 0 else evaluate(arch)
         s.tell(arch, result)
+        events += [None, (arch, result)]
+    _check_replay(factory, space, seed + 2, events, s, tried, evaluate, who)
