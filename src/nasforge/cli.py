@@ -10,6 +10,7 @@ import inspect
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, List, Optional
 
 import typer
@@ -87,16 +88,31 @@ def _metric_fmt(v: Any) -> str:
 @app.command()
 @_guard
 def search(
-    benchmark: str = typer.Option("nb201", "--benchmark", "-b", help="tabular benchmark to search (see `nasforge list benchmarks`)"),
-    space: Optional[str] = typer.Option(None, help="search space (default: the benchmark's own)"),
+    benchmark: Optional[str] = typer.Option(None, "--benchmark", "-b", help="tabular benchmark to search (default nb201; see `nasforge list benchmarks`)"),
+    task: Optional[str] = typer.Option(None, help="train on real data instead: 'digits', a .npz (X, y), a .csv or an image folder"),
+    space: Optional[str] = typer.Option(None, help="search space (default: the benchmark's own; with --task: nb201 for images, mlp for tabular)"),
+    space_param: List[str] = typer.Option([], "--space-param", "-P", help="space option key=value, repeatable (e.g. -P C=8 -P N=1)"),
     dataset: Optional[str] = typer.Option(None, help="benchmark dataset, e.g. cifar10 / cifar100 / imagenet16-120, or cora"),
     protocol: Optional[str] = typer.Option(None, help="evaluation protocol: nb201 (validation feedback, simulated clock) or oracle"),
     metric: Optional[str] = typer.Option(None, help="the objective metric, for benchmarks with several (analog-nb201)"),
     data_dir: Optional[str] = typer.Option(None, help="directory holding benchmark data (default $NASFORGE_DATA_DIR or ../shared/data)"),
+    label_column: str = typer.Option("label", help="--task CSV: the label column"),
+    image_size: int = typer.Option(32, help="--task image folder: images are resized to this size"),
+    grayscale: bool = typer.Option(False, help="--task image folder: read images as one channel"),
+    data_seed: int = typer.Option(0, help="--task: seed of the train/validation/test split"),
+    epochs: int = typer.Option(10, help="--task: training epochs per trial (the fidelity)"),
+    batch_size: int = typer.Option(64, help="--task: batch size"),
+    lr: float = typer.Option(0.05, help="--task: learning rate (cosine schedule)"),
+    optimizer: str = typer.Option("sgd", help="--task: sgd (Nesterov momentum 0.9) or adamw"),
+    weight_decay: float = typer.Option(5e-4, help="--task: weight decay"),
+    label_smoothing: float = typer.Option(0.0, help="--task: label smoothing"),
+    device: str = typer.Option("auto", help="--task: auto (CUDA when present), cpu, cuda"),
+    time_limit: Optional[float] = typer.Option(None, help="--task: seconds per trial before it fails"),
+    workers: int = typer.Option(1, help="--task: trials trained in parallel processes"),
     strategy: str = typer.Option("rea", "--strategy", "-s", help="search strategy (see `nasforge list strategies`)"),
     param: List[str] = typer.Option([], "--param", "-p", help="strategy option key=value, repeatable (e.g. -p population_size=10)"),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", help="stop after this many trials in the study"),
-    budget_seconds: Optional[float] = typer.Option(None, help="stop when the evaluator's cost reaches this (simulated seconds on a tabular benchmark)"),
+    budget_seconds: Optional[float] = typer.Option(None, help="stop when the evaluator's cost reaches this (simulated seconds on a tabular benchmark, training seconds with --task)"),
     wall_seconds: Optional[float] = typer.Option(None, help="stop this run after this many wall-clock seconds"),
     seed: int = typer.Option(0, help="seed of the strategy; same seed, same search"),
     study: Optional[str] = typer.Option(None, help="study name (default: benchmark-dataset-strategy-sSEED)"),
@@ -106,53 +122,100 @@ def search(
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of tables"),
     progress: bool = typer.Option(True, help="show a progress bar on stderr"),
 ) -> None:
-    """Search a tabular benchmark and print the best architecture with its reported metrics."""
+    """Search a tabular benchmark, or train candidates on real data (--task); print the best architecture."""
     from nasforge.study import Study, check_budgets
 
-    bench_factory = BENCHMARKS.get(benchmark)
-    bench_kwargs = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
-                                      "data_dir": data_dir}.items() if v is not None}
-    bench = _build("benchmark", benchmark, bench_factory, bench_kwargs)
-    space_name = space or bench.space_name
-    SPACES.get(space_name)
-    if space_name != bench.space_name:
-        raise CLIError(f"benchmark {benchmark!r} covers space {bench.space_name!r}, not {space_name!r}")
-    sp = bench.space
+    executor = None
+    if task is not None:
+        if benchmark is not None:
+            raise CLIError("give either --benchmark (a tabular benchmark) or --task (real data), not both")
+        task_cfg = {"source": task, "label_column": label_column, "image_size": image_size, "grayscale": grayscale,
+                    "seed": data_seed}
+        tk = _load_task(task_cfg)
+        sp = _make_space(space or ("mlp" if tk.kind == "tabular" else "nb201"), space_param)
+        from nasforge.evaluators.training import TrainingEvaluator
+
+        evaluator: Any = TrainingEvaluator(tk, sp, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                                           weight_decay=weight_decay, label_smoothing=label_smoothing, seed=data_seed,
+                                           device=device, time_limit=time_limit)
+        if workers > 1:
+            from nasforge.executors import ProcessExecutor
+
+            executor = ProcessExecutor(evaluator, n_workers=workers)
+        elif workers < 1:
+            raise CLIError(f"--workers must be at least 1, got {workers}")
+        label = Path(task).stem if Path(task).suffix else Path(task).name
+        config = {"task": task_cfg, "seed": seed}
+    else:
+        benchmark = benchmark or "nb201"
+        bench_factory = BENCHMARKS.get(benchmark)
+        bench_kwargs = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
+                                          "data_dir": data_dir}.items() if v is not None}
+        evaluator = _build("benchmark", benchmark, bench_factory, bench_kwargs)
+        space_name = space or evaluator.space_name
+        SPACES.get(space_name)
+        if space_name != evaluator.space_name:
+            raise CLIError(f"benchmark {benchmark!r} covers space {evaluator.space_name!r}, not {space_name!r}")
+        if space_param:
+            raise CLIError("--space-param is for --task searches; a benchmark's space is fixed")
+        sp = evaluator.space
+        label = "-".join(filter(None, [benchmark, getattr(evaluator, "dataset", None)]))
+        config = {"benchmark": benchmark, "seed": seed}
     strat_cls = STRATEGIES.get(strategy)
     strat = _build("strategy", strategy, strat_cls, {"seed": seed, **_parse_params(param)}, sp)
     if trials is None and budget_seconds is None and wall_seconds is None:
         trials = 100
-    check_budgets(bench, trials, budget_seconds, wall_seconds)
-    name = study or "-".join(filter(None, [benchmark, getattr(bench, "dataset", None), strategy, f"s{seed}"]))
-    st = Study(sp, strat, bench, name=name, storage=storage, resume=resume, charge_duplicates=charge_duplicates,
-               config={"benchmark": benchmark, "seed": seed})
-    if bench.warning and not as_json:
-        err.print(f"[bold yellow]warning:[/] {bench.warning}", highlight=False)
+    check_budgets(evaluator, trials, budget_seconds, wall_seconds)
+    name = study or f"{label}-{strategy}-s{seed}"
+    st = Study(sp, strat, evaluator, name=name, storage=storage, resume=resume, charge_duplicates=charge_duplicates,
+               config=config)
+    if evaluator.warning and not as_json:
+        err.print(f"[bold yellow]warning:[/] {evaluator.warning}", highlight=False)
     t0 = time.monotonic()
     try:
-        _run_with_progress(st, trials, budget_seconds, wall_seconds, show=progress and not as_json)
+        _run_with_progress(st, trials, budget_seconds, wall_seconds, show=progress and not as_json, executor=executor)
     except KeyboardInterrupt:
         err.print(f"interrupted after {st.n_trials} finished trials (all recorded in {storage}); "
                   f"continue with the same command and --resume --study {name}", highlight=False)
         raise typer.Exit(130)
+    finally:
+        if executor is not None:
+            executor.shutdown()
     summary = st.summary()
     summary["wall_seconds"] = time.monotonic() - t0
-    summary["benchmark"] = bench.describe()
     summary["strategy"] = {"name": strategy, **strat.get_params()}
-    avg = bench.random_average()
-    summary["reference"] = {"random_average": avg, "best_in_table": bench.best_possible()}
-    if summary["best"] is not None:
-        got = summary["best"]["metrics"][bench.report]
-        summary["reference"]["relative_improvement_pct"] = 100.0 * (got - avg) / abs(avg) if avg else None
+    if task is None:
+        summary["benchmark"] = evaluator.describe()
+        avg = evaluator.random_average()
+        summary["reference"] = {"random_average": avg, "best_in_table": evaluator.best_possible()}
+        if summary["best"] is not None:
+            got = summary["best"]["metrics"][evaluator.report]
+            summary["reference"]["relative_improvement_pct"] = 100.0 * (got - avg) / abs(avg) if avg else None
+    else:
+        summary["task"] = tk.describe()
+        summary["space"] = {"name": sp.name, **sp.get_params()}
     st.close()
     if as_json:
-        print(json.dumps(summary))
+        print(json.dumps(summary, default=float))
         return
     _print_summary(summary)
 
 
+def _load_task(cfg: dict[str, Any]) -> Any:
+    from nasforge.data import load_task
+
+    return load_task(cfg["source"], label_column=cfg["label_column"], image_size=cfg["image_size"],
+                     grayscale=cfg["grayscale"], seed=cfg["seed"])
+
+
+def _make_space(name: str, params: list[str] | dict[str, Any]) -> Any:
+    factory = SPACES.get(name)
+    kwargs = params if isinstance(params, dict) else _parse_params(params)
+    return _build("space", name, factory, kwargs)
+
+
 def _run_with_progress(st: Any, trials: int | None, budget_seconds: float | None,
-                       wall_seconds: float | None, show: bool) -> None:
+                       wall_seconds: float | None, show: bool, executor: Any = None) -> None:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     if trials is not None:
@@ -172,7 +235,8 @@ def _run_with_progress(st: Any, trials: int | None, budget_seconds: float | None
             desc = "searching" if best is None else f"best {study.evaluator.objective} {best.objective:.3f}"
             bar.update(task, completed=min(done(), total), description=desc)
 
-        st.optimize(n_trials=trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds, callbacks=[update])
+        st.optimize(n_trials=trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds, callbacks=[update],
+                    executor=executor)
 
 
 def _print_summary(s: dict[str, Any]) -> None:
@@ -184,9 +248,10 @@ def _print_summary(s: dict[str, Any]) -> None:
     out.print(f"best architecture (by {s['objective']}): [bold]{s['best']['arch']}[/]", highlight=False)
     table = Table("metric", "value")
     for k, v in s["best"]["metrics"].items():
-        table.add_row(k + (" (reported)" if k == s["report"] else ""), _metric_fmt(v))
+        if not isinstance(v, list):  # curves are in `nasforge show --json`
+            table.add_row(k + (" (reported)" if k == s["report"] else ""), _metric_fmt(v))
     out.print(table)
-    ref = s["reference"]
+    ref = s.get("reference", {})
     if ref.get("relative_improvement_pct") is not None:
         out.print(f"{s['report']}: average random architecture {ref['random_average']:.4f}, best in table "
                   f"{ref['best_in_table']:.4f}; relative improvement over random "
@@ -205,6 +270,133 @@ def _open_storage(storage: str) -> Any:
         if not path.is_file():
             raise CLIError(f"no study database at {path}; pass --storage sqlite:///path/to/file.db")
     return get_storage(storage)
+
+
+@app.command()
+@_guard
+def train(
+    study: Optional[str] = typer.Option(None, help="retrain this study's best architecture (a --task search)"),
+    storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL of the study"),
+    arch: Optional[str] = typer.Option(None, help="the architecture (string or JSON form) instead of the study's best"),
+    task: Optional[str] = typer.Option(None, help="without --study: the data ('digits', .npz, .csv, image folder)"),
+    space: Optional[str] = typer.Option(None, help="without --study: the space of --arch"),
+    space_param: List[str] = typer.Option([], "--space-param", "-P", help="without --study: space option key=value"),
+    label_column: str = typer.Option("label", help="without --study: CSV label column"),
+    image_size: int = typer.Option(32, help="without --study: image folder size"),
+    grayscale: bool = typer.Option(False, help="without --study: read images as one channel"),
+    data_seed: int = typer.Option(0, help="without --study: seed of the data split"),
+    epochs: Optional[int] = typer.Option(None, help="training epochs (default: 3 x the search's epochs, or 30)"),
+    batch_size: Optional[int] = typer.Option(None, help="batch size (default: the search's, or 64)"),
+    lr: Optional[float] = typer.Option(None, help="learning rate (default: the search's, or 0.05)"),
+    device: str = typer.Option("auto", help="auto (CUDA when present), cpu, cuda"),
+    baseline_random: int = typer.Option(0, help="also train this many random architectures of the space the same way and report their mean test accuracy"),
+    seed: int = typer.Option(0, help="seed for the random baseline architectures"),
+    out_dir: Optional[str] = typer.Option(None, "--out", help="write the trained model here (genotype.json + model.pt) for `nasforge export`"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Retrain an architecture on train+validation with a longer schedule and report its test accuracy."""
+    import numpy as np
+
+    from nasforge.evaluators.training import TrainingEvaluator, train_final
+    from nasforge.export import save_checkpoint
+
+    train_cfg: dict[str, Any] = {}
+    if study is not None:
+        store = _open_storage(storage)
+        info = store.get_study(study)
+        cfg = info.config
+        if "task" not in cfg:
+            raise CLIError(f"study {study!r} searched a tabular benchmark ({cfg.get('benchmark')}); "
+                           f"only --task studies can be retrained")
+        task_cfg, space_name, space_kwargs = cfg["task"], cfg["space"], cfg.get("space_params", {})
+        train_cfg = {k: cfg["evaluator"][k] for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay",
+                                                      "label_smoothing", "schedule")}
+        if arch is None:
+            done = [t for t in store.trials(study) if t.status == "complete" and t.objective is not None]
+            if not done:
+                raise CLIError(f"study {study!r} has no complete trial to retrain")
+            arch = max(done, key=lambda t: (t.objective, -t.number)).arch
+        store.close()
+    else:
+        if task is None or space is None or arch is None:
+            raise CLIError("give --study NAME, or all of --task, --space and --arch")
+        task_cfg = {"source": task, "label_column": label_column, "image_size": image_size,
+                    "grayscale": grayscale, "seed": data_seed}
+        space_name, space_kwargs = space, _parse_params(space_param)
+    tk = _load_task(task_cfg)
+    sp = _make_space(space_name, space_kwargs)
+    chosen = sp.parse(arch)
+    search_epochs = train_cfg.pop("epochs", None)
+    final_epochs = epochs or (3 * search_epochs if search_epochs else 30)
+    if batch_size is not None:
+        train_cfg["batch_size"] = batch_size
+    if lr is not None:
+        train_cfg["lr"] = lr
+    if baseline_random < 0:
+        raise CLIError(f"--baseline-random must be >= 0, got {baseline_random}")
+    ev = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg["seed"], device=device, **train_cfg)
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True, disable=as_json) as bar:
+        job = bar.add_task(f"training {chosen}", total=1 + baseline_random)
+        model, metrics = train_final(ev, chosen)
+        bar.advance(job)
+        baseline = []
+        rng = np.random.default_rng(seed)
+        for _ in range(baseline_random):
+            ra = sp.sample(rng)
+            bar.update(job, description=f"random baseline {ra}")
+            baseline.append({"arch": str(ra), "test_acc": train_final(ev, ra)[1]["test_acc"]})
+            bar.advance(job)
+    result: dict[str, Any] = {"arch": str(chosen), "space": sp.name, "task": tk.name, "epochs": final_epochs,
+                              **{k: v for k, v in metrics.items() if k != "train_loss_curve"},
+                              "train_loss_curve": metrics["train_loss_curve"]}
+    if baseline:
+        mean = float(np.mean([b["test_acc"] for b in baseline]))
+        result["random_baseline"] = {"n": len(baseline), "mean_test_acc": mean,
+                                     "std_test_acc": float(np.std([b["test_acc"] for b in baseline])),
+                                     "archs": baseline}
+    if out_dir is not None:
+        save_checkpoint(out_dir, sp, chosen, tk, model, metrics, {"epochs": final_epochs, **train_cfg,
+                                                              "task": task_cfg})
+        result["checkpoint"] = str(out_dir)
+    if as_json:
+        print(json.dumps(result, default=float))
+        return
+    out_lines = [f"retrained [bold]{chosen}[/] on {tk.name} train+validation for {final_epochs} epochs",
+                 f"test accuracy {metrics['test_acc']:.2f}%  ({metrics['params']:,} parameters, "
+                 f"{metrics['flops']:,} FLOPs, {metrics['latency_ms']:.2f} ms at batch 1)"]
+    if baseline:
+        rb = result["random_baseline"]
+        out_lines.append(f"average of {rb['n']} random architectures of the same space, trained the same way: "
+                         f"{rb['mean_test_acc']:.2f}% (std {rb['std_test_acc']:.2f})")
+    if out_dir is not None:
+        out_lines.append(f"saved to {out_dir} (export with `nasforge export {out_dir}`)")
+    for line in out_lines:
+        out.print(line, highlight=False)
+
+
+@app.command("export")
+@_guard
+def export_(checkpoint: str = typer.Argument(..., help="a directory written by `nasforge train --out`"),
+            out_dir: Optional[str] = typer.Option(None, "--out", help="write the files here (default: the checkpoint)"),
+            as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
+    """Export a trained model as TorchScript and ONNX (checked with ONNX Runtime against PyTorch)."""
+    from nasforge.export import export_checkpoint
+
+    try:
+        manifest = export_checkpoint(checkpoint, out_dir)
+    except FileNotFoundError as exc:
+        raise CLIError(str(exc)) from None
+    manifest["directory"] = str(out_dir or checkpoint)
+    if as_json:
+        print(json.dumps(manifest))
+        return
+    d = manifest["directory"]
+    out.print(f"wrote {d}/{manifest['torchscript']} (max |diff| vs PyTorch "
+                           f"{manifest['torchscript_max_abs_diff']:.2e}) and {d}/{manifest['onnx']} (ONNX Runtime "
+                           f"max |diff| {manifest['onnx_max_abs_diff']:.2e}); load the weights with "
+                           f"nasforge.export.load_model('{d}')", highlight=False)
 
 
 @app.command()

@@ -321,3 +321,53 @@ def check_strategy(factory: StrategyFactory, space: SearchSpace, evaluate: Evalu
         s.tell(arch, result)
         events += [None, (arch, result)]
     _check_replay(factory, space, seed + 2, events, s, tried, evaluate, who)
+
+
+class TinyTrainableSpace(SearchSpace):
+    """A tiny trainable space for fast tests of training, executors and export.
+
+    A flatten-linear-activation-linear network with a searchable hidden width
+    and activation; ``diverge=True`` adds an option whose network produces
+    non-finite outputs, to test failure handling.
+    """
+
+    name = "tiny-trainable"
+
+    def __init__(self, diverge: bool = False) -> None:
+        self.diverge = diverge
+        acts = ("relu", "tanh", "explode") if diverge else ("relu", "tanh")
+        super().__init__([categorical("width", (8, 32)), categorical("act", acts)])
+
+    def build(self, arch: Architecture, task: Any) -> Any:
+        import torch.nn as nn
+
+        features = int(np.prod(task.input_shape))
+        width = int(arch["width"])  # type: ignore[call-overload]
+        act: Any = {"relu": nn.ReLU, "tanh": nn.Tanh}.get(str(arch["act"]), _Explode)()
+        return nn.Sequential(nn.Flatten(), nn.Linear(features, width), act, nn.Linear(width, task.num_classes))
+
+
+def _Explode() -> Any:
+    import torch.nn as nn
+
+    class Explode(nn.Module):
+        def forward(self, x: Any) -> Any:
+            return x * float("inf")
+
+    return Explode()
+
+
+def tiny_task(n: int = 120, features: int = 6, classes: int = 3, seed: int = 0, image: bool = False) -> Any:
+    """A small, learnable synthetic classification task (tabular, or 1x4x4 images)."""
+    from nasforge.data.task import Task
+
+    rng = np.random.default_rng(seed)
+    dim = 16 if image else features
+    centers = rng.normal(0, 2.0, size=(classes, dim))
+    y = np.arange(n) % classes
+    X = (centers[y] + rng.normal(0, 1.0, size=(n, dim))).astype(np.float32)
+    if image:
+        X = X.reshape(n, 1, 4, 4)
+    y = y.astype(np.int64)
+    a, b = int(n * 0.6), int(n * 0.8)
+    return Task("tiny", X[:a], y[:a], X[a:b], y[a:b], X[b:], y[b:], classes, tuple(map(str, range(classes))))

@@ -1,0 +1,298 @@
+"""Scoring an architecture by training it: the training evaluator.
+
+:class:`TrainingEvaluator` builds ``space.build(arch, task)``, trains it on
+the task's training split for ``epochs`` (the fidelity) with SGD or AdamW,
+a cosine learning-rate schedule, weight decay and label smoothing, and
+reports validation accuracy as the objective. Test accuracy is never looked
+at during search; :func:`train_final` retrains a chosen architecture on
+train+validation and reports it.
+
+Each result also carries the training-loss curve, the parameter count,
+FLOPs (counted by ``torch.utils.flop_counter``), measured latency on this
+machine (batch 1, median after warm-up) and wall seconds (the cost). A trial
+that diverges (non-finite loss), runs out of memory or passes its time limit
+ends as failed with the reason.
+
+Training is deterministic on the CPU for a seed: initialisation, batch order
+and dropout all draw from generators seeded by ``seed``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from nasforge.evaluators.base import Evaluator
+from nasforge.results import Result
+from nasforge.spaces.base import Architecture, SearchSpace
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("cosine", "constant")
+
+
+class TrialFailure(RuntimeError):
+    """Training stopped for a reason that makes the trial failed (divergence, time limit, memory)."""
+
+
+def resolve_device(device: str) -> Any:
+    """``auto`` picks CUDA when available, else the CPU; otherwise a torch device name."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise ValueError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use auto or cpu")
+    return dev
+
+
+@dataclass
+class TrainOutcome:
+    """What one training run produced."""
+
+    model: Any
+    loss_curve: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    epochs: int = 0
+
+
+def count_params(model: Any) -> int:
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def count_flops(model: Any, input_shape: tuple[int, ...]) -> int:
+    """FLOPs of one forward pass on a single input (torch's own counter; multiply-add = 2 FLOPs)."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    dev = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros((1, *input_shape), device=dev))
+    model.train(was)
+    return int(counter.get_total_flops())
+
+
+def measure_latency(model: Any, input_shape: tuple[int, ...], warmup: int = 5, repeats: int = 20) -> float:
+    """Median milliseconds of one batch-1 forward pass in eval mode, after warm-up."""
+    import torch
+
+    dev = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    x = torch.zeros((1, *input_shape), device=dev)
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            t0 = time.perf_counter()
+            model(x)
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+    model.train(was)
+    return float(np.median(times) * 1e3)
+
+
+def accuracy(model: Any, X: Any, y: Any, batch_size: int = 512) -> float:
+    """Top-1 accuracy (%) of ``model`` on tensors ``X``, ``y``, in eval mode."""
+    import torch
+
+    if len(y) == 0:
+        return float("nan")
+    was = model.training
+    model.eval()
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(y), batch_size):
+            correct += int((model(X[i:i + batch_size]).argmax(1) == y[i:i + batch_size]).sum())
+    model.train(was)
+    return 100.0 * correct / len(y)
+
+
+class TrainingEvaluator(Evaluator):
+    """Trains each architecture on a task and scores it by validation accuracy.
+
+    Options (stored unchanged): ``epochs`` (the default fidelity), ``batch_size``,
+    ``optimizer`` (sgd with Nesterov momentum 0.9, or adamw), ``lr``,
+    ``weight_decay``, ``label_smoothing``, ``schedule`` (cosine or constant),
+    ``seed``, ``device`` (``auto`` picks CUDA when present), ``time_limit``
+    (seconds per trial, None for none), ``measure_latency``.
+    """
+
+    objective = "val_acc"
+    report = "val_acc"
+    provides_cost = True
+
+    def __init__(self, task: Any, space: SearchSpace, epochs: int = 10, batch_size: int = 64,
+                 optimizer: str = "sgd", lr: float = 0.05, weight_decay: float = 5e-4,
+                 label_smoothing: float = 0.0, schedule: str = "cosine", seed: int = 0, device: str = "auto",
+                 time_limit: float | None = None, measure_latency: bool = True) -> None:
+        self.task, self.space = task, space
+        self.epochs, self.batch_size, self.optimizer, self.lr = epochs, batch_size, optimizer, lr
+        self.weight_decay, self.label_smoothing, self.schedule, self.seed = weight_decay, label_smoothing, schedule, seed
+        self.device, self.time_limit, self.measure_latency = device, time_limit, measure_latency
+        self._validate()
+        self._tensors: dict[str, Any] | None = None
+
+    def _validate(self) -> None:
+        def positive_int(name: str, v: Any) -> None:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+
+        positive_int("epochs", self.epochs)
+        positive_int("batch_size", self.batch_size)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; accepted: {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; accepted: {', '.join(SCHEDULES)}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        if not (isinstance(self.label_smoothing, (int, float)) and 0 <= self.label_smoothing < 1):
+            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
+        if self.time_limit is not None and not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0):
+            raise ValueError(f"time_limit must be a positive number of seconds or None, got {self.time_limit!r}")
+        resolve_device(self.device)
+
+    def describe(self) -> dict[str, Any]:
+        return {"evaluator": "training", "task": self.task.name, "space_params": self.space.get_params(),
+                "epochs": self.epochs, "batch_size": self.batch_size, "optimizer": self.optimizer, "lr": self.lr,
+                "weight_decay": self.weight_decay, "label_smoothing": self.label_smoothing,
+                "schedule": self.schedule, "seed": self.seed, "objective": self.objective, "report": self.report}
+
+    # -- data ---------------------------------------------------------------------
+    def tensors(self) -> dict[str, Any]:
+        """The task's splits as tensors on the device (made once per process)."""
+        import torch
+
+        if self._tensors is None:
+            dev = resolve_device(self.device)
+            t = self.task
+            self._tensors = {
+                "device": dev,
+                **{f"X_{s}": torch.as_tensor(getattr(t, f"X_{s}"), dtype=torch.float32, device=dev)
+                   for s in ("train", "val", "test")},
+                **{f"y_{s}": torch.as_tensor(getattr(t, f"y_{s}"), dtype=torch.long, device=dev)
+                   for s in ("train", "val", "test")},
+            }
+        return self._tensors
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_tensors"] = None  # tensors are rebuilt in each worker process
+        return state
+
+    # -- training -----------------------------------------------------------------
+    def fit(self, arch: Architecture, X: Any, y: Any, epochs: int, deadline: float | None = None) -> TrainOutcome:
+        """Build ``arch`` and train it on tensors ``X``, ``y`` for ``epochs``; raises TrialFailure."""
+        import torch
+        import torch.nn.functional as F
+
+        dev = self.tensors()["device"]
+        torch.manual_seed(self.seed)
+        model = self.space.build(arch, self.task).to(dev)
+        model.train()
+        if self.optimizer == "sgd":
+            opt: Any = torch.optim.SGD(model.parameters(), lr=self.lr, momentum=0.9, nesterov=True,
+                                       weight_decay=self.weight_decay)
+        else:
+            opt = torch.optim.AdamW(model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        n = len(y)
+        steps_per_epoch = max(1, math.ceil(n / self.batch_size))
+        total = epochs * steps_per_epoch
+        sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total) if self.schedule == "cosine"
+                 else None)
+        gen = torch.Generator().manual_seed(self.seed)
+        curve: list[float] = []
+        t0 = time.perf_counter()
+        for epoch in range(epochs):
+            perm = torch.randperm(n, generator=gen).to(dev)
+            running, seen = 0.0, 0
+            for step in range(steps_per_epoch):
+                idx = perm[step * self.batch_size:(step + 1) * self.batch_size]
+                if len(idx) < 2 and n >= 2:  # BatchNorm cannot train on a trailing batch of one: skip it
+                    continue
+                out = model(X[idx])
+                loss = F.cross_entropy(out, y[idx], label_smoothing=float(self.label_smoothing))
+                if not torch.isfinite(loss):
+                    raise TrialFailure(f"diverged: training loss is {loss.item()} at epoch {epoch + 1}, "
+                                       f"step {step + 1}")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if sched is not None:
+                    sched.step()
+                running += float(loss.detach()) * len(idx)
+                seen += len(idx)
+                if deadline is not None and time.perf_counter() > deadline:
+                    raise TrialFailure(f"time limit of {self.time_limit} s exceeded at epoch {epoch + 1}")
+            curve.append(running / max(seen, 1))
+        return TrainOutcome(model, curve, time.perf_counter() - t0, epochs)
+
+    def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
+        epochs = int(fidelity) if fidelity is not None else int(self.epochs)
+        if epochs < 1:
+            raise ValueError(f"fidelity (epochs) must be >= 1, got {fidelity!r}")
+        t = self.tensors()
+        start = time.perf_counter()
+        deadline = None if self.time_limit is None else start + float(self.time_limit)
+        try:
+            outcome = self.fit(arch, t["X_train"], t["y_train"], epochs, deadline)
+        except TrialFailure as exc:
+            return Result.failure(str(exc), cost=time.perf_counter() - start)
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                return Result.failure(f"out of memory: {exc}", cost=time.perf_counter() - start)
+            raise
+        model = outcome.model
+        val = accuracy(model, t["X_val"], t["y_val"])
+        metrics: dict[str, Any] = {
+            "val_acc": val,
+            "train_loss": outcome.loss_curve[-1],
+            "train_loss_curve": outcome.loss_curve,
+            "params": count_params(model),
+            "flops": count_flops(model, self.task.input_shape),
+            "epochs": epochs,
+            "train_seconds": outcome.seconds,
+        }
+        if self.measure_latency:
+            metrics["latency_ms"] = measure_latency(model, self.task.input_shape)
+        metrics["wall_seconds"] = time.perf_counter() - start
+        return Result(metrics=metrics, objective=val, cost=metrics["wall_seconds"], fidelity=float(epochs))
+
+
+def train_final(evaluator: TrainingEvaluator, arch: Architecture, epochs: int | None = None) -> tuple[Any, dict[str, Any]]:
+    """Retrain ``arch`` on train+validation for ``epochs`` and measure test accuracy.
+
+    Returns the trained model and its metrics (test accuracy, loss curve, params, FLOPs, latency).
+    """
+    import torch
+
+    t = evaluator.tensors()
+    X = torch.cat([t["X_train"], t["X_val"]])
+    y = torch.cat([t["y_train"], t["y_val"]])
+    ep = int(epochs or evaluator.epochs)
+    outcome = evaluator.fit(arch, X, y, ep)
+    model = outcome.model
+    metrics = {
+        "test_acc": accuracy(model, t["X_test"], t["y_test"]),
+        "train_loss_curve": outcome.loss_curve,
+        "params": count_params(model),
+        "flops": count_flops(model, evaluator.task.input_shape),
+        "latency_ms": measure_latency(model, evaluator.task.input_shape),
+        "epochs": ep,
+        "train_seconds": outcome.seconds,
+    }
+    return model, metrics

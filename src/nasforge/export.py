@@ -1,0 +1,141 @@
+"""Saving, loading and exporting trained architectures.
+
+A checkpoint directory holds ``genotype.json`` (the space, its options, the
+architecture, the task's input shape, classes and input normalisation, and the
+final metrics) and ``model.pt`` (the ``state_dict``). :func:`load_model`
+rebuilds the module from the genotype and loads the weights, so a checkpoint
+needs no pickled code. :func:`export_checkpoint` adds ``model.ts``
+(TorchScript, traced) and ``model.onnx``; the ONNX file is checked by running
+it with ONNX Runtime on the same input as PyTorch and comparing the outputs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasforge.spaces.base import Architecture, SearchSpace
+
+GENOTYPE = "genotype.json"
+WEIGHTS = "model.pt"
+TORCHSCRIPT = "model.ts"
+ONNX = "model.onnx"
+MANIFEST = "export.json"
+
+
+class ExportError(RuntimeError):
+    """An exported model does not reproduce the PyTorch model's outputs."""
+
+
+def _shape_task(name: str, input_shape: tuple[int, ...], num_classes: int, classes: tuple[str, ...] = ()) -> Any:
+    """A Task with no samples: all ``space.build`` needs (input shape, class count)."""
+    from nasforge.data.task import Task
+
+    x = np.zeros((0, *input_shape), dtype=np.float32)
+    y = np.zeros(0, dtype=np.int64)
+    return Task(name, x, y, x, y, x, y, num_classes, tuple(classes))
+
+
+def save_checkpoint(out_dir: str | Path, space: SearchSpace, arch: Architecture, task: Any, model: Any,
+                    metrics: dict[str, Any] | None = None, training: dict[str, Any] | None = None) -> Path:
+    """Write ``genotype.json`` and ``model.pt`` into ``out_dir`` (created if needed)."""
+    import torch
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    genotype = {
+        "format": "nasforge-checkpoint/1",
+        "space": space.name,
+        "space_params": space.get_params(),
+        "arch": json.loads(space.to_json(arch))["choices"],
+        "arch_string": space.to_string(arch),
+        "task": {"name": task.name, "input_shape": list(task.input_shape), "num_classes": task.num_classes,
+                 "classes": list(task.classes), "normalization": task.info.get("normalization")},
+        "metrics": metrics or {},
+        "training": training or {},
+    }
+    (out / GENOTYPE).write_text(json.dumps(genotype, indent=2, default=float))
+    torch.save(model.state_dict(), out / WEIGHTS)
+    return out
+
+
+def read_genotype(ckpt_dir: str | Path) -> dict[str, Any]:
+    path = Path(ckpt_dir) / GENOTYPE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: {ckpt_dir} is not a nasforge checkpoint "
+                                f"(made by `nasforge train --out DIR`)")
+    return json.loads(path.read_text())
+
+
+def load_model(ckpt_dir: str | Path, device: str = "cpu") -> Any:
+    """Rebuild the module from ``genotype.json`` and load ``model.pt``; returned in eval mode."""
+    import torch
+
+    from nasforge.registry import create_space
+
+    g = read_genotype(ckpt_dir)
+    space = create_space(g["space"], **g["space_params"])
+    arch = space.from_json(json.dumps({"space": g["space"], "choices": g["arch"]}))
+    t = g["task"]
+    model = space.build(arch, _shape_task(t["name"], tuple(t["input_shape"]), t["num_classes"], t["classes"]))
+    state = torch.load(Path(ckpt_dir) / WEIGHTS, map_location=device, weights_only=True)
+    model.load_state_dict(state)
+    return model.to(device).eval()
+
+
+def export_checkpoint(ckpt_dir: str | Path, out_dir: str | Path | None = None, batch: int = 4,
+                      tolerance: float = 1e-4, seed: int = 0) -> dict[str, Any]:
+    """Write TorchScript and ONNX files for a checkpoint and check both against PyTorch.
+
+    Returns the manifest (also written to ``export.json``): file names and the
+    largest absolute output difference of each format on a seeded random batch.
+    Raises :class:`ExportError` when a difference exceeds ``tolerance``.
+    """
+    import torch
+
+    src = Path(ckpt_dir)
+    out = Path(out_dir) if out_dir is not None else src
+    out.mkdir(parents=True, exist_ok=True)
+    g = read_genotype(src)
+    model = load_model(src)
+    shape = tuple(g["task"]["input_shape"])
+    x = torch.randn((batch, *shape), generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        ref = model(x).numpy()
+    if out != src:
+        (out / GENOTYPE).write_text((src / GENOTYPE).read_text())
+        (out / WEIGHTS).write_bytes((src / WEIGHTS).read_bytes())
+
+    with torch.no_grad():
+        traced = torch.jit.trace(model, x)
+    torch.jit.save(traced, str(out / TORCHSCRIPT))
+    loaded = torch.jit.load(str(out / TORCHSCRIPT))
+    with torch.no_grad():
+        ts_diff = float(np.max(np.abs(loaded(x).numpy() - ref)))
+
+    onnx_path = out / ONNX
+    torch.onnx.export(model, (x,), str(onnx_path), input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}}, dynamo=False)
+    onnx_diff = _onnx_diff(onnx_path, x.numpy(), ref)
+    manifest = {"torchscript": TORCHSCRIPT, "onnx": ONNX, "weights": WEIGHTS, "genotype": GENOTYPE,
+                "check_batch": batch, "check_seed": seed, "torchscript_max_abs_diff": ts_diff,
+                "onnx_max_abs_diff": onnx_diff, "tolerance": tolerance}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    for fmt, diff in (("TorchScript", ts_diff), ("ONNX", onnx_diff)):
+        if not diff <= tolerance:
+            raise ExportError(f"the {fmt} export differs from PyTorch by {diff:.3g} (> {tolerance:g}); "
+                              f"files kept in {out} for inspection")
+    return manifest
+
+
+def _onnx_diff(path: Path, x: np.ndarray, ref: np.ndarray) -> float:
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise ImportError("checking the ONNX export needs onnxruntime: pip install 'nasforge[export]'") from exc
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {sess.get_inputs()[0].name: x.astype(np.float32)})[0]
+    return float(np.max(np.abs(got - ref)))
