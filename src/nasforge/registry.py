@@ -74,6 +74,7 @@ BENCHMARKS: Registry[Any] = Registry("benchmark")
 
 SPACES.register("nb201", "nasforge.spaces.nb201:NB201Space")
 SPACES.register("nasbench-graph", "nasforge.spaces.nbgraph:NASBenchGraphSpace")
+SPACES.register("darts", "nasforge.spaces.darts:DartsSpace")
 
 STRATEGIES.register("random", "nasforge.strategies.random:RandomSearch")
 STRATEGIES.register("rea", "nasforge.strategies.evolution:RegularizedEvolution")

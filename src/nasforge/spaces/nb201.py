@@ -4,7 +4,8 @@ Architectures print as the standard NB201 string
 ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`` where ``op~j`` on the ``i``-th group is
 the edge from node ``j`` into node ``i``. Conversions to the NB201 index (the
 row order of ``nb201.csv``) and to the AnalogNAS-Bench 6-tuple are provided.
-Isomorphic cells are *not* merged: NAS-Bench-201 trains and reports each of the
+:meth:`NB201Space.build` makes the benchmark's network for a cell (sized by the
+space options ``C`` and ``N``). Isomorphic cells are *not* merged: NAS-Bench-201 trains and reports each of the
 15,625 cells separately, so the canonical form is the cell itself.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace, categorical
 
@@ -27,11 +29,17 @@ def edge_name(to_node: int, from_node: int) -> str:
 
 
 class NB201Space(SearchSpace):
-    """NAS-Bench-201 cells; no options (the space is fixed by the benchmark)."""
+    """NAS-Bench-201 cells (the choices are fixed by the benchmark).
+
+    ``C`` (initial channels) and ``N`` (cells per stage) size only the network
+    that :meth:`build` makes; the defaults (16, 5) are the benchmark's network.
+    """
 
     name = "nb201"
 
-    def __init__(self) -> None:
+    def __init__(self, C: int = 16, N: int = 5) -> None:
+        self.C = C
+        self.N = N
         super().__init__([categorical(edge_name(t, f), NB201_OPS) for t, f in NB201_EDGES])
 
     def __len__(self) -> int:
@@ -73,6 +81,24 @@ class NB201Space(SearchSpace):
                         f"malformed NB201 cell {text!r}: bad edge {part!r}; expected {expected}")
                 ops.append(op)
         return self.from_ops(ops)
+
+    # -- networks ---------------------------------------------------------------
+    def build(self, arch: Architecture, task: Any) -> Any:
+        """The NAS-Bench-201 network of ``arch`` for an image ``task`` (``torch.nn.Module``).
+
+        Stem conv 3x3 + BN at ``C`` channels; three stages of ``N`` cells at
+        ``C``, ``2C``, ``4C`` channels joined by stride-2 residual blocks; BN,
+        ReLU, global average pool and a linear head to ``task.num_classes``.
+        With C=16, N=5 it is the benchmark's network (1,531,546 parameters for
+        10 classes and all-``nor_conv_3x3`` cells). Any image size works (odd
+        sizes too); a tabular task raises ValueError.
+        """
+        from nasforge.spaces.ops import NB201Network, image_shape, positive_int
+
+        channels, _, _ = image_shape(self.name, task)
+        C, N = positive_int(self, "C"), positive_int(self, "N")
+        self._check(arch)
+        return NB201Network(self.ops(arch), C, N, channels, positive_int(task, "num_classes"))
 
     # -- conversions to the benchmarks' own identifiers -------------------------
     def to_index(self, arch: Architecture, data_dir: str | Path | None = None) -> int:
