@@ -45,3 +45,17 @@ def real_nb201() -> Path:
         return nb201_csv_path()
     except DataNotFoundError:
         pytest.skip("the real nb201.csv is not available")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny networks train faster on one thread, and a shared 2-core machine stays responsive."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

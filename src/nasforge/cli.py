@@ -241,7 +241,8 @@ def _run_with_progress(st: Any, trials: int | None, budget_seconds: float | None
 
 def _print_summary(s: dict[str, Any]) -> None:
     out.print(f"study [bold]{s['study']}[/]: {s['trials']} trials ({s['failed']} failed, {s['duplicates']} "
-              f"duplicates), {s['simulated_seconds']:.0f} simulated s, {s['wall_seconds']:.1f} wall s", highlight=False)
+              f"duplicates), {s['simulated_seconds']:.1f} s of evaluation cost ({'training' if 'task' in s else 'simulated'}), "
+              f"{s['wall_seconds']:.1f} wall s", highlight=False)
     if s["best"] is None:
         out.print("no trial finished successfully")
         return

@@ -75,6 +75,8 @@ BENCHMARKS: Registry[Any] = Registry("benchmark")
 SPACES.register("nb201", "nasforge.spaces.nb201:NB201Space")
 SPACES.register("nasbench-graph", "nasforge.spaces.nbgraph:NASBenchGraphSpace")
 SPACES.register("darts", "nasforge.spaces.darts:DartsSpace")
+SPACES.register("mobilenet", "nasforge.spaces.mobilenet:MobileNetSpace")
+SPACES.register("mlp", "nasforge.spaces.mlp:MLPSpace")
 
 STRATEGIES.register("random", "nasforge.strategies.random:RandomSearch")
 STRATEGIES.register("rea", "nasforge.strategies.evolution:RegularizedEvolution")

@@ -169,7 +169,7 @@ def _check_arch_ops(space: SearchSpace, who: str, a: Architecture, rng: np.rando
 def _size(space: SearchSpace) -> int | None:
     try:
         return len(space)
-    except (TypeError, NotImplementedError):
+    except (TypeError, NotImplementedError, OverflowError):
         return None
 
 

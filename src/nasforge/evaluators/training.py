@@ -166,6 +166,10 @@ class TrainingEvaluator(Evaluator):
             raise ValueError(f"time_limit must be a positive number of seconds or None, got {self.time_limit!r}")
         resolve_device(self.device)
 
+    def prepare(self) -> None:
+        """Build one sampled architecture, so a space that cannot serve this task fails before any trial."""
+        self.space.build(self.space.sample(np.random.default_rng(0)), self.task)
+
     def describe(self) -> dict[str, Any]:
         return {"evaluator": "training", "task": self.task.name, "space_params": self.space.get_params(),
                 "epochs": self.epochs, "batch_size": self.batch_size, "optimizer": self.optimizer, "lr": self.lr,

@@ -251,8 +251,9 @@ class SearchSpace:
     def encode(self, arch: Architecture) -> np.ndarray:
         """Fixed-length one-hot encoding (one block per choice, zeros where inactive)."""
         vec = np.zeros(int(self._offsets[-1]), dtype=np.float32)
+        values = arch.as_dict()
         for i, c in enumerate(self.choices):
-            value = arch.get(c.name, _MISSING)
+            value = values.get(c.name, _MISSING)
             if value is not _MISSING:
                 vec[self._offsets[i] + self._index[c.name][value]] = 1.0
         return vec
@@ -302,7 +303,7 @@ class SearchSpace:
 
         Trainable spaces override this; tabular-only spaces cannot build networks.
         """
-        raise TypeError(f"space {self.name!r} describes a tabular benchmark's architectures and cannot "
+        raise ValueError(f"space {self.name!r} describes a tabular benchmark's architectures and cannot "
                         f"build networks; trainable spaces: nb201, darts, mobilenet, mlp")
 
     # -- serialisation ----------------------------------------------------------

@@ -1,0 +1,92 @@
+"""The command line on real data: search --task, train, export."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from nasforge.cli import app
+
+runner = CliRunner()
+SMALL = ["--space", "nb201", "-P", "C=4", "-P", "N=1", "--epochs", "1", "--batch-size", "128"]
+
+
+def run(*args: str, code: int = 0):
+    res = runner.invoke(app, list(args))
+    assert res.exit_code == code, (res.exit_code, res.output, res.exception)
+    return res
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli-train")
+    db = f"sqlite:///{d}/t.db"
+    out = json.loads(run("search", "--task", "digits", *SMALL, "--trials", "3", "--strategy", "random",
+                         "--storage", db, "--study", "dg", "--json").stdout)
+    return d, db, out
+
+
+def test_search_on_digits(searched):
+    _, _, out = searched
+    assert out["trials"] == 3 and out["failed"] == 0
+    m = out["best"]["metrics"]
+    assert 0 <= m["val_acc"] <= 100 and m["params"] > 0 and m["flops"] > 0 and m["latency_ms"] > 0
+    assert out["task"]["input_shape"] == [1, 8, 8] and out["space"] == {"name": "nb201", "C": 4, "N": 1}
+    assert out["simulated_seconds"] > 0  # training seconds are the cost
+
+
+def test_train_from_study_then_export(searched):
+    d, db, out = searched
+    ck = d / "ck"
+    res = json.loads(run("train", "--study", "dg", "--storage", db, "--epochs", "2", "--baseline-random", "1",
+                         "--out", str(ck), "--json").stdout)
+    assert res["arch"] == out["best"]["arch"] and res["epochs"] == 2 and 0 <= res["test_acc"] <= 100
+    assert res["random_baseline"]["n"] == 1 and (ck / "genotype.json").is_file()
+    pytest.importorskip("onnxruntime")
+    man = json.loads(run("export", str(ck), "--json").stdout)
+    assert man["onnx_max_abs_diff"] <= 1e-4 and (ck / "model.onnx").is_file() and (ck / "model.ts").is_file()
+
+
+def test_train_explicit_arch_and_table_output(tmp_path):
+    arch = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|"
+    res = run("train", "--task", "digits", "--space", "nb201", "-P", "C=4", "-P", "N=1", "--arch", arch,
+              "--epochs", "1")
+    assert "test accuracy" in res.stdout and arch in res.stdout
+
+
+def test_npz_task(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(90, 1, 6, 6)).astype(np.float32)
+    y = np.arange(90) % 3
+    np.savez(tmp_path / "mine.npz", X=X, y=y)
+    out = json.loads(run("search", "--task", str(tmp_path / "mine.npz"), *SMALL, "--trials", "2",
+                         "--storage", "memory:", "--json").stdout)
+    assert out["study"] == "mine-rea-s0" and out["task"]["num_classes"] == 3
+
+
+@pytest.mark.parametrize("args,message", [
+    (["search", "--task", "digits", "-b", "nb201"], "either --benchmark"),
+    (["search", "--task", "nope.xyz", "--storage", "memory:"], "nope.xyz"),
+    (["search", "--task", "digits", "--space", "nasbench-graph", "--trials", "1", "--storage", "memory:"],
+     "cannot build networks"),
+    (["search", "--task", "digits", *SMALL, "--workers", "0", "--storage", "memory:"], "--workers must be at least 1"),
+    (["search", "--task", "digits", "--space", "nb201", "-P", "D=3", "--storage", "memory:"], "space 'nb201' has no option(s) D"),
+    (["search", "--task", "digits", *SMALL[:6], "--optimizer", "adam", "--storage", "memory:"], "unknown optimizer 'adam'"),
+    (["search", "-b", "nb201", "-P", "C=4"], "--space-param is for --task"),
+    (["train"], "give --study NAME, or all of --task, --space and --arch"),
+    (["train", "--task", "digits", "--space", "nb201", "--arch", "|bad|"], "malformed NB201 cell"),
+    (["export", "/nonexistent/ck"], "not a nasforge checkpoint"),
+])
+def test_bad_input(args, message):
+    res = run(*args, code=2)
+    assert message in " ".join(res.output.split()) and "Traceback" not in res.output
+
+
+def test_train_refuses_benchmark_studies(tmp_path, fake_data_dir):
+    db = f"sqlite:///{tmp_path}/b.db"
+    run("search", "--data-dir", str(fake_data_dir), "--trials", "2", "--storage", db, "--study", "tab", "--json")
+    res = run("train", "--study", "tab", "--storage", db, code=2)
+    assert "only --task studies can be retrained" in res.output
