@@ -22,13 +22,25 @@ install: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+RUN_ID := $(shell date +%Y%m%d-%H%M%S)
+RUN_DB ?= sqlite:///nasforge-run.db
+
+# The main job: REA on digits (NB201 cells, C=8, N=2), retrain the best on train+validation,
+# compare with random architectures of the same space trained the same way, export it.
 run: $(STAMP)
-	$(BIN)/nasforge search --space nb201 --benchmark analog-nb201 --metric baseline_accuracy \
-		--strategy rea --trials 300 --seed 0 --storage sqlite:///nasforge-run.db --study make-run-$$(date +%s)
+	$(BIN)/nasforge search --task digits --space nb201 -P C=8 -P N=2 --strategy rea \
+		-p population_size=10 -p sample_size=3 --trials 60 --epochs 5 --workers 2 --seed 0 \
+		--storage $(RUN_DB) --study digits-$(RUN_ID)
+	$(BIN)/nasforge train --study digits-$(RUN_ID) --storage $(RUN_DB) --epochs 24 \
+		--baseline-random 10 --out runs/digits-$(RUN_ID)
+	$(BIN)/nasforge export runs/digits-$(RUN_ID)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/nb201_protocol.py
 	$(BIN)/python benchmarks/overhead.py
+	$(BIN)/python benchmarks/training_overhead.py
+	$(BIN)/python benchmarks/parallel_speedup.py
+	$(BIN)/python benchmarks/digits_search.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
