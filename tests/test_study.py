@@ -272,3 +272,30 @@ def test_resume_after_sigkill(fake_data_dir, tmp_path):
     ref = Study(b.space, create_strategy("rea", b.space, seed=4), b).optimize(n_trials=80)
     assert [t.arch for t in finished] == [t.arch for t in ref.trials]
     store.close()
+
+
+def test_multi_fidelity_strategy_passes_fidelity_and_dedups_per_fidelity():
+    from nasforge.strategies.random import RandomSearch
+
+    class TwoFidelities(RandomSearch):
+        multi_fidelity = True
+
+        def fidelity(self, arch):
+            return 1.0 if self.n_asked % 2 else 3.0
+
+    seen = []
+
+    def ev(arch, fidelity=None):
+        seen.append(fidelity)
+        return Result({"score": arch["a"]}, arch["a"] + (fidelity or 0), fidelity=fidelity)
+
+    class FidelityEvaluator(FunctionEvaluator):
+        def evaluate(self, arch, fidelity=None):
+            return ev(arch, fidelity)
+
+    sp = SearchSpace([categorical("a", range(2))], name="two")
+    st = Study(sp, TwoFidelities(sp, seed=0), FidelityEvaluator(score))
+    st.optimize(n_trials=12)
+    assert set(seen) == {1.0, 3.0} and len(seen) == 4  # 2 archs x 2 fidelities evaluated, the rest answered
+    for t in st.trials:
+        assert t.status == "complete" and t.objective == sp.from_string(t.arch)["a"] + t.fidelity

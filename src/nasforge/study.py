@@ -40,6 +40,7 @@ class Trial:
     key: str
     started_at: float
     duplicate_of: int | None = None
+    fidelity: float | None = None
 
 
 def _check_budget(name: str, value: float | int | None, integer: bool = False) -> None:
@@ -141,9 +142,14 @@ class Study:
     def _record_finished(self, rec: TrialRecord) -> None:
         self._finished.append(rec)
         self.cost_spent += rec.cost
-        if rec.status == COMPLETE and rec.duplicate_of is None and rec.arch not in self._answers:
-            self._answers[rec.arch] = rec
+        answer = self._answer_key(rec.arch, rec.fidelity)
+        if rec.status == COMPLETE and rec.duplicate_of is None and answer not in self._answers:
+            self._answers[answer] = rec
         self.strategy.tell(self.space.from_string(rec.arch), rec.result())
+
+    def _answer_key(self, key: str, fidelity: float | None) -> str:
+        """Duplicates are per architecture, and per fidelity for multi-fidelity strategies."""
+        return f"{key}@{fidelity:g}" if self.strategy.multi_fidelity and fidelity is not None else key
 
     # -- ask / evaluate / tell ------------------------------------------------------
     def ask(self) -> Trial:
@@ -151,8 +157,9 @@ class Study:
         arch = self.strategy.ask()
         canon = self.space.canonical(arch)
         key = self.space.to_string(canon)
-        prior = self._answers.get(key)
-        trial = Trial(self._next_number, canon, key, time.time(), None if prior is None else prior.number)
+        fid = self.strategy.fidelity(arch) if self.strategy.multi_fidelity else None
+        prior = self._answers.get(self._answer_key(key, fid))
+        trial = Trial(self._next_number, canon, key, time.time(), None if prior is None else prior.number, fid)
         self._next_number += 1
         self._running[trial.number] = trial
         self.storage.write_trial(TrialRecord(self.name, trial.number, key, RUNNING, started_at=trial.started_at,
@@ -162,12 +169,12 @@ class Study:
     def evaluate(self, trial: Trial) -> Result:
         """The trial's result: the earlier answer for a duplicate, else the evaluator's (errors become failures)."""
         if trial.duplicate_of is not None:
-            prior = self._answers[trial.key].result()
+            prior = self._answers[self._answer_key(trial.key, trial.fidelity)].result()
             cost = prior.cost if self.charge_duplicates else 0.0
             return Result(prior.metrics, prior.objective, cost, prior.fidelity, prior.status, prior.error)
         from nasforge.executors import run_evaluation
 
-        return run_evaluation(self.evaluator, trial.arch)
+        return run_evaluation(self.evaluator, trial.arch, trial.fidelity)
 
     def tell(self, trial: Trial | int, result: Result) -> TrialRecord:
         """Record a finished trial and tell the strategy."""
@@ -175,8 +182,9 @@ class Study:
         live = self._running.pop(number, None)
         if live is None:
             raise ValueError(f"trial {number} is not running in study {self.name!r}")
+        fidelity = live.fidelity if live.fidelity is not None else result.fidelity
         rec = TrialRecord(self.name, number, live.key, result.status, result.metrics, result.objective,
-                          result.cost, result.fidelity, result.error, live.started_at, time.time(),
+                          result.cost, fidelity, result.error, live.started_at, time.time(),
                           self.worker, live.duplicate_of)
         self.storage.write_trial(rec)
         self._record_finished(rec)
@@ -245,7 +253,7 @@ class Study:
                         finish(trial, self.evaluate(trial))
                     else:
                         try:
-                            fut = ex.submit(trial.arch)
+                            fut = ex.submit(trial.arch, trial.fidelity)
                         except BaseException:  # Ctrl-C inside an in-process evaluation
                             self.interrupt(trial)
                             raise

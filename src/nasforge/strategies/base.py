@@ -31,6 +31,8 @@ class Strategy(ABC):
     """
 
     name: str = "strategy"
+    #: whether :meth:`fidelity` chooses a budget (e.g. epochs) per proposal
+    multi_fidelity: bool = False
 
     def __init__(self, space: SearchSpace, seed: int | None = None) -> None:
         if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -57,6 +59,13 @@ class Strategy(ABC):
         # a replayed trial was asked by an earlier process: count it as asked here
         self.n_asked = max(self.n_asked, self.n_told + len(self.pending))
         self._tell(arch, result)
+
+    def fidelity(self, arch: Architecture) -> float | None:
+        """The fidelity (e.g. epochs) at which the study should evaluate a proposal just asked.
+
+        Only called when ``multi_fidelity`` is true; None means the evaluator's default.
+        """
+        return None
 
     def get_params(self) -> dict[str, Any]:
         """The constructor arguments (the strategy's configuration)."""
