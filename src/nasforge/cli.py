@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nasforge.registry import BENCHMARKS, SPACES, STRATEGIES, UnknownNameError
+from nasforge.registry import BENCHMARKS, SPACES, STRATEGIES, UnknownNameError, accepted_options, check_options
 
 DEFAULT_STORAGE = "sqlite:///nasforge.db"
 
@@ -68,16 +68,8 @@ def _parse_params(params: list[str]) -> dict[str, Any]:
     return outp
 
 
-def _accepted(factory: Callable[..., Any], skip: tuple[str, ...] = ("self", "space")) -> list[str]:
-    return [p for p in inspect.signature(factory).parameters if p not in skip]
-
-
 def _build(kind: str, name: str, factory: Callable[..., Any], kwargs: dict[str, Any], *args: Any) -> Any:
-    accepted = _accepted(factory)
-    bad = sorted(set(kwargs) - set(accepted))
-    if bad:
-        raise CLIError(f"{kind} {name!r} has no option(s) {', '.join(bad)}; its options: "
-                       f"{', '.join(accepted) or '(none)'}")
+    check_options(kind, name, factory, kwargs)
     return factory(*args, **kwargs)
 
 
@@ -402,6 +394,78 @@ def export_(checkpoint: str = typer.Argument(..., help="a directory written by `
 
 @app.command()
 @_guard
+def bench(
+    strategies: str = typer.Option("random,rea,local", "--strategies", "-s", help="comma-separated strategies to compare"),
+    peers: str = typer.Option("", help="comma-separated peer frameworks, e.g. optuna-tpe,nni-rea (extra 'peers')"),
+    benchmark: str = typer.Option("nb201", "--benchmark", "-b", help="tabular benchmark"),
+    dataset: Optional[str] = typer.Option(None, help="benchmark dataset"),
+    protocol: Optional[str] = typer.Option(None, help="nb201 protocol: nb201 or oracle"),
+    metric: Optional[str] = typer.Option(None, help="analog-nb201 objective metric"),
+    data_dir: Optional[str] = typer.Option(None, help="directory holding benchmark data"),
+    seeds: int = typer.Option(10, help="number of seeds per method (seeds seed-start .. seed-start+N-1)"),
+    seed_start: int = typer.Option(0, help="first seed"),
+    trials: Optional[int] = typer.Option(None, "--trials", "-n", help="budget in trials per search"),
+    budget_seconds: Optional[float] = typer.Option(None, help="budget in simulated seconds per search"),
+    checkpoints: str = typer.Option("", help="comma-separated budget checkpoints for the table (default: 1/4, 1/2, all)"),
+    param: List[str] = typer.Option([], "--param", "-p", help="strategy option strategy.key=value, repeatable (e.g. -p rea.population_size=20)"),
+    workers: int = typer.Option(2, help="parallel processes"),
+    out_dir: Optional[str] = typer.Option("bench-out", "--out", help="directory for bench.json and regret.png ('' for none)"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Compare strategies (and peers) over many seeds: table at budget checkpoints, regret plot, JSON of every run."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nasforge.bench import BenchConfig, run_bench
+
+    strat_params: dict[str, dict[str, Any]] = {}
+    for key, value in _parse_params(param).items():
+        name, dot, opt = key.partition(".")
+        if not dot or not opt:
+            raise CLIError(f"malformed --param {key!r}; expected strategy.option=value, e.g. rea.population_size=20")
+        strat_params.setdefault(name, {})[opt] = value
+    if trials is None and budget_seconds is None:
+        trials = 100
+    try:
+        cps = [float(c) for c in checkpoints.split(",") if c.strip()]
+    except ValueError:
+        raise CLIError(f"malformed --checkpoints {checkpoints!r}; expected numbers like 3000,6000,12000") from None
+    if seeds < 1:
+        raise CLIError(f"--seeds must be at least 1, got {seeds}")
+    bench_kwargs = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
+                                      "data_dir": data_dir}.items() if v is not None}
+    _build("benchmark", benchmark, BENCHMARKS.get(benchmark), bench_kwargs)  # validates names and options
+    cfg = BenchConfig(strategies=[s for s in strategies.split(",") if s.strip()],
+                      peers=[p for p in peers.split(",") if p.strip()], benchmark=benchmark,
+                      benchmark_kwargs=bench_kwargs, seeds=list(range(seed_start, seed_start + seeds)),
+                      n_trials=trials, budget_seconds=budget_seconds, checkpoints=cps,
+                      strategy_params=strat_params, workers=workers)
+    with Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True, disable=as_json) as bar:
+        task = bar.add_task("runs", total=len(cfg.methods) * len(cfg.seeds))
+        result = run_bench(cfg, out_dir or None, progress=lambda done, total: bar.update(task, completed=done))
+    summary = {k: v for k, v in result.items() if k != "runs"}
+    if as_json:
+        print(json.dumps(summary, default=float))
+        return
+    unit = "trials" if cfg.n_trials is not None else "sim. s"
+    table = Table("method", f"budget ({unit})", "mean", "std", "median", "sem", "n", "rel. impr. %", "regret",
+                  title=", ".join(f"{k} {v}" for k, v in result["benchmark"].items()) + f", {len(cfg.seeds)} seeds")
+    for r in result["rows"]:
+        table.add_row(r["method"], f"{r['checkpoint']:g}", f"{r['mean']:.3f}", f"{r['std']:.3f}",
+                      f"{r['median']:.3f}", f"{r['sem']:.3f}", str(r["n"]), f"{r['relative_improvement_pct']:.2f}",
+                      f"{r['regret']:.3f}")
+    out.print(table)
+    out.print(f"average random architecture {result['random_average']:.4f}, best in table "
+              f"{result['best_in_table']:.4f}; {result['wall_seconds']:.1f} s", highlight=False)
+    if result.get("files"):
+        out.print(f"wrote {result['files']['json']}" + (f" and {result['files']['plot']}" if result["files"]["plot"]
+                                                        else " (no plot: install matplotlib)"), highlight=False)
+    if "warning" in result:
+        out.print(f"[bold yellow]warning:[/] {result['warning']}", highlight=False)
+
+
+@app.command()
+@_guard
 def studies(storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL"),
             as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """List the studies in a storage with their size and best objective."""
@@ -477,7 +541,7 @@ def list_(kind: str = typer.Argument(..., help="spaces, strategies or benchmarks
     for n in reg.list():
         obj = reg.get(n)
         doc = (inspect.getdoc(obj) or "").splitlines()
-        rows.append({"name": n, "options": _accepted(obj), "about": doc[0] if doc else ""})
+        rows.append({"name": n, "options": accepted_options(obj), "about": doc[0] if doc else ""})
     if as_json:
         print(json.dumps(rows))
         return

@@ -64,8 +64,27 @@ class Registry(Generic[T]):
             self._entries[name] = obj
         return obj
 
-    def create(self, name: str, **kwargs: Any) -> T:
-        return self.get(name)(**kwargs)
+    def create(self, name: str, *args: Any, **kwargs: Any) -> T:
+        """Build ``name`` with keyword options, after checking that it accepts them."""
+        factory = self.get(name)
+        check_options(self.kind, name, factory, kwargs)
+        return factory(*args, **kwargs)
+
+
+def accepted_options(factory: Callable[..., Any]) -> list[str]:
+    """The keyword options a plug-in's constructor takes (without ``self`` and ``space``)."""
+    import inspect
+
+    return [p for p in inspect.signature(factory).parameters if p not in ("self", "space")]
+
+
+def check_options(kind: str, name: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """Raise ``ValueError: strategy 'rea' has no option(s) pop; its options: ...`` for unknown keywords."""
+    accepted = accepted_options(factory)
+    bad = sorted(set(kwargs) - set(accepted))
+    if bad:
+        raise ValueError(f"{kind} {name!r} has no option(s) {', '.join(bad)}; its options: "
+                         f"{', '.join(accepted) or '(none)'}")
 
 
 SPACES: Registry[Any] = Registry("space")
@@ -104,7 +123,7 @@ def create_space(name: str, **kwargs: Any) -> Any:
 
 
 def create_strategy(name: str, space: Any, **kwargs: Any) -> Any:
-    return STRATEGIES.get(name)(space, **kwargs)
+    return STRATEGIES.create(name, space, **kwargs)
 
 
 def create_benchmark(name: str, **kwargs: Any) -> Any:
