@@ -75,11 +75,20 @@ def accepted_options(factory: Callable[..., Any]) -> list[str]:
     """The keyword options a plug-in's constructor takes (without ``self`` and ``space``)."""
     import inspect
 
-    return [p for p in inspect.signature(factory).parameters if p not in ("self", "space")]
+    return [p.name for p in inspect.signature(factory).parameters.values()
+            if p.name not in ("self", "space") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def check_options(kind: str, name: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:
     """Raise ``ValueError: strategy 'rea' has no option(s) pop; its options: ...`` for unknown keywords."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: let it check its own arguments
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
     accepted = accepted_options(factory)
     bad = sorted(set(kwargs) - set(accepted))
     if bad:
