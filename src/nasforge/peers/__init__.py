@@ -1,0 +1,192 @@
+"""Peer frameworks (Optuna, NNI) run through their own public APIs on nasforge's tabular benchmarks.
+
+:func:`run_peer` is what ``nasforge bench`` and ``benchmarks/`` call to put a
+peer beside nasforge's strategies under the same protocol. The peer sees the
+benchmark's space only as its generic choices (``space.choices``, conditional
+ones through ``when``) and only the feedback figure (``Result.objective``),
+which it maximises; the reported figure is recorded for the caller, never
+shown to the peer.
+
+Accounting is that of :meth:`nasforge.study.Study.optimize`: before a new
+trial starts, the search stops when ``n_trials`` trials ran or the summed cost
+reached ``budget_seconds`` (so the trial that crosses the seconds budget
+counts). A proposal seen before is looked up again and charged again, as
+nasforge's NB201 protocol does (``charge_duplicates=True``); the peers'
+own de-duplication (NNI's strategies never propose a sample twice) is kept,
+so a peer that runs out of new proposals (NNI on a small space) ends early.
+
+Invalid proposals (``space.make`` raises, e.g. a NAS-Bench-Graph cell whose
+operations are all ``skip``) and failed lookups count as trials with cost 0
+(a failed lookup: the cost the benchmark charged), recorded with
+``objective`` and ``report`` None, and are reported to the peer as the worst
+outcome: Optuna gets the trial told as ``PRUNED`` (TPE ranks pruned trials
+without intermediate values below every complete one; NSGA-II and random
+sampling ignore them), NNI gets ``-inf`` as the final metric (a tournament
+never picks it while a finite member is drawn beside it).
+
+Peers:
+
+* ``optuna-tpe``: ``TPESampler(seed=seed)`` with Optuna's default settings
+  (the fair baseline: no ``multivariate``/``group``).
+* ``optuna-nsga2``: ``NSGAIISampler(seed=seed)``, default settings
+  (population 50), on the single objective.
+* ``optuna-random``: ``RandomSampler(seed=seed)``.
+  All three use an in-memory study driven by ``ask``/``tell`` with
+  define-by-run ``suggest_categorical`` calls (a conditional choice is
+  suggested only when active). Options that are not ``None``/bool/int/float/str
+  are suggested by index.
+* ``nni-random``: ``nni.nas.strategy.Random(seed=seed)`` (de-duplicating, NNI's default).
+* ``nni-rea``: ``nni.nas.strategy.RegularizedEvolution(population_size=10,
+  sample_size=3, seed=seed)`` (nasforge's REA sizes; NNI's other defaults:
+  per-choice ``mutation_prob=0.05``, de-duplication, tournament without
+  replacement). Both run in this process, with no web server or experiment
+  manager: a ``RawFormatModelSpace`` over a ``MutableDict`` of one
+  ``nni.mutable.Categorical`` per choice, a ``FunctionalEvaluator`` that looks
+  the sample up and calls ``nni.report_final_result``, and a
+  ``SequentialExecutionEngine`` whose ``budget_available`` applies the budget
+  above. NNI has no conditional choices in a flat space, so every choice is
+  sampled and inactive ones are dropped before the lookup (the strategy then
+  searches some redundant values). NNI seeds its ``RandomState`` from ``seed``;
+  the global ``random`` and ``numpy.random`` states are also seeded for the
+  run and restored afterwards, in case any NNI code draws from them.
+
+Optuna and NNI are imported only inside :func:`run_peer`; install them with
+``pip install 'nasforge[peers]'`` (importing NNI's NAS package loads torch and
+PyTorch Lightning: several seconds, once per process). Their logging is lowered to warnings
+(Optuna) and errors (NNI) for the run and restored afterwards.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import Any, Callable, Hashable, Mapping
+
+PEERS = ("optuna-tpe", "optuna-nsga2", "optuna-random", "nni-random", "nni-rea")
+
+_PACKAGE = {"optuna": "optuna", "nni": "nni"}
+INSTALL_HINT = "pip install 'nasforge[peers]'"
+
+
+def _framework(name: str) -> str:
+    return name.split("-", 1)[0]
+
+
+def check_peer(name: str) -> str:
+    """Raise ``ValueError: unknown peer 'x'; known: ...`` unless ``name`` is a peer."""
+    if name not in PEERS:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), PEERS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ValueError(f"unknown peer {name!r}{hint}; known: {', '.join(PEERS)}")
+    return name
+
+
+def available_peers() -> list[str]:
+    """The peers whose framework is installed (checked without importing it)."""
+    return [p for p in PEERS if importlib.util.find_spec(_PACKAGE[_framework(p)]) is not None]
+
+
+def _require(framework: str) -> None:
+    package = _PACKAGE[framework]
+    try:
+        importlib.import_module(package)
+    except ImportError as exc:
+        raise ImportError(f"peer framework {package!r} is not installed or does not import ({exc}); "
+                          f"install it with: {INSTALL_HINT}") from exc
+
+
+class PeerRun:
+    """The budget, the trial list and the lookups of one peer search (shared by the adapters).
+
+    An adapter asks :meth:`may_start` before it lets the peer start a trial and
+    calls :meth:`evaluate` with the peer's choice values; the returned feedback
+    (None for an invalid or failed trial) is what it tells the peer.
+    """
+
+    def __init__(self, bench: Any, n_trials: int | None, budget_seconds: float | None) -> None:
+        self.bench = bench
+        self.space = bench.space
+        self.n_trials = n_trials
+        self.budget_seconds = budget_seconds
+        self.trials: list[dict[str, Any]] = []
+        self.spent = 0.0
+
+    def may_start(self) -> bool:
+        """Study.optimize's rule: stop before a new trial once either budget is reached."""
+        if self.n_trials is not None and len(self.trials) >= self.n_trials:
+            return False
+        return self.budget_seconds is None or self.spent < self.budget_seconds
+
+    def active_values(self, values: Mapping[str, Hashable]) -> dict[str, Hashable]:
+        """Only the choices active under ``values`` (for peers that sample every choice)."""
+        out: dict[str, Hashable] = {}
+        for c in self.space.choices:
+            if c.name in values and is_active(c, out):
+                out[c.name] = values[c.name]
+        return out
+
+    def evaluate(self, values: Mapping[str, Hashable]) -> float | None:
+        from nasforge.spaces.base import InvalidArchitectureError
+
+        try:
+            arch = self.space.make(dict(values))
+        except InvalidArchitectureError:
+            self._record(_raw_string(self.space, values), None, None, 0.0)
+            return None
+        result = self.bench.evaluate(arch)
+        objective = float(result.objective) if result.ok else None
+        report = result.metrics.get(self.bench.report) if result.ok else None
+        self._record(self.space.key(arch), objective, None if report is None else float(report), float(result.cost))
+        return objective
+
+    def _record(self, arch: str, objective: float | None, report: float | None, cost: float) -> None:
+        self.trials.append({"arch": arch, "objective": objective, "report": report, "cost": cost})
+        self.spent += cost
+
+
+def is_active(choice: Any, values: Mapping[str, Hashable]) -> bool:
+    """Whether ``choice`` is active given the values of earlier choices."""
+    return choice.when is None or (choice.when[0] in values and values[choice.when[0]] in choice.when[1])
+
+
+def _raw_string(space: Any, values: Mapping[str, Hashable]) -> str:
+    """A readable string for values that are not an architecture of the space."""
+    from nasforge.spaces.base import Architecture
+
+    try:
+        return str(space.to_string(Architecture(space.name, tuple(values.items()))))
+    except Exception:  # the space's own format may need valid values
+        return ",".join(f"{k}={v}" for k, v in values.items())
+
+
+def run_peer(name: str, benchmark: str, benchmark_kwargs: dict[str, Any] | None, seed: int,
+             n_trials: int | None = None, budget_seconds: float | None = None) -> list[dict[str, Any]]:
+    """Run one search of peer ``name`` on the benchmark and return its trials in order, each
+    ``{"arch": canonical string (bench.space.key(arch)), "objective": feedback float or None,
+    "report": reported float or None, "cost": float}``.
+
+    ``name`` is one of :data:`PEERS`; ``benchmark`` and ``benchmark_kwargs`` go to
+    :func:`nasforge.registry.create_benchmark`. At least one budget is required, and
+    ``budget_seconds`` needs a benchmark with a clock (as for a Study).
+    """
+    check_peer(name)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
+    from nasforge.registry import create_benchmark
+    from nasforge.study import check_budgets
+
+    bench = create_benchmark(benchmark, **(benchmark_kwargs or {}))
+    check_budgets(bench, n_trials, budget_seconds)
+    framework = _framework(name)
+    _require(framework)
+    bench.prepare()
+    run = PeerRun(bench, n_trials, budget_seconds)
+    adapter: Callable[[str, PeerRun, int], None] = importlib.import_module(
+        f"nasforge.peers._{framework}").run  # type: ignore[attr-defined]
+    adapter(name, run, seed)
+    return run.trials
+
+
+__all__ = ["PEERS", "run_peer", "available_peers", "check_peer", "PeerRun", "INSTALL_HINT"]
