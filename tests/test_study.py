@@ -246,8 +246,8 @@ def test_resume_after_sigkill(fake_data_dir, tmp_path):
     while time.monotonic() < deadline:
         time.sleep(0.1)
         if Path(f"{tmp_path}/kill.db").exists():
-            store = store or SQLStorage(url)
-            try:
+            try:  # the child may still be creating its tables and study
+                store = store or SQLStorage(url)
                 n_done = sum(t.finished for t in store.trials("kill"))
             except Exception:
                 n_done = 0

@@ -160,7 +160,10 @@ class SQLStorage(Storage):
             sa.Column("worker", sa.String(255)),
             sa.Column("duplicate_of", sa.Integer),
         )
-        meta.create_all(self.engine)
+        try:
+            meta.create_all(self.engine)
+        except sa.exc.OperationalError:  # another process created the tables at the same moment
+            meta.create_all(self.engine)
         self._conn = self.engine.connect()
         self._insert = self.trials_t.insert()
 
