@@ -1,0 +1,377 @@
+"""Hyperband (Li et al., JMLR 2018) and BOHB (Falkner et al., ICML 2018): multi-fidelity search.
+
+Both choose a *fidelity* (a budget, e.g. training epochs) for every proposal:
+the study asks :meth:`Hyperband.fidelity` right after ``ask`` and passes the
+value to the evaluator. Fidelities run from ``min_fidelity`` to
+``max_fidelity`` in factors of ``eta``.
+
+**Successive halving in ask/tell form.** A bracket ``s`` (``s_max`` down to
+0, then again) starts ``n`` new architectures at fidelity
+``max_fidelity * eta**-s``; once every result of a rung is told, the best
+``1/eta`` of them (failed trials never) are proposed again at the next
+fidelity, up to ``max_fidelity`` (see :func:`hyperband_brackets` for the
+sizes). Promotions come first; when the open brackets have nothing to
+propose because results are still pending, the next bracket is opened, so
+parallel workers stay busy. Each (architecture, fidelity) evaluation is one
+trial, so a study's ``n_trials`` counts evaluations at every fidelity.
+
+When ``min_fidelity`` and ``max_fidelity`` are whole numbers (epochs) the
+fidelities are rounded to whole numbers.
+
+**New architectures.** Hyperband draws them at random (avoiding ones
+pending, or already evaluated at the same fidelity, when it can). BOHB draws
+them from a TPE-style model with probability ``1 - random_fraction``: the
+results at the largest fidelity with at least ``min_points_in_model`` of
+them are split into the best ``top_n_percent`` (good) and the rest (bad);
+each choice gets a categorical density per group (frequencies over the
+points where the choice is active, mixed with a uniform prior of weight
+``max(min_bandwidth, K / (n + K))`` for ``K`` options and ``n`` points: the
+add-one rule while data is scarce); ``n_samples`` candidates are drawn from
+the good densities and the one maximising ``l(x) / g(x)`` (the product over
+its active choices) is proposed.
+
+**Evaluators without fidelities.** A tabular benchmark such as the NB201
+table answers the same row whatever the fidelity. Then a promoted
+architecture comes back with exactly the result (metrics, objective and
+cost) it had at the lower fidelity. After three such promotions, and none
+that differed, the strategy concludes that the fidelity has no effect
+(:attr:`Hyperband.fidelity_ignored`) and stops promoting: from then on every
+proposal is a new architecture at ``max_fidelity``, so Hyperband becomes
+random search without repeats and BOHB becomes TPE on all its results.
+Setting ``min_fidelity == max_fidelity`` gives that behaviour from the start.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Hashable
+
+import numpy as np
+
+from nasforge.results import Result
+from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace
+from nasforge.strategies.base import Strategy, check_int
+
+#: attempts at drawing an architecture not pending / not evaluated at the fidelity, before accepting one
+_TRIES = 32
+#: identical promotions (and no differing one) after which the fidelity is taken to have no effect
+_IDENTICAL_PROMOTIONS = 3
+
+
+def _check_number(name: str, value: Any, low: float, low_open: bool, high: float | None = None) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if ok:
+        v = float(value)
+        ok = math.isfinite(v) and (v > low if low_open else v >= low) and (high is None or v <= high)
+    if not ok:
+        bound = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
+        raise ValueError(f"{name} must be a number {bound}, got {value!r}")
+    return float(value)
+
+
+def _whole(x: float) -> bool:
+    return float(x).is_integer()
+
+
+def hyperband_brackets(min_fidelity: float, max_fidelity: float, eta: float) -> list[list[tuple[int, float]]]:
+    """Hyperband's brackets, most aggressive first: per bracket, its rungs as (configurations, fidelity).
+
+    ``s_max = floor(log_eta(max / min))``; bracket ``s`` starts
+    ``n = ceil((s_max + 1) / (s + 1) * eta**s)`` configurations at
+    ``max * eta**-s`` and keeps ``floor(n * eta**-i)`` at rung ``i``
+    (fidelity ``max * eta**(i - s)``). Fidelities are rounded when both
+    bounds are whole numbers. E.g. (1, 9, 3): [[(9, 1), (3, 3), (1, 9)],
+    [(5, 3), (1, 9)], [(3, 9)]].
+    """
+    s_max = int(math.floor(math.log(max_fidelity / min_fidelity) / math.log(eta) + 1e-9))
+    whole = _whole(min_fidelity) and _whole(max_fidelity)
+    out = []
+    for s in range(s_max, -1, -1):
+        n = int(math.ceil((s_max + 1) / (s + 1) * eta ** s - 1e-9))
+        rungs = []
+        for i in range(s + 1):
+            budget = max_fidelity * eta ** (i - s)
+            budget = float(min(max(round(budget), min_fidelity), max_fidelity)) if whole else float(budget)
+            rungs.append((max(1, int(math.floor(n * eta ** -i + 1e-9))), budget))
+        out.append(rungs)
+    return out
+
+
+@dataclass(eq=False)
+class _Entry:
+    """One proposal of a bracket: an architecture at a rung's fidelity, and its result once told."""
+
+    arch: Architecture
+    key: str
+    budget: float
+    source: "_Entry | None" = None  # the entry at the rung below, for a promotion
+    result: Result | None = None
+
+    @property
+    def objective(self) -> float | None:
+        return None if self.result is None else self.result.objective
+
+
+@dataclass(eq=False)
+class _Rung:
+    budget: float
+    size: int
+    entries: list[_Entry] = field(default_factory=list)
+
+    def complete(self) -> bool:
+        return len(self.entries) >= self.size and all(e.result is not None for e in self.entries)
+
+    def ranked(self) -> list[_Entry]:
+        """Entries with a result, best first (earlier first on ties)."""
+        ok = [e for e in self.entries if e.objective is not None]
+        return sorted(ok, key=lambda e: -float(e.objective))  # type: ignore[arg-type]
+
+
+@dataclass(eq=False)
+class _Bracket:
+    rungs: list[_Rung]
+
+    def update(self) -> None:
+        """Shrink later rungs when fewer architectures than planned succeeded below them."""
+        for low, high in zip(self.rungs, self.rungs[1:]):
+            if low.complete():
+                high.size = min(high.size, len(low.ranked()))
+
+    def finished(self) -> bool:
+        return all(r.complete() for r in self.rungs)
+
+    def promotion(self) -> tuple[_Entry, _Rung] | None:
+        """The next promotion (highest rung first): the entry to promote and the rung it goes to."""
+        for i in range(len(self.rungs) - 2, -1, -1):
+            low, high = self.rungs[i], self.rungs[i + 1]
+            if low.complete() and len(high.entries) < high.size:
+                return low.ranked()[len(high.entries)], high
+        return None
+
+
+class Hyperband(Strategy):
+    """Hyperband: successive-halving brackets over fidelities with random new architectures (``hyperband``).
+
+    Options: ``min_fidelity`` and ``max_fidelity`` (e.g. epochs; rounded to
+    whole numbers when both are whole), ``eta`` (the halving factor, > 1).
+    """
+
+    name = "hyperband"
+    multi_fidelity = True
+
+    def __init__(self, space: SearchSpace, seed: int | None = None, min_fidelity: float = 1,
+                 max_fidelity: float = 27, eta: float = 3) -> None:
+        super().__init__(space, seed)
+        _check_number("min_fidelity", min_fidelity, 0.0, low_open=True)
+        _check_number("max_fidelity", max_fidelity, 0.0, low_open=True)
+        if max_fidelity < min_fidelity:
+            raise ValueError(f"max_fidelity ({max_fidelity!r}) must be >= min_fidelity ({min_fidelity!r})")
+        _check_number("eta", eta, 1.0, low_open=True)
+        self.min_fidelity, self.max_fidelity, self.eta = min_fidelity, max_fidelity, eta
+        self.schedule = hyperband_brackets(float(min_fidelity), float(max_fidelity), float(eta))
+        self._top = self.schedule[-1][-1][1]  # the largest fidelity used
+        self._next_bracket = 0
+        self._open: list[_Bracket] = []
+        self._slots: dict[str, list[_Entry]] = {}   # pending proposals per architecture key
+        self._asked_fidelity: dict[str, float] = {}
+        self._evaluated: dict[float, set[str]] = {}  # fidelity -> keys told at it
+        #: fidelity -> key -> (architecture, objective): successful results, for models
+        self._results: dict[float, dict[str, tuple[Architecture, float]]] = {}
+        self._identical = 0
+        self._different = 0
+
+    @property
+    def fidelity_ignored(self) -> bool:
+        """Whether promotions showed that the evaluator's results do not depend on the fidelity."""
+        return self._different == 0 and self._identical >= _IDENTICAL_PROMOTIONS
+
+    def fidelity(self, arch: Architecture) -> float | None:
+        return self._asked_fidelity.get(self.space.key(arch))
+
+    # -- ask ----------------------------------------------------------------------
+    def _ask(self, rng: np.random.Generator) -> Architecture:
+        if self.fidelity_ignored:
+            return self._propose(self._new(rng, self._top), self._top, None).arch
+        for bracket in self._open:
+            bracket.update()
+            promo = bracket.promotion()
+            if promo is not None:
+                source, rung = promo
+                rung.entries.append(self._propose(source.arch, rung.budget, source))
+                return source.arch
+        self._open = [b for b in self._open if not b.finished()]
+        if not self._open or len(self._open[-1].rungs[0].entries) >= self._open[-1].rungs[0].size:
+            rungs = self.schedule[self._next_bracket % len(self.schedule)]
+            self._next_bracket += 1
+            self._open.append(_Bracket([_Rung(budget, size) for size, budget in rungs]))
+        first = self._open[-1].rungs[0]
+        arch = self._new(rng, first.budget)
+        first.entries.append(self._propose(arch, first.budget, None))
+        return arch
+
+    def _propose(self, arch: Architecture, budget: float, source: _Entry | None) -> _Entry:
+        key = self.space.key(arch)
+        entry = _Entry(arch, key, budget, source)
+        self._slots.setdefault(key, []).append(entry)
+        self._asked_fidelity[key] = budget
+        return entry
+
+    def _avoid(self, budget: float) -> set[str]:
+        """Keys a new architecture at ``budget`` should not have: pending, or already evaluated there."""
+        if self.fidelity_ignored:
+            done = set().union(*self._evaluated.values()) if self._evaluated else set()
+        else:
+            done = self._evaluated.get(budget, set())
+        return done | set(self.pending)
+
+    def _new(self, rng: np.random.Generator, budget: float) -> Architecture:
+        """A new architecture for the first rung of a bracket (random for Hyperband)."""
+        return self._random(rng, self._avoid(budget))
+
+    def _random(self, rng: np.random.Generator, avoid: set[str]) -> Architecture:
+        arch = self.space.sample(rng)
+        for _ in range(_TRIES - 1):
+            if self.space.key(arch) not in avoid:
+                break
+            arch = self.space.sample(rng)
+        return arch
+
+    # -- tell ---------------------------------------------------------------------
+    def _tell(self, arch: Architecture, result: Result) -> None:
+        key = self.space.key(arch)
+        slots = self._slots.get(key, [])
+        entry = None
+        if slots:
+            # a result names its fidelity when it comes through a study; match it, else first asked first
+            match = [i for i, e in enumerate(slots) if result.fidelity is not None
+                     and math.isclose(e.budget, result.fidelity)]
+            entry = slots.pop(match[0] if match else 0)
+            if not slots:
+                del self._slots[key]
+        budget = entry.budget if entry is not None else result.fidelity
+        if budget is not None:
+            budget = float(budget)
+            self._evaluated.setdefault(budget, set()).add(key)
+            if result.objective is not None:
+                self._results.setdefault(budget, {})[key] = (arch, float(result.objective))
+        if entry is None:
+            return
+        entry.result = result
+        src = entry.source
+        if src is not None and src.result is not None and result.objective is not None:
+            same = (result.objective == src.result.objective and result.cost == src.result.cost
+                    and dict(result.metrics) == dict(src.result.metrics))
+            if same:
+                self._identical += 1
+            else:
+                self._different += 1
+
+
+class BOHB(Hyperband):
+    """Hyperband with new architectures from a TPE-style model of the best results (``bohb``).
+
+    Options as :class:`Hyperband`, plus ``top_n_percent`` (the share of
+    results that are "good"), ``min_bandwidth`` (floor of the weight of the
+    uniform prior in each density), ``random_fraction`` (share of new
+    architectures drawn at random), ``n_samples`` (candidates drawn from the
+    good density per proposal) and ``min_points_in_model`` (results needed at
+    a fidelity before it is modelled; None: the number of choices + 1).
+    """
+
+    name = "bohb"
+
+    def __init__(self, space: SearchSpace, seed: int | None = None, min_fidelity: float = 1,
+                 max_fidelity: float = 27, eta: float = 3, top_n_percent: float = 15,
+                 min_bandwidth: float = 1e-3, random_fraction: float = 1 / 3, n_samples: int = 64,
+                 min_points_in_model: int | None = None) -> None:
+        super().__init__(space, seed, min_fidelity, max_fidelity, eta)
+        _check_number("top_n_percent", top_n_percent, 0.0, low_open=True, high=100.0)
+        if top_n_percent >= 100:
+            raise ValueError(f"top_n_percent must be a number > 0 and < 100, got {top_n_percent!r}")
+        _check_number("min_bandwidth", min_bandwidth, 0.0, low_open=False, high=1.0)
+        _check_number("random_fraction", random_fraction, 0.0, low_open=False, high=1.0)
+        self.top_n_percent, self.min_bandwidth, self.random_fraction = top_n_percent, min_bandwidth, random_fraction
+        self.n_samples = check_int("n_samples", n_samples, 1)
+        if min_points_in_model is not None:
+            check_int("min_points_in_model", min_points_in_model, 2)
+        self.min_points_in_model = min_points_in_model
+        self._min_points = (len(space.choices) + 1) if min_points_in_model is None else int(min_points_in_model)
+        self._min_points = max(self._min_points, 2)
+        self._index = [{o: i for i, o in enumerate(c.options)} for c in space.choices]
+        self._conditional = any(c.when is not None for c in space.choices)
+
+    def _new(self, rng: np.random.Generator, budget: float) -> Architecture:
+        avoid = self._avoid(budget)
+        data = self._model_data()
+        if data is None or rng.random() < self.random_fraction:
+            return self._random(rng, avoid)
+        return self._from_model(rng, data, avoid)
+
+    def _model_data(self) -> list[tuple[Architecture, float]] | None:
+        """The results at the largest fidelity that has enough of them (all results if fidelity is ignored)."""
+        if self.fidelity_ignored:
+            pooled: dict[str, tuple[Architecture, float]] = {}
+            for budget in sorted(self._results):
+                pooled.update(self._results[budget])
+            data = list(pooled.values())
+            return data if len(data) >= self._min_points else None
+        for budget in sorted(self._results, reverse=True):
+            if len(self._results[budget]) >= self._min_points:
+                return list(self._results[budget].values())
+        return None
+
+    def _densities(self, group: list[Architecture]) -> list[np.ndarray]:
+        """Per choice, the smoothed probability of each option over the group's points where it is active."""
+        values = [arch.as_dict() for arch in group]
+        out = []
+        for j, c in enumerate(self.space.choices):
+            k = len(c.options)
+            counts = np.zeros(k)
+            for vals in values:
+                v = vals.get(c.name, _MISSING)
+                if v is not _MISSING:
+                    counts[self._index[j][v]] += 1
+            n = counts.sum()
+            prior = max(self.min_bandwidth, k / (n + k))
+            freq = counts / n if n > 0 else np.full(k, 1.0 / k)
+            out.append((1.0 - prior) * freq + prior / k)
+        return out
+
+    def _from_model(self, rng: np.random.Generator, data: list[tuple[Architecture, float]],
+                    avoid: set[str]) -> Architecture:
+        ranked = sorted(data, key=lambda d: -d[1])
+        n_good = min(len(ranked) - 1, max(1, int(math.ceil(self.top_n_percent / 100.0 * len(ranked)))))
+        good = self._densities([a for a, _ in ranked[:n_good]])
+        bad = self._densities([a for a, _ in ranked[n_good:]])
+        choices = self.space.choices
+        # draw every choice of every candidate from l; inactive choices are dropped below
+        draws = np.stack([rng.choice(len(c.options), size=self.n_samples, p=good[j])
+                          for j, c in enumerate(choices)], axis=1)
+        ratio = np.stack([np.log(good[j][draws[:, j]]) - np.log(bad[j][draws[:, j]])
+                          for j in range(len(choices))], axis=1)
+        candidates: list[tuple[float, dict[str, Hashable]]] = []
+        for row, logs in zip(draws, ratio):
+            values: dict[str, Hashable] = {}
+            score = 0.0
+            for j, c in enumerate(choices):
+                if c.when is not None and (c.when[0] not in values or values[c.when[0]] not in c.when[1]):
+                    continue
+                values[c.name] = c.options[int(row[j])]
+                score += float(logs[j])
+            candidates.append((score, values))
+        for i in sorted(range(len(candidates)), key=lambda i: -candidates[i][0]):
+            try:
+                arch = self.space.make(candidates[i][1])
+            except InvalidArchitectureError:
+                continue
+            if self.space.key(arch) not in avoid:
+                return arch
+        return self._random(rng, avoid)
+
+
+class _Missing:
+    pass
+
+
+_MISSING: Any = _Missing()

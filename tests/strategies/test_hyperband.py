@@ -1,0 +1,353 @@
+"""Hyperband and BOHB: the successive-halving schedule, promotions, the BOHB model, and studies with fidelities."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+from nasforge.evaluators.base import Evaluator
+from nasforge.results import Result
+from nasforge.spaces.base import Architecture, SearchSpace, categorical
+from nasforge.spaces.nb201 import NB201Space
+from nasforge.strategies.base import Strategy
+from nasforge.strategies.hyperband import BOHB, Hyperband, hyperband_brackets
+from nasforge.strategies.random import RandomSearch
+from nasforge.study import Study
+from nasforge.testing import check_strategy, linear_evaluator, toy_space
+
+GRID = SearchSpace([categorical(f"c{i}", range(4)) for i in range(6)], name="grid-6x4")
+
+
+class MultiFidelityToy(Evaluator):
+    """A synthetic multi-fidelity benchmark: a hidden quality per architecture (a random linear
+    function of its one-hot encoding), seen lower, distorted and noisier at low fidelity.
+
+    ``score(a, f) = q(a) + (1 - f/F) * (d(a) - 2) + noise * e(a, f) / sqrt(f)``, with ``F`` the
+    largest fidelity, ``d`` another random linear function and ``e`` a fixed standard normal
+    draw per (architecture, fidelity). An evaluation costs ``f`` (simulated seconds).
+    """
+
+    objective = "score"
+    report = "quality"
+    provides_cost = True
+
+    def __init__(self, space: SearchSpace, seed: int = 0, max_fidelity: float = 27.0, noise: float = 1.0,
+                 counter: bool = False) -> None:
+        rng = np.random.default_rng(seed)
+        self.space, self.seed, self.max_fidelity, self.noise = space, seed, max_fidelity, noise
+        self.w = rng.normal(size=space.encoding_size)
+        self.d = rng.normal(scale=0.5, size=space.encoding_size)
+        self.calls = 0
+        self.counter = counter
+
+    def quality(self, arch: Architecture) -> float:
+        return float(self.space.encode(arch) @ self.w)
+
+    def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
+        f = self.max_fidelity if fidelity is None else float(fidelity)
+        x = self.space.encode(arch)
+        e = np.random.default_rng(zlib.crc32(f"{self.seed}:{self.space.key(arch)}@{f:g}".encode())).normal()
+        score = float(x @ self.w + (1 - f / self.max_fidelity) * (x @ self.d - 2) + self.noise * e / np.sqrt(f))
+        self.calls += 1
+        metrics = {"score": score, "quality": self.quality(arch), "epochs": f}
+        if self.counter:  # makes every result distinct, as real training would
+            metrics["call"] = self.calls
+        return Result(metrics, score, cost=f, fidelity=f)
+
+
+def run(strategy: Hyperband, evaluator: Evaluator, n: int) -> list[tuple[Architecture, float, Result]]:
+    """Serial ask/tell, passing the strategy's fidelity to the evaluator as a study does."""
+    out = []
+    for _ in range(n):
+        arch = strategy.ask()
+        fid = strategy.fidelity(arch)
+        result = evaluator.evaluate(arch, fid)
+        strategy.tell(arch, result)
+        out.append((arch, fid, result))
+    return out
+
+
+def expected_fidelities(min_f: float, max_f: float, eta: float, n: int) -> list[float]:
+    cycle = [budget for bracket in hyperband_brackets(min_f, max_f, eta) for size, budget in bracket
+             for _ in range(size)]
+    return (cycle * (n // len(cycle) + 1))[:n]
+
+
+# -- contract -------------------------------------------------------------------------------
+
+def _evaluate_counting(space: SearchSpace):
+    """linear_evaluator, but with a call counter in the metrics, so promotions look like new
+    results and the brackets run (a plain fidelity-free evaluator turns promotions off)."""
+    base = linear_evaluator(space)
+    calls = [0]
+
+    def evaluate(arch: Architecture) -> Result:
+        calls[0] += 1
+        r = base(arch)
+        return Result({**r.metrics, "call": calls[0]}, r.objective)
+
+    return evaluate
+
+
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+@pytest.mark.parametrize("space", [NB201Space(), toy_space()], ids=lambda s: s.name)
+@pytest.mark.parametrize("counting", [False, True], ids=["fidelity-free", "fidelity-dependent"])
+def test_meets_contract(cls: type[Hyperband], space: SearchSpace, counting: bool) -> None:
+    evaluate = _evaluate_counting(space) if counting else linear_evaluator(space)
+    check_strategy(lambda sp, seed: cls(sp, seed=seed, max_fidelity=9, min_points_in_model=4)
+                   if cls is BOHB else cls(sp, seed=seed, max_fidelity=9), space, evaluate, n=40)
+
+
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+def test_meets_contract_on_an_exhaustible_space(cls: type[Hyperband], tiny_space: SearchSpace) -> None:
+    check_strategy(lambda sp, seed: cls(sp, seed=seed, max_fidelity=9), tiny_space,
+                   _evaluate_counting(tiny_space), n=30)
+
+
+# -- the schedule -------------------------------------------------------------------------------
+
+def test_brackets() -> None:
+    assert hyperband_brackets(1, 9, 3) == [[(9, 1.0), (3, 3.0), (1, 9.0)], [(5, 3.0), (1, 9.0)], [(3, 9.0)]]
+    assert hyperband_brackets(1, 27, 3)[0] == [(27, 1.0), (9, 3.0), (3, 9.0), (1, 27.0)]
+    assert [b[0] for b in hyperband_brackets(1, 27, 3)] == [(27, 1.0), (12, 3.0), (6, 9.0), (4, 27.0)]
+    assert hyperband_brackets(4, 4, 3) == [[(1, 4.0)]]
+    assert hyperband_brackets(1, 10, 3)[0] == [(9, 1.0), (3, 3.0), (1, 10.0)]  # whole numbers: rounded
+    assert hyperband_brackets(0.5, 4.5, 3)[0] == [(9, 0.5), (3, 1.5), (1, 4.5)]
+
+
+@pytest.mark.parametrize(("min_f", "max_f", "eta"), [(1, 9, 3), (1, 27, 3), (2, 16, 2), (3, 3, 3)])
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+def test_fidelities_follow_the_schedule(cls: type[Hyperband], min_f: float, max_f: float, eta: float) -> None:
+    s = cls(GRID, seed=0, min_fidelity=min_f, max_fidelity=max_f, eta=eta)
+    n = 2 * sum(size for bracket in hyperband_brackets(min_f, max_f, eta) for size, _ in bracket)  # two cycles
+    fids = [f for _, f, _ in run(s, MultiFidelityToy(GRID, max_fidelity=max_f), n)]
+    assert fids == expected_fidelities(min_f, max_f, eta, n)
+
+
+def test_promotions_go_to_the_best_of_each_rung() -> None:
+    ev = MultiFidelityToy(GRID, max_fidelity=9)
+    hist = run(Hyperband(GRID, seed=1, min_fidelity=1, max_fidelity=9, eta=3), ev, 22)
+
+    def top(rows: list[tuple[Architecture, float, Result]], k: int) -> list[Architecture]:
+        return [a for a, _, _ in sorted(rows, key=lambda r: -float(r[2].objective))[:k]]
+
+    rung0, rung1, rung2 = hist[:9], hist[9:12], hist[12:13]
+    assert [a for a, _, _ in rung1] == top(rung0, 3)
+    assert [a for a, _, _ in rung2] == top(rung1, 1)
+    second0, second1 = hist[13:18], hist[18:19]
+    assert [a for a, _, _ in second1] == top(second0, 1)
+    new = [a for a, _, _ in hist[19:22]]  # the last bracket: new architectures at the top fidelity
+    assert all(a not in [b for b, _, _ in hist[:19]] for a in new)
+    # new architectures are distinct from each other
+    assert len({GRID.key(a) for a, _, _ in rung0}) == 9
+
+
+def test_failed_trials_are_not_promoted() -> None:
+    ev = MultiFidelityToy(GRID, max_fidelity=9)
+    s = Hyperband(GRID, seed=0, min_fidelity=1, max_fidelity=9)
+    first = []
+    for i in range(9):
+        arch = s.ask()
+        first.append(arch)
+        s.tell(arch, Result.failure("diverged") if i >= 2 else ev.evaluate(arch, s.fidelity(arch)))
+    # only two succeeded: both are promoted (the rung shrinks to them), then the best of them
+    a, b = s.ask(), None
+    s.tell(a, ev.evaluate(a, s.fidelity(a)))
+    b = s.ask()
+    assert {GRID.key(a), GRID.key(b)} == {GRID.key(x) for x in first[:2]} and s.fidelity(b) == 3.0
+    s.tell(b, ev.evaluate(b, s.fidelity(b)))
+    c = s.ask()
+    assert s.fidelity(c) == 9.0 and c in (a, b)
+
+
+def test_pending_trials_open_the_next_bracket() -> None:
+    ev = MultiFidelityToy(GRID, max_fidelity=9)
+    s = Hyperband(GRID, seed=0, min_fidelity=1, max_fidelity=9)
+    batch = [s.ask() for _ in range(12)]
+    fids = [s._asked_fidelity[GRID.key(a)] for a in batch]
+    assert fids == [1.0] * 9 + [3.0] * 3  # bracket 0 waits for results, so bracket 1 starts
+    assert len({GRID.key(a) for a in batch}) == 12
+    for a, f in zip(batch, fids):
+        s.tell(a, ev.evaluate(a, f))
+    promoted = s.ask()
+    assert s.fidelity(promoted) == 3.0 and promoted in batch[:9]
+
+
+def test_results_are_matched_to_their_fidelity() -> None:
+    # the same architecture pending at two fidelities: results carry their fidelity, as from a study
+    ev = MultiFidelityToy(GRID, max_fidelity=9)
+    s = Hyperband(GRID, seed=0, min_fidelity=1, max_fidelity=9)
+    arch = s.ask()
+    s._propose(arch, 9.0, None)  # a second slot, as another bracket could open
+    s.tell(arch, ev.evaluate(arch, 9.0))
+    assert [e.budget for e in s._slots[GRID.key(arch)]] == [1.0]
+
+
+def test_an_evaluator_without_fidelities_turns_promotions_off() -> None:
+    space = NB201Space()
+    evaluate = linear_evaluator(space)  # ignores the fidelity
+    s = Hyperband(space, seed=0, min_fidelity=1, max_fidelity=9)
+    keys, fids = [], []
+    for _ in range(40):
+        arch = s.ask()
+        fids.append(s.fidelity(arch))
+        keys.append(space.key(arch))
+        s.tell(arch, evaluate(arch))
+    assert s.fidelity_ignored
+    # 9 new at 1, then 3 identical promotions at 3; from then on only new architectures at the top
+    assert fids[:12] == [1.0] * 9 + [3.0] * 3 and fids[12:] == [9.0] * 28
+    assert len(set(keys[12:])) == 28 and not set(keys[12:]) & set(keys[:12])
+
+
+def test_an_evaluator_with_fidelities_keeps_promoting() -> None:
+    s = Hyperband(GRID, seed=0, min_fidelity=1, max_fidelity=9)
+    run(s, MultiFidelityToy(GRID, max_fidelity=9), 60)
+    assert not s.fidelity_ignored and s._different > 0
+
+
+# -- BOHB ---------------------------------------------------------------------------------------
+
+def test_bohb_model_proposals_beat_random_ones() -> None:
+    """New architectures (first rung) that BOHB proposes once its model is up are better, in hidden
+    quality, than Hyperband's random ones; and its final incumbents are better."""
+    space = SearchSpace([categorical(f"c{i}", range(4)) for i in range(8)], name="grid-8x4")
+    gain, incumbent = [], []
+    for seed in range(5):
+        ev = MultiFidelityToy(space, seed=seed, max_fidelity=9)
+        per = {}
+        for cls in (Hyperband, BOHB):
+            hist = run(cls(space, seed=seed, min_fidelity=1, max_fidelity=9), ev, 110)
+            late_new = [ev.quality(a) for i, (a, f, _) in enumerate(hist)
+                        if i >= 44 and f == 1.0]  # after two Hyperband cycles
+            top = [(r.objective, ev.quality(a)) for a, f, r in hist if f == 9.0]
+            per[cls.name] = (np.mean(late_new), max(top)[1])
+        gain.append(per["bohb"][0] - per["hyperband"][0])
+        incumbent.append(per["bohb"][1] - per["hyperband"][1])
+    assert min(gain) > 0 and np.mean(gain) > 1.0, gain
+    assert np.mean(incumbent) > 0, incumbent
+
+
+def successes(factory: Callable[[SearchSpace, int], Strategy], budget: int = 40) -> int:
+    """The pattern of test_search_quality.py: on how many of 20 fixed seeds a strategy proposes
+    the hidden target of a 4 x 4 space within 40 trials (here without fidelities)."""
+    space = SearchSpace([categorical(f"c{i}", range(4)) for i in range(4)], name="hidden-target")
+    found = 0
+    for seed in range(20):
+        target = [int(x) for x in np.random.default_rng((7, seed)).integers(4, size=4)]
+        strategy = factory(space, seed)
+        for _ in range(budget):
+            arch = strategy.ask()
+            value = float(sum(arch[f"c{i}"] == t for i, t in enumerate(target)))
+            strategy.tell(arch, Result(objective=value))
+            if value == 4:
+                found += 1
+                break
+    return found
+
+
+def test_bohb_beats_random_search_on_the_hidden_target() -> None:
+    random = successes(lambda sp, seed: RandomSearch(sp, seed=seed))
+    found = successes(lambda sp, seed: BOHB(sp, seed=seed))
+    assert found >= 2 * random, (found, random)
+
+
+def test_bohb_model_uses_the_largest_fidelity_with_enough_results() -> None:
+    s = BOHB(GRID, seed=0, min_fidelity=1, max_fidelity=9, min_points_in_model=3)
+    ev = MultiFidelityToy(GRID, max_fidelity=9)
+    run(s, ev, 9)  # nine results at fidelity 1
+    assert s._model_data() is not None and len(s._model_data()) == 9
+    run(s, ev, 3)  # three at fidelity 3: now enough there
+    assert {a for a, _ in s._model_data()} == {a for a, _ in s._results[3.0].values()}
+
+
+def test_bohb_densities_are_smoothed() -> None:
+    s = BOHB(GRID, seed=0)
+    arch = GRID.make({f"c{i}": 0 for i in range(6)})
+    dens = s._densities([arch])
+    assert all(d.sum() == pytest.approx(1.0) and d[0] == pytest.approx(2 / 5) and d[1] == pytest.approx(1 / 5)
+               for d in dens)  # one point, four options: add-one smoothing
+    many = s._densities([arch] * 10_000)
+    assert many[0][1] == pytest.approx(1e-3 / 4)  # the prior's floor is min_bandwidth
+
+
+# -- options -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("cls", "options", "needle"), [
+    (Hyperband, {"min_fidelity": 0}, "min_fidelity must be a number > 0, got 0"),
+    (Hyperband, {"max_fidelity": "many"}, "max_fidelity must be a number > 0, got 'many'"),
+    (Hyperband, {"min_fidelity": 9, "max_fidelity": 3}, r"max_fidelity \(3\) must be >= min_fidelity \(9\)"),
+    (Hyperband, {"eta": 1}, "eta must be a number > 1, got 1"),
+    (BOHB, {"eta": True}, "eta must be a number > 1, got True"),
+    (BOHB, {"top_n_percent": 0}, "top_n_percent must be a number > 0 and <= 100, got 0"),
+    (BOHB, {"top_n_percent": 100}, "top_n_percent must be a number > 0 and < 100, got 100"),
+    (BOHB, {"min_bandwidth": -0.1}, "min_bandwidth must be a number >= 0 and <= 1, got -0.1"),
+    (BOHB, {"random_fraction": 2}, "random_fraction must be a number >= 0 and <= 1, got 2"),
+    (BOHB, {"n_samples": 0}, "n_samples must be an integer >= 1, got 0"),
+    (BOHB, {"min_points_in_model": 1}, "min_points_in_model must be an integer >= 2, got 1"),
+])
+def test_invalid_option(cls: type[Hyperband], options: dict[str, Any], needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        cls(GRID, seed=0, **options)
+
+
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+def test_options_are_stored(cls: type[Hyperband]) -> None:
+    s = cls(GRID, seed=2, min_fidelity=2, max_fidelity=18, eta=3)
+    params = s.get_params()
+    assert (params["min_fidelity"], params["max_fidelity"], params["eta"]) == (2, 18, 3)
+    again = cls(GRID, **params)
+    assert again.get_params() == params
+    assert [again.ask() for _ in range(5)] == [s.ask() for _ in range(5)]
+
+
+# -- studies ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+def test_study_passes_fidelities_and_counts_each_evaluation(cls: type[Hyperband]) -> None:
+    ev = MultiFidelityToy(GRID, max_fidelity=9)
+    study = Study(GRID, cls(GRID, seed=0, min_fidelity=1, max_fidelity=9), ev)
+    study.optimize(n_trials=30)
+    assert study.n_trials == 30 and ev.calls == 30  # every (architecture, fidelity) is a trial
+    assert [t.fidelity for t in study.trials] == expected_fidelities(1, 9, 3, 30)
+    assert all(t.metrics["epochs"] == t.fidelity for t in study.trials)
+    assert sum(t.cost for t in study.trials) == pytest.approx(study.cost_spent)
+
+
+def test_study_budget_in_seconds_counts_fidelity_costs() -> None:
+    ev = MultiFidelityToy(GRID, max_fidelity=9)
+    study = Study(GRID, BOHB(GRID, seed=0, min_fidelity=1, max_fidelity=9), ev)
+    study.optimize(budget_seconds=100)
+    assert 100 <= study.cost_spent < 109 and study.n_trials > 100 / 9
+
+
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+def test_resumed_study_continues_as_an_uninterrupted_one(cls: type[Hyperband], tmp_path: Any) -> None:
+    ev = MultiFidelityToy(GRID, max_fidelity=9)
+    ref = Study(GRID, cls(GRID, seed=5, max_fidelity=9), ev).optimize(n_trials=40)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    with Study(GRID, cls(GRID, seed=5, max_fidelity=9), ev, name="mf", storage=url) as first:
+        first.optimize(n_trials=17)
+    with Study(GRID, cls(GRID, seed=5, max_fidelity=9), ev, name="mf", storage=url, resume=True) as again:
+        again.optimize(n_trials=40)
+        assert [(t.arch, t.fidelity) for t in again.trials] == [(t.arch, t.fidelity) for t in ref.trials]
+
+
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+def test_training_evaluator_trains_for_the_chosen_epochs(cls: type[Hyperband]) -> None:
+    from nasforge.evaluators.training import TrainingEvaluator
+    from nasforge.testing import TinyTrainableSpace, tiny_task
+
+    space = TinyTrainableSpace()
+    ev = TrainingEvaluator(tiny_task(), space, epochs=3, measure_latency=False, device="cpu")
+    strategy = cls(space, seed=0, min_fidelity=1, max_fidelity=3, eta=3)
+    study = Study(space, strategy, ev, charge_duplicates=False).optimize(n_trials=6)
+    # brackets for (1, 3, 3): three architectures at 1 epoch and the best again at 3, then two new at 3
+    assert [t.fidelity for t in study.trials] == [1.0, 1.0, 1.0, 3.0, 3.0, 3.0]
+    fresh = [t for t in study.trials if t.duplicate_of is None]
+    assert fresh and all(t.metrics["epochs"] == t.fidelity for t in fresh)
+    assert all(len(t.metrics["train_loss_curve"]) == t.metrics["epochs"] for t in fresh)
+    best_low = max((t for t in study.trials[:3] if t.status == "complete"), key=lambda t: t.objective)
+    assert study.trials[3].arch == best_low.arch
