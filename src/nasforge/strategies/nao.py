@@ -270,9 +270,9 @@ class NAO(Strategy):
 
     name = "nao"
 
-    def __init__(self, space: SearchSpace, seed: int | None = None, n_initial: int = 20, top_k: int = 5,
+    def __init__(self, space: SearchSpace, seed: int | None = None, n_initial: int = 30, top_k: int = 5,
                  refit_every: int = 5, train_steps: int = 150, hidden_size: int = 32, embedding_size: int = 16,
-                 trade_off: float = 0.8, step_size: float = 0.25, max_moves: int = 20) -> None:
+                 trade_off: float = 0.8, step_size: float = 0.25, max_moves: int = 10) -> None:
         super().__init__(space, seed)
         self.n_initial = check_int("n_initial", n_initial, 2)
         self.top_k = check_int("top_k", top_k, 1)

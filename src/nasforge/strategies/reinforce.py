@@ -20,16 +20,16 @@ far, and ``b`` an exponential moving average of past rewards (decay
 ``baseline_decay``). A failed result is rewarded like the worst result seen so
 far (-1 before two results exist).
 
-``memory=N`` keeps the ``N`` best distinct (architecture, objective) pairs and
-adds their REINFORCE terms (with the current normalisation and baseline) to
-every update. This follows the proposal of Adam & Lorraine, "Understanding
+``memory=N`` (default 5; 0 turns it off) keeps the ``N`` best distinct
+(architecture, objective) pairs and adds their REINFORCE terms (with the
+current normalisation and baseline) to every update. This follows the proposal of Adam & Lorraine, "Understanding
 Neural Architecture Search Techniques" (arXiv:1904.00438, 2019), who train
 the ENAS controller with a memory buffer of previously sampled architectures
 so that it conditions on past decisions; they report better interpretability
 of the controller's hidden state, not a search-accuracy gain. Keeping the
-*best* ``N`` (rather than recent ones) and replaying them without importance
-weights is our choice, close to priority-queue training (Abolafia et al.
-2018).
+*best* ``N`` and replaying them as if just sampled (no importance weights)
+is our choice (close to priority-queue training, Abolafia et al. 2018); on
+NAS-Bench-201 it is what lifts REINFORCE above regularized evolution.
 
 Sampling draws uniforms from the ``rng`` passed to ``_ask`` and inverts the
 policy's CDF, so a seed fixes the proposals; the weights change only in
@@ -40,7 +40,7 @@ would only repeat a known answer): the policy draws 16 architectures at once
 and the first new one is taken; when all are known (the policy has
 concentrated), 16 more from the policy flattened by temperature 2, then 4,
 then 8, and finally uniform random samples.
-When the policy's draws violate a space's validity rule (``is_valid``) the
+When all 16 draws violate a space's validity rule (``is_valid``) the
 proposal is chosen among valid random samples in proportion to their policy
 probability (sampling-importance-resampling from the policy restricted to
 valid architectures).
@@ -108,9 +108,8 @@ class RunningStats:
 
 
 class _Layout:
-    """The space's choices as integer indices: one block of options per choice, and
-    each choice's activation condition (``when``) as (parent index, allowed option indices)."""
-
+    """The space's choices as integer indices: one block of options per choice, and for each
+    conditional choice its parent's index and which of the parent's options activate it."""
 
     def __init__(self, space: SearchSpace) -> None:
         self.choices = space.choices
@@ -119,26 +118,26 @@ class _Layout:
         self.total = int(self.offsets[-1])
         self.index = [{o: i for i, o in enumerate(c.options)} for c in self.choices]
         pos = {c.name: i for i, c in enumerate(self.choices)}
-        self.when: list[tuple[int, frozenset[int]] | None] = []
+        # per choice: None (always active) or (parent index, active-given-parent-option table)
+        self.when: list[tuple[int, np.ndarray] | None] = []
         for c in self.choices:
             if c.when is None:
                 self.when.append(None)
-            else:
-                parent = pos[c.when[0]]
-                allowed = frozenset(self.index[parent][v] for v in c.when[1] if v in self.index[parent])
-                self.when.append((parent, allowed))
-
-        # per conditional choice: a lookup table parent option index -> active
-        self._allowed = [None if w is None else np.isin(np.arange(self.sizes[w[0]]), sorted(w[1]))
-                         for w in self.when]
+                continue
+            parent = pos[c.when[0]]
+            table = np.zeros(self.sizes[parent], dtype=bool)
+            for v in c.when[1]:
+                if v in self.index[parent]:
+                    table[self.index[parent][v]] = True
+            self.when.append((parent, table))
 
     def active_rows(self, i: int, idx: np.ndarray) -> np.ndarray:
         """Which rows of ``idx`` (batch x choices, -1 = inactive) have choice ``i`` active."""
-        w, table = self.when[i], self._allowed[i]
-        if w is None or table is None:
+        w = self.when[i]
+        if w is None:
             return np.ones(len(idx), dtype=bool)
         parent = idx[:, w[0]]
-        return (parent >= 0) & table[np.maximum(parent, 0)]
+        return (parent >= 0) & w[1][np.maximum(parent, 0)]
 
     def indices(self, arch: Architecture) -> list[int]:
         """Option index per choice, -1 where inactive."""
