@@ -117,6 +117,8 @@ STRATEGIES.register("mcts", "nasforge.strategies.mcts:MCTS")
 STRATEGIES.register("nao", "nasforge.strategies.nao:NAO")
 STRATEGIES.register("hyperband", "nasforge.strategies.hyperband:Hyperband")
 STRATEGIES.register("bohb", "nasforge.strategies.hyperband:BOHB")
+STRATEGIES.register("bananas", "nasforge.strategies.bananas:BANANAS")
+STRATEGIES.register("gbdt", "nasforge.strategies.gbdt:GBDTSearch")
 
 BENCHMARKS.register("nb201", "nasforge.benchmarks.nb201:NB201Benchmark")
 BENCHMARKS.register("analog-nb201", "nasforge.benchmarks.analog:AnalogNB201Benchmark")

@@ -72,10 +72,10 @@ class Strategy(ABC):
         import inspect
 
         params = {}
-        for p in list(inspect.signature(type(self).__init__).parameters)[1:]:
-            if p in ("space", "args", "kwargs"):
+        for p in list(inspect.signature(type(self).__init__).parameters.values())[1:]:
+            if p.name == "space" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
-            params[p] = getattr(self, p)
+            params[p.name] = getattr(self, p.name)
         return params
 
     # -- for subclasses ---------------------------------------------------------
