@@ -135,3 +135,21 @@ def test_unknown_predictor() -> None:
 def test_get_params_round_trip() -> None:
     model = PairwiseRanker(hidden=(8,), loss="hinge", random_state=5)
     assert PairwiseRanker(**model.get_params()).get_params() == model.get_params()
+
+
+@pytest.mark.parametrize("name", ["mlp_ensemble", "ranking"])
+def test_torch_models_train_on_one_thread_and_restore_the_setting(name: str, problem: Any) -> None:
+    import torch
+
+    X, y, Xt, _ = problem
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with torch.no_grad():  # a caller's no_grad does not stop training
+            a = create_predictor(name, random_state=0, **FAST[name]).fit(X, y).predict(Xt)
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(1)
+        b = create_predictor(name, random_state=0, **FAST[name]).fit(X, y).predict(Xt)
+    finally:
+        torch.set_num_threads(before)
+    assert np.array_equal(a, b)  # the same numbers whatever the thread setting

@@ -16,7 +16,8 @@ same data and seed give the same model.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -39,6 +40,27 @@ class Predictor(ABC):
         import inspect
 
         return {p: getattr(self, p) for p in list(inspect.signature(type(self).__init__).parameters)[1:]}
+
+
+@contextmanager
+def one_thread(torch: Any) -> Iterator[None]:
+    """Run torch on one intra-op thread for the duration (restoring the setting afterwards).
+
+    The surrogates are tiny: extra threads only add synchronisation, which
+    turns into seconds per fit when the cores are shared (two search
+    processes on two cores, measured at 25-60x slower). One thread also makes
+    the numbers independent of the machine's thread setting, so a search
+    resumed elsewhere refits the same models.
+    """
+    threads = torch.get_num_threads()
+    if threads == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def check_xy(X: Any, y: Any, who: str, minimum: int = 2) -> tuple[np.ndarray, np.ndarray]:

@@ -4,8 +4,9 @@ The members differ only in their random initialisation (as in BANANAS,
 White et al., AAAI 2021); their spread is the uncertainty. The members are
 trained together as one batched model (weights shaped ``members x in x out``),
 full batch with Adam, which keeps a refit to a few tens of milliseconds on a
-CPU for the hundreds of rows a search produces. Always runs on the CPU:
-the models are tiny and a GPU round trip would cost more than it saves.
+CPU for the hundreds of rows a search produces. Always runs on the CPU, on
+one thread: the models are tiny, and a GPU round trip or extra threads
+would cost more than they save (see :func:`~nasforge.predictors.base.one_thread`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from nasforge.predictors.base import (Predictor, check_hidden, check_positive_float, check_positive_int, check_xy,
-                                      normalized, resolve_seed, standardize)
+                                      normalized, one_thread, resolve_seed, standardize)
 
 LOSSES = ("mae", "mse")
 
@@ -87,6 +88,10 @@ class MLPEnsemble(Predictor):
         import torch
 
         X, y = check_xy(X, y, "MLPEnsemble")
+        with one_thread(torch), torch.enable_grad():  # also when called under no_grad
+            return self._fit(torch, X, y)
+
+    def _fit(self, torch: Any, X: np.ndarray, y: np.ndarray) -> "MLPEnsemble":
         z, self._mu, self._sd = standardize(y)
         gen = torch.Generator().manual_seed(resolve_seed(self.random_state))
         params = init_layers(torch, [X.shape[1], *self.hidden, 1], self.n_members, gen)
@@ -109,7 +114,7 @@ class MLPEnsemble(Predictor):
 
         if self._params is None:
             raise RuntimeError("MLPEnsemble: call fit before predict")
-        with torch.no_grad():
+        with torch.no_grad(), one_thread(torch):
             out = forward(torch, self._params, torch.from_numpy(np.asarray(X, dtype=np.float32)))
         return out.numpy().astype(np.float64) * self._sd + self._mu
 

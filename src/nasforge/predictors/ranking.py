@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from nasforge.predictors.base import (Predictor, check_hidden, check_positive_float, check_positive_int, check_xy,
-                                      normalized, resolve_seed, standardize)
+                                      normalized, one_thread, resolve_seed, standardize)
 from nasforge.predictors.mlp import adam, forward, init_layers, input_gradients
 
 RANKING_LOSSES = ("logistic", "hinge")
@@ -50,6 +50,10 @@ class PairwiseRanker(Predictor):
         import torch
 
         X, y = check_xy(X, y, "PairwiseRanker")
+        with one_thread(torch), torch.enable_grad():  # also when called under no_grad
+            return self._fit(torch, X, y)
+
+    def _fit(self, torch: Any, X: np.ndarray, y: np.ndarray) -> "PairwiseRanker":
         z, _, _ = standardize(y)
         better = torch.from_numpy((z[:, None] - z[None, :]) > max(self.tie, 1e-12))  # better[i, j]: i beats j
         gen = torch.Generator().manual_seed(resolve_seed(self.random_state))
@@ -76,7 +80,7 @@ class PairwiseRanker(Predictor):
 
         if self._params is None:
             raise RuntimeError("PairwiseRanker: call fit before predict")
-        with torch.no_grad():
+        with torch.no_grad(), one_thread(torch):
             out = forward(torch, self._params, torch.from_numpy(np.asarray(X, dtype=np.float32)))
         return out[0].numpy().astype(np.float64)
 
