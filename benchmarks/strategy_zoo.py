@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nb201-seeds", type=int, default=500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default="benchmarks/out/strategy_zoo")
+    ap.add_argument("--reuse", default=None,
+                    help="output directory of an earlier run: its runs of the same methods and seeds are reused")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     strategies = [s for s in args.strategies.split(",") if s]
@@ -69,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = BenchConfig(strategies=strategies, peers=peers if bench != "nb201" else peers, benchmark=bench,
                           benchmark_kwargs=kwargs, seeds=list(range(n_seeds)), workers=args.workers, **budget)
         out_dir = Path(args.out) / title.replace(" ", "_").replace("(", "").replace(")", "")
-        res = run_bench(cfg, out_dir)
+        prev = Path(args.reuse) / out_dir.name / "bench.json" if args.reuse else None
+        res = run_bench(cfg, out_dir, reuse=prev if prev is not None and prev.is_file() else None)
         final = {r["method"]: r for r in res["rows"] if r["checkpoint"] == cfg.checkpoints[-1]}
         ours = {m: r for m, r in final.items() if m in strategies}
         best_name = max(ours, key=lambda m: ours[m]["mean"])

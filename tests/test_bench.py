@@ -79,3 +79,28 @@ def test_unknown_peer(fake_data_dir):
     with pytest.raises(ValueError, match="unknown peer"):
         run_bench(BenchConfig(strategies=[], peers=["optuna-xyz"], benchmark_kwargs={"data_dir": str(fake_data_dir)},
                               seeds=[0], n_trials=5, workers=1))
+
+
+def test_reuse_runs_of_an_earlier_comparison(fake_data_dir, tmp_path, monkeypatch):
+    import nasforge.bench as nb
+
+    kw = dict(benchmark_kwargs={"data_dir": str(fake_data_dir)}, n_trials=20, workers=1)
+    first = run_bench(BenchConfig(strategies=["random"], seeds=[0, 1], **kw), tmp_path / "a")
+    ran = []
+    real = nb.run_one
+    monkeypatch.setattr(nb, "run_one", lambda cfg, m, s: ran.append((m, s)) or real(cfg, m, s))
+    both = run_bench(BenchConfig(strategies=["random", "rea"], seeds=[0, 1, 2], **kw), tmp_path / "b",
+                     reuse=tmp_path / "a" / "bench.json")
+    assert sorted(ran) == [("random", 2), ("rea", 0), ("rea", 1), ("rea", 2)]  # random 0, 1 taken as they were
+    assert both["reused_runs"] == 2
+    fresh = run_bench(BenchConfig(strategies=["random", "rea"], seeds=[0, 1, 2], **kw))
+    assert [r["trials"] for r in both["runs"]] == [r["trials"] for r in fresh["runs"]]
+    assert both["rows"] == fresh["rows"]
+    assert first["rows"][-1]["n"] == 2
+    with pytest.raises(ValueError, match="n_trials=20, this one 30"):
+        run_bench(BenchConfig(strategies=["random"], seeds=[0], **{**kw, "n_trials": 30}),
+                  reuse=tmp_path / "a" / "bench.json")
+    ran.clear()  # other strategy options: not reused
+    run_bench(BenchConfig(strategies=["random"], seeds=[0], strategy_params={"random": {"replace": False}}, **kw),
+              reuse=tmp_path / "a" / "bench.json")
+    assert ran == [("random", 0)]

@@ -199,9 +199,40 @@ def _job(args: tuple[BenchConfig, str, int]) -> dict[str, Any]:
     return run_one(cfg, method, seed)
 
 
+def reusable_runs(cfg: BenchConfig, previous: str | Path | dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    """Runs of an earlier comparison (its ``bench.json`` or result) that ``cfg`` would repeat.
+
+    The earlier comparison must have the same benchmark, benchmark options and budget (a
+    ``ValueError`` names the difference otherwise); a (method, seed) pair is reused when the
+    method is in ``cfg`` with the same strategy options. Searches are deterministic for a seed,
+    so a reused run is the run ``cfg`` would make.
+    """
+    prev = json.loads(Path(previous).read_text()) if isinstance(previous, (str, Path)) else previous
+    if "config" not in prev or "runs" not in prev:
+        raise ValueError(f"{previous!r} is not a bench.json written by run_bench (no 'config' and 'runs')")
+    old = prev["config"]
+    for key in ("benchmark", "benchmark_kwargs", "n_trials", "budget_seconds"):
+        if old.get(key) != getattr(cfg, key):
+            raise ValueError(f"cannot reuse runs: the earlier comparison has {key}={old.get(key)!r}, "
+                             f"this one {getattr(cfg, key)!r}")
+    old_params = old.get("strategy_params", {})
+    keep = {}
+    for r in prev["runs"]:
+        m = r["method"]
+        if m in cfg.methods and r["seed"] in cfg.seeds and old_params.get(m, {}) == cfg.strategy_params.get(m, {}):
+            keep[(m, r["seed"])] = r
+    return keep
+
+
 def run_bench(cfg: BenchConfig, out_dir: str | Path | None = None,
-              progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
-    """Run the comparison; write ``bench.json`` and ``regret.png`` to ``out_dir`` when given."""
+              progress: Callable[[int, int], None] | None = None,
+              reuse: str | Path | dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run the comparison; write ``bench.json`` and ``regret.png`` to ``out_dir`` when given.
+
+    ``reuse``: an earlier ``bench.json`` (path or loaded dict) of the same benchmark and budget;
+    its runs of methods and seeds in ``cfg`` are taken as they are instead of being run again
+    (to add a strategy to a finished comparison). See :func:`reusable_runs`.
+    """
     bench = _benchmark(cfg.benchmark, cfg.benchmark_kwargs)
     for m in cfg.strategies:  # fail fast on unknown names and options
         from nasforge.registry import create_strategy
@@ -216,22 +247,23 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path | None = None,
     from nasforge.study import check_budgets
 
     check_budgets(bench, cfg.n_trials, cfg.budget_seconds)
-    jobs = [(cfg, m, s) for m in cfg.methods for s in cfg.seeds]
-    runs: list[dict[str, Any]] = []
+    reused = reusable_runs(cfg, reuse) if reuse is not None else {}
+    jobs = [(cfg, m, s) for m in cfg.methods for s in cfg.seeds if (m, s) not in reused]
+    runs: list[dict[str, Any]] = list(reused.values())
     t0 = time.perf_counter()
     if cfg.workers == 1:
         for j in jobs:
             runs.append(_job(j))
             if progress:
-                progress(len(runs), len(jobs))
-    else:
+                progress(len(runs) - len(reused), len(jobs))
+    elif jobs:
         import multiprocessing as mp
 
         with ProcessPoolExecutor(cfg.workers, mp_context=mp.get_context("spawn")) as pool:
             for fut in as_completed([pool.submit(_job, j) for j in jobs]):
                 runs.append(fut.result())
                 if progress:
-                    progress(len(runs), len(jobs))
+                    progress(len(runs) - len(reused), len(jobs))
     order = {m: i for i, m in enumerate(cfg.methods)}
     runs.sort(key=lambda r: (order[r["method"]], r["seed"]))
     rand_avg, best = bench.random_average(), bench.best_possible()
@@ -241,7 +273,7 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path | None = None,
         "overhead_ms_per_trial": {m: 1e3 * sum(r["wall_seconds"] for r in runs if r["method"] == m)
                                   / max(1, sum(len(r["trials"]) for r in runs if r["method"] == m))
                                   for m in cfg.methods},
-        "wall_seconds": time.perf_counter() - t0, "runs": runs,
+        "wall_seconds": time.perf_counter() - t0, "reused_runs": len(reused), "runs": runs,
     }
     if bench.warning:
         result["warning"] = bench.warning

@@ -410,6 +410,8 @@ def bench(
     param: List[str] = typer.Option([], "--param", "-p", help="strategy option strategy.key=value, repeatable (e.g. -p rea.population_size=20)"),
     workers: int = typer.Option(2, help="parallel processes"),
     out_dir: Optional[str] = typer.Option("bench-out", "--out", help="directory for bench.json and regret.png ('' for none)"),
+    reuse: Optional[str] = typer.Option(None, help="an earlier bench.json of the same benchmark and budget: its runs "
+                                        "of the methods and seeds asked for are reused, not run again"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Compare strategies (and peers) over many seeds: table at budget checkpoints, regret plot, JSON of every run."""
@@ -442,7 +444,13 @@ def bench(
     with Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                   transient=True, disable=as_json) as bar:
         task = bar.add_task("runs", total=len(cfg.methods) * len(cfg.seeds))
-        result = run_bench(cfg, out_dir or None, progress=lambda done, total: bar.update(task, completed=done))
+        if reuse is not None and not Path(reuse).is_file():
+            raise CLIError(f"--reuse {reuse!r}: no such file; give the bench.json of an earlier run")
+        try:
+            result = run_bench(cfg, out_dir or None, progress=lambda done, total: bar.update(task, completed=done, total=total),
+                               reuse=reuse)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
     summary = {k: v for k, v in result.items() if k != "runs"}
     if as_json:
         print(json.dumps(summary, default=float))
