@@ -474,6 +474,60 @@ def bench(
 
 @app.command()
 @_guard
+def proxies(
+    space: Optional[str] = typer.Option(None, help="trainable search space (default: the benchmark's, nb201)"),
+    benchmark: str = typer.Option("nb201", "--benchmark", "-b", help="benchmark over the space's cells: nb201 or analog-nb201"),
+    dataset: Optional[str] = typer.Option(None, help="benchmark dataset: cifar10, cifar100, imagenet16-120"),
+    data_dir: Optional[str] = typer.Option(None, help="directory holding benchmark data"),
+    sample: int = typer.Option(100, help="number of distinct cells sampled (all when the space is smaller)"),
+    seed: int = typer.Option(0, help="seed of the sample, the batch and the networks' initialisation"),
+    proxy: str = typer.Option("all", "--proxies", help="comma-separated proxies, or all"),
+    data: str = typer.Option("patches", help="batch for the proxies: patches (crops of scikit-learn's sample photos) or noise"),
+    batch_size: int = typer.Option(64, help="batch size of the proxies"),
+    workers: int = typer.Option(1, help="parallel processes (one torch thread each)"),
+    out_file: Optional[str] = typer.Option(None, "--out", help="JSON-lines file of every scored cell; an interrupted run resumes from it"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary (and every cell) as JSON"),
+) -> None:
+    """Zero-cost proxies of sampled cells against a benchmark: Spearman, Kendall and seconds per network."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nasforge.evaluators.proxy_study import proxy_study
+
+    if data not in ("patches", "noise"):
+        raise CLIError(f"--data {data!r} not accepted here: patches or noise (a benchmark has no training data)")
+    bench_kwargs = {k: v for k, v in {"dataset": dataset, "data_dir": data_dir}.items() if v is not None}
+    if benchmark == "nb201":
+        bench_kwargs["protocol"] = "oracle"  # only the reported metric is read
+    bench = _build("benchmark", benchmark, BENCHMARKS.get(benchmark), bench_kwargs)
+    space_name = space or bench.space_name
+    if space_name != bench.space_name:
+        raise CLIError(f"benchmark {benchmark!r} covers space {bench.space_name!r}, not {space_name!r}")
+    with Progress(TextColumn("cells"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True, disable=as_json) as bar:
+        task = bar.add_task("cells", total=sample)
+        res = proxy_study(space_name, bench, sample=sample, seed=seed, proxies=proxy, data=data,
+                          batch_size=batch_size, workers=workers, out=out_file,
+                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+    if as_json:
+        print(json.dumps(res, default=float))
+        return
+    cfg = res["config"]
+    table = Table("proxy", "Spearman", "Kendall", "n", "failed", "s / network (median)",
+                  title=f"{len(res['cells'])} {space_name} cells vs {bench.describe().get('dataset', benchmark)} "
+                        f"{res['report']}")
+    for r in res["rows"]:
+        table.add_row(r["proxy"], f"{r['spearman']:.3f}", f"{r['kendall']:.3f}", str(r["n"]), str(r["failed"]),
+                      f"{r['median_seconds']:.3f}")
+    out.print(table)
+    out.print(f"data: {cfg['data_description']}; batch {cfg['batch_size']}, seed {cfg['init_seed']} "
+              f"(initialisation and batch), networks for {cfg['num_classes']} classes at "
+              f"{'x'.join(map(str, cfg['input_shape']))}", highlight=False)
+    if out_file:
+        out.print(f"every cell in {out_file}", highlight=False)
+
+
+@app.command()
+@_guard
 def studies(storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL"),
             as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """List the studies in a storage with their size and best objective."""
