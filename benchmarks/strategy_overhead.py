@@ -22,7 +22,7 @@ import statistics
 import sys
 import time
 
-from nasforge.registry import create_benchmark, create_strategy, list_strategies
+from nasforge.registry import STRATEGIES, create_benchmark, create_strategy, list_strategies
 from nasforge.study import Study
 
 TARGET_MS = 1.0
@@ -77,7 +77,8 @@ def optuna_overhead(sampler_name: str, bench, told: int, measure: int, seed: int
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--strategies", default=",".join(list_strategies()))
+    ap.add_argument("--strategies", default=",".join(  # training-free ones need a proxy scorer: not here
+        s for s in list_strategies() if not STRATEGIES.get(s).needs_scorer))
     ap.add_argument("--peers", default="optuna-random,optuna-tpe,optuna-nsga2")
     ap.add_argument("--told", type=int, default=1000)
     ap.add_argument("--measure", type=int, default=50)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from nasforge.bench import BenchConfig, run_bench
-from nasforge.registry import list_strategies
+from nasforge.registry import STRATEGIES, list_strategies
 
 NB201_TARGET = 94.20
 # strategies that need fidelities (no gain on tables without them) are still run, as the rest
@@ -53,7 +53,8 @@ def gap(best: dict, other: dict) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--settings", default="nb201,analog,graph")
-    ap.add_argument("--strategies", default=",".join(list_strategies()))
+    ap.add_argument("--strategies", default=",".join(  # training-free ones need a proxy scorer: not here
+        s for s in list_strategies() if not STRATEGIES.get(s).needs_scorer))
     ap.add_argument("--peers", default=DEFAULT_PEERS)
     ap.add_argument("--seeds", type=int, default=100)
     ap.add_argument("--nb201-seeds", type=int, default=500)

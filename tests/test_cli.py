@@ -130,3 +130,25 @@ def test_console_script_runs(tmp_path):
     res = subprocess.run([*exe, "search", "--strategy", "nope"], capture_output=True, text=True, timeout=60,
                          cwd=tmp_path)
     assert res.returncode == 2 and "unknown strategy 'nope'" in res.stderr
+
+
+def test_training_free_search_computes_or_reads_proxies(fake_data_dir, db, tmp_path):
+    # naswot on the fly: N=4 small networks scored, the best evaluated first
+    out = search_json(db, "--data-dir", str(fake_data_dir), "--strategy", "naswot", "-p", "n_samples=4",
+                      "--proxies", "synflow", "-p", "proxy=synflow", "--proxy-batch-size", "4", "--trials", "2")
+    assert out["trials"] == 2 and out["strategy"]["scorer"]["proxies"] == ["synflow"]
+    assert out["strategy"]["scorer"]["data"] == "patches" and out["strategy"]["scorer"]["num_classes"] == 10
+    # prescreened REA reading a proxy table written by `nasforge proxies --out`
+    from nasforge.spaces.nb201 import NB201Space
+
+    table, space = tmp_path / "t.jsonl", NB201Space()
+    lines = [json.dumps({"config": {"proxies": ["params"]}})]
+    lines += [json.dumps({"arch": space.to_string(a), "values": {"params": float(space.ops(a).count("nor_conv_3x3"))}})
+              for a in space.enumerate()]
+    table.write_text("\n".join(lines) + "\n")
+    out = search_json(db, "--data-dir", str(fake_data_dir), "--strategy", "prescreen", "-p", "proxy=params",
+                      "-p", "k=3", "--proxy-table", str(table), "--trials", "12", "--study", "pre")
+    assert out["trials"] == 12 and out["strategy"]["scorer"]["table"] == str(table)
+    bad = run("search", "--storage", db, "--data-dir", str(fake_data_dir), "--strategy", "rea", "--proxies",
+              "synflow", code=2)
+    assert "training-free strategies" in bad.output

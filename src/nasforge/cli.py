@@ -111,6 +111,10 @@ def search(
     storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL: sqlite:///file.db, memory:, or another SQLAlchemy URL"),
     resume: bool = typer.Option(False, help="continue an existing study: finished trials are replayed, none repeated"),
     charge_duplicates: bool = typer.Option(True, help="charge a repeated architecture's cost again (NB201 protocol does)"),
+    proxy_names: Optional[str] = typer.Option(None, "--proxies", help="training-free strategies (naswot, prescreen, robot): the zero-cost proxies to compute (default: the strategy's own; all for robot)"),
+    proxy_data: Optional[str] = typer.Option(None, help="training-free strategies: the proxies' batch, task / patches / noise (default task with --task, else patches)"),
+    proxy_batch_size: int = typer.Option(64, help="training-free strategies: batch size of the proxies"),
+    proxy_table: Optional[str] = typer.Option(None, help="training-free strategies: read proxies from a file written by `nasforge proxies --out` instead of computing them"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of tables"),
     progress: bool = typer.Option(True, help="show a progress bar on stderr"),
 ) -> None:
@@ -154,7 +158,15 @@ def search(
         label = "-".join(filter(None, [benchmark, getattr(evaluator, "dataset", None)]))
         config = {"benchmark": benchmark, "seed": seed}
     strat_cls = STRATEGIES.get(strategy)
-    strat = _build("strategy", strategy, strat_cls, {"seed": seed, **_parse_params(param)}, sp)
+    strat_kwargs = {"seed": seed, **_parse_params(param)}
+    if "scorer" in accepted_options(strat_cls):
+        strat_kwargs["scorer"] = _make_scorer(strategy, strat_kwargs, sp, tk if task is not None else None,
+                                              None if task is not None else evaluator, proxy_names, proxy_data,
+                                              proxy_batch_size, proxy_table, seed)
+    elif proxy_names or proxy_data or proxy_table:
+        raise CLIError(f"--proxies / --proxy-data / --proxy-table are for the training-free strategies "
+                       f"(naswot, prescreen, robot), not {strategy!r}")
+    strat = _build("strategy", strategy, strat_cls, strat_kwargs, sp)
     if trials is None and budget_seconds is None and wall_seconds is None:
         trials = 100
     check_budgets(evaluator, trials, budget_seconds, wall_seconds)
@@ -175,7 +187,7 @@ def search(
             executor.shutdown()
     summary = st.summary()
     summary["wall_seconds"] = time.monotonic() - t0
-    summary["strategy"] = {"name": strategy, **strat.get_params()}
+    summary["strategy"] = {"name": strategy, **strat.plain_params()}
     if task is None:
         summary["benchmark"] = evaluator.describe()
         avg = evaluator.random_average()
@@ -191,6 +203,33 @@ def search(
         print(json.dumps(summary, default=float))
         return
     _print_summary(summary)
+
+
+def _make_scorer(strategy: str, kwargs: dict[str, Any], space: Any, task: Any, bench: Any, names: str | None,
+                 data: str | None, batch_size: int, table: str | None, seed: int) -> Any:
+    """The zero-cost proxy scorer a training-free strategy calls: computed on the fly, or read from a table."""
+    if names is None:  # the proxies the strategy reads
+        if strategy == "naswot":
+            names = kwargs.get("proxy", "naswot")
+        elif strategy == "prescreen":
+            names = kwargs.setdefault("proxy", "naswot")
+        else:
+            names = kwargs.get("proxies") and ",".join(kwargs["proxies"])
+    if table is not None:
+        from nasforge.evaluators.proxy_study import ProxyTable
+
+        return ProxyTable(space, table, proxies=names)
+    from nasforge.evaluators.zero_cost import ProxyScorer
+
+    if task is not None:
+        return ProxyScorer(space, proxies=names, task=task, data=data or "task", batch_size=batch_size, seed=seed)
+    if data == "task":
+        raise CLIError("--proxy-data task needs --task; a benchmark has no training data: use patches or noise")
+    from nasforge.evaluators.proxy_study import benchmark_network_input
+
+    shape, classes = benchmark_network_input(bench)
+    return ProxyScorer(space, proxies=names, input_shape=shape, num_classes=classes, data=data or "patches",
+                       batch_size=batch_size, seed=seed)
 
 
 def _load_task(cfg: dict[str, Any]) -> Any:

@@ -85,7 +85,7 @@ class Study:
             "space": space.name,
             "space_params": space.get_params(),
             "strategy": strategy.name,
-            "strategy_params": strategy.get_params(),
+            "strategy_params": strategy.plain_params(),  # JSON-able: a scorer is recorded by its description
             "evaluator": evaluator.describe(),
             "charge_duplicates": self.charge_duplicates,
             **(config or {}),

@@ -20,7 +20,7 @@ from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical, integer, repeat
 from nasforge.strategies.base import Strategy
 
-__all__ = ["check_space", "check_strategy", "linear_evaluator", "toy_space"]
+__all__ = ["check_space", "check_strategy", "fake_scorer", "linear_evaluator", "toy_space"]
 
 StrategyFactory = Callable[[SearchSpace, int], Strategy]
 Evaluate = Callable[[Architecture], Result]
@@ -59,6 +59,27 @@ def linear_evaluator(space: SearchSpace, seed: int = 0) -> Evaluate:
         return Result(metrics={"score": score}, objective=score)
 
     return evaluate
+
+
+def fake_scorer(space: SearchSpace, seed: int = 0, proxies: tuple[str, ...] = ("jacob_cov", "naswot", "synflow"),
+                noise: float = 1.0) -> Callable[[Architecture], dict[str, float]]:
+    """A fake zero-cost proxy scorer (deterministic, instant): ``scorer(arch) -> {proxy: value}``.
+
+    Proxy ``i`` is a fixed linear function of the one-hot encoding whose
+    weights are those of :func:`linear_evaluator` (same ``seed``) plus
+    ``noise`` times an independent standard normal draw per proxy, so every
+    proxy correlates with that evaluator's objective, none perfectly
+    (``noise=0``: every proxy is the objective).
+    """
+    weights = np.random.default_rng(seed).normal(size=space.encoding_size)
+    extra = np.random.default_rng((seed, 1)).normal(size=(len(proxies), space.encoding_size))
+    table = weights + noise * extra
+
+    def scorer(arch: Architecture) -> dict[str, float]:
+        values = table @ np.asarray(space.encode(arch), dtype=float)
+        return {p: float(v) for p, v in zip(proxies, values)}
+
+    return scorer
 
 
 # ----------------------------------------------------------------------------- spaces

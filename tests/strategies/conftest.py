@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import pytest
 
+from nasforge.registry import STRATEGIES
 from nasforge.spaces.base import SearchSpace, categorical
 from nasforge.spaces.nb201 import NB201Space
+from nasforge.testing import fake_scorer
 
 
 def grid_space(n_choices: int, n_options: int, name: str = "grid") -> SearchSpace:
@@ -23,3 +27,20 @@ def nb201() -> NB201Space:
 def tiny_space() -> SearchSpace:
     """2 choices x 3 options: 9 architectures."""
     return grid_space(2, 3, "tiny")
+
+
+def scorer_options(name: str, space: SearchSpace) -> dict[str, Any]:
+    """The options a registered strategy needs to run on ``space``: a fake scorer for those that need
+    one (``needs_scorer``; prescreen also needs the proxy that ranks), nothing for the others."""
+    if not getattr(STRATEGIES.get(name), "needs_scorer", False):
+        return {}
+    options: dict[str, Any] = {"scorer": fake_scorer(space)}
+    if name == "prescreen":
+        options["proxy"] = "synflow"
+    return options
+
+
+@pytest.fixture(scope="session")
+def needed_options() -> Callable[[str, SearchSpace], dict[str, Any]]:
+    """``needed_options(name, space)``: the options a registered strategy needs (see :func:`scorer_options`)."""
+    return scorer_options

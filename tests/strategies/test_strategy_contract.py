@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pytest
@@ -21,11 +21,16 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in STRATEGIES.
     ("random", {"replace": False}),
     ("local", {"mode": "first"}),
     ("rea", {"population_size": 4, "sample_size": 2}),
+    ("naswot", {"n_samples": 7}),
+    ("prescreen", {"strategy": "random", "strategy_options": {"replace": False}, "k": 3}),
+    ("prescreen", {"strategy": "hyperband", "k": 4}),
+    ("robot", {"pool_size": 60, "bo_queries": 5, "acquisition": "ei"}),
 ]
 
 
-def factory(name: str, **options: Any):
-    return lambda space, seed: STRATEGIES.get(name)(space, seed=seed, **options)
+def factory(name: str, needed: Callable[[str, SearchSpace], dict[str, Any]], **options: Any):
+    """Builds the strategy with ``options`` plus what it ``needed`` (a fake zero-cost scorer for some)."""
+    return lambda space, seed: STRATEGIES.get(name)(space, seed=seed, **{**needed(name, space), **options})
 
 
 def _id(v: tuple[str, dict[str, Any]]) -> str:
@@ -34,15 +39,17 @@ def _id(v: tuple[str, dict[str, Any]]) -> str:
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=_id)
 @pytest.mark.parametrize("space_name", sorted(SPACES))
-def test_registered_strategy_meets_contract(variant: tuple[str, dict[str, Any]], space_name: str) -> None:
+def test_registered_strategy_meets_contract(variant: tuple[str, dict[str, Any]], space_name: str,
+                                            needed_options: Callable[[str, SearchSpace], dict[str, Any]]) -> None:
     space = SPACES[space_name]
-    check_strategy(factory(variant[0], **variant[1]), space, linear_evaluator(space), n=40)
+    check_strategy(factory(variant[0], needed_options, **variant[1]), space, linear_evaluator(space), n=40)
 
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=_id)
-def test_strategy_on_exhaustible_space(variant: tuple[str, dict[str, Any]], tiny_space: SearchSpace) -> None:
+def test_strategy_on_exhaustible_space(variant: tuple[str, dict[str, Any]], tiny_space: SearchSpace,
+                                       needed_options: Callable[[str, SearchSpace], dict[str, Any]]) -> None:
     # 9 architectures and 30 asks: random without replacement must stop, the others revisit
-    check_strategy(factory(variant[0], **variant[1]), tiny_space, linear_evaluator(tiny_space), n=30)
+    check_strategy(factory(variant[0], needed_options, **variant[1]), tiny_space, linear_evaluator(tiny_space), n=30)
 
 
 # -- strategies that break one property each ----------------------------------------------

@@ -229,6 +229,15 @@ class AdaptiveEvolution(Strategy):
             child = _make(space, _complete(space, new, rng))
         return None if child is None or child == parent else child
 
+    def _discard(self, arch: Architecture) -> None:
+        """Forget which operator made a withdrawn child (its result will never come)."""
+        key = self.space.key(arch)
+        made = self._made.get(key)
+        if made:
+            made.pop()
+            if not made:
+                del self._made[key]
+
     # -- tell -----------------------------------------------------------------------
     def _tell(self, arch: Architecture, result: Result) -> None:
         key = self.space.key(arch)

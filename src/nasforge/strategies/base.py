@@ -8,7 +8,11 @@ knows comes from ``tell``. So replaying a study's finished trials through
 search makes the same proposals an uninterrupted one would have made.
 
 Asking several times before telling (pending trials, for parallel
-executors) is allowed for every strategy.
+executors) is allowed for every strategy. A proposal that will not be
+evaluated can be withdrawn with ``discard`` (a wrapper such as
+:class:`~nasforge.strategies.training_free.ProxyPrescreen` asks several
+times and keeps one); a wrapper discards inside its own ``ask``, so replaying
+the wrapper's asks and tells repeats the discards.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ class Strategy(ABC):
     name: str = "strategy"
     #: whether :meth:`fidelity` chooses a budget (e.g. epochs) per proposal
     multi_fidelity: bool = False
+    #: whether the strategy needs a zero-cost proxy scorer (its ``scorer`` option) before the first ``ask``
+    needs_scorer: bool = False
 
     def __init__(self, space: SearchSpace, seed: int | None = None) -> None:
         if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -60,6 +66,19 @@ class Strategy(ABC):
         self.n_asked = max(self.n_asked, self.n_told + len(self.pending))
         self._tell(arch, result)
 
+    def discard(self, arch: Architecture) -> None:
+        """Withdraw a proposal that was asked but will not be evaluated (its result will never be told).
+
+        Removes it from ``pending`` and lets the strategy forget what it kept for
+        that proposal (:meth:`_discard`), so it neither waits for the result nor
+        attributes a later result to it. With several outstanding proposals of
+        the same architecture the most recent one is withdrawn (``pending`` has
+        one entry per key, so it loses the key; a caller keeping another one
+        re-adds it). An architecture that is not outstanding is ignored.
+        """
+        self.pending.pop(self.space.key(arch), None)
+        self._discard(arch)
+
     def fidelity(self, arch: Architecture) -> float | None:
         """The fidelity (e.g. epochs) at which the study should evaluate a proposal just asked.
 
@@ -78,6 +97,11 @@ class Strategy(ABC):
             params[p.name] = getattr(self, p.name)
         return params
 
+    def plain_params(self) -> dict[str, Any]:
+        """The configuration as JSON-able values (what a study records): :meth:`get_params`, with any
+        value that is not plain data (a proxy scorer, say) replaced by :func:`plain`'s stand-in."""
+        return {k: plain(v) for k, v in self.get_params().items()}
+
     # -- for subclasses ---------------------------------------------------------
     @abstractmethod
     def _ask(self, rng: np.random.Generator) -> Architecture:
@@ -86,6 +110,37 @@ class Strategy(ABC):
     @abstractmethod
     def _tell(self, arch: Architecture, result: Result) -> None:
         """Update state from one result (failed results have ``objective`` None)."""
+
+    def _discard(self, arch: Architecture) -> None:
+        """Forget the state kept for the most recent outstanding proposal of ``arch`` (see :meth:`discard`).
+
+        Nothing by default: override in strategies that keep state per proposal
+        (a queue entry, a bracket slot, a tree path, ...).
+        """
+
+
+def plain(value: Any) -> Any:
+    """A JSON-able stand-in for a configuration value, the same in every process.
+
+    Plain data stays as it is (tuples become lists, numpy scalars numbers); an
+    object with a ``describe()`` method becomes ``{"type": its class, **describe()}``;
+    any other object, e.g. a function, becomes ``{"type": its qualified name}``.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    kind = value if isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__")) else type(value)
+    name = f"{getattr(kind, '__module__', '?')}.{getattr(kind, '__qualname__', type(value).__name__)}"
+    describe = getattr(value, "describe", None)
+    if not isinstance(value, type) and callable(describe):
+        info = plain(describe())
+        return {"type": name, **info} if isinstance(info, dict) else {"type": name, "describe": info}
+    return {"type": name}
 
 
 def check_int(name: str, value: Any, minimum: int) -> int:

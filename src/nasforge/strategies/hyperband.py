@@ -13,7 +13,9 @@ fidelity, up to ``max_fidelity`` (see :func:`hyperband_brackets` for the
 sizes). Promotions come first; when the open brackets have nothing to
 propose because results are still pending, the next bracket is opened, so
 parallel workers stay busy. Each (architecture, fidelity) evaluation is one
-trial, so a study's ``n_trials`` counts evaluations at every fidelity.
+trial, so a study's ``n_trials`` counts evaluations at every fidelity. A
+discarded proposal (``discard``) leaves its rung: a promotion is offered
+again, a new architecture's place is filled by the next ask.
 
 When ``min_fidelity`` and ``max_fidelity`` are whole numbers (epochs) the
 fidelities are rounded to whole numbers.
@@ -142,11 +144,18 @@ class _Bracket:
         return all(r.complete() for r in self.rungs)
 
     def promotion(self) -> tuple[_Entry, _Rung] | None:
-        """The next promotion (highest rung first): the entry to promote and the rung it goes to."""
+        """The next promotion (highest rung first): the entry to promote and the rung it goes to.
+
+        The entry is the best of the rung below not promoted yet (so a withdrawn
+        promotion, see :meth:`Hyperband._discard`, is offered again).
+        """
         for i in range(len(self.rungs) - 2, -1, -1):
             low, high = self.rungs[i], self.rungs[i + 1]
             if low.complete() and len(high.entries) < high.size:
-                return low.ranked()[len(high.entries)], high
+                promoted = {id(e.source) for e in high.entries}
+                for entry in low.ranked():
+                    if id(entry) not in promoted:
+                        return entry, high
         return None
 
 
@@ -201,11 +210,14 @@ class Hyperband(Strategy):
                 rung.entries.append(self._propose(source.arch, rung.budget, source))
                 return source.arch
         self._open = [b for b in self._open if not b.finished()]
-        if not self._open or len(self._open[-1].rungs[0].entries) >= self._open[-1].rungs[0].size:
+        # the oldest open bracket whose first rung has room (only the newest one, unless proposals were discarded)
+        target = next((b for b in self._open if len(b.rungs[0].entries) < b.rungs[0].size), None)
+        if target is None:
             rungs = self.schedule[self._next_bracket % len(self.schedule)]
             self._next_bracket += 1
-            self._open.append(_Bracket([_Rung(budget, size) for size, budget in rungs]))
-        first = self._open[-1].rungs[0]
+            target = _Bracket([_Rung(budget, size) for size, budget in rungs])
+            self._open.append(target)
+        first = target.rungs[0]
         arch = self._new(rng, first.budget)
         first.entries.append(self._propose(arch, first.budget, None))
         return arch
@@ -236,6 +248,26 @@ class Hyperband(Strategy):
                 break
             arch = self.space.sample(rng)
         return arch
+
+    def _discard(self, arch: Architecture) -> None:
+        """Take the most recent outstanding proposal of ``arch`` out of its rung (it is proposed again
+        if it was a promotion; a new architecture's place in the rung is filled by the next ask)."""
+        key = self.space.key(arch)
+        slots = self._slots.get(key)
+        if not slots:
+            return
+        entry = slots.pop()
+        if slots:
+            self._asked_fidelity[key] = slots[-1].budget
+        else:
+            del self._slots[key]
+            self._asked_fidelity.pop(key, None)
+        for bracket in self._open:
+            for rung in bracket.rungs:
+                for i, e in enumerate(rung.entries):
+                    if e is entry:
+                        del rung.entries[i]
+                        return
 
     # -- tell ---------------------------------------------------------------------
     def _tell(self, arch: Architecture, result: Result) -> None:

@@ -4,7 +4,9 @@
 the best if it improves, otherwise restart from a random architecture (the
 local search of White et al., "Local search is state of the art for NAS
 benchmarks"). ``mode='first'``: visit neighbours in random order and move to
-the first that improves.
+the first that improves. A discarded neighbour (``discard``) is queued again,
+so withdrawing proposals only changes the order in which neighbours are
+evaluated.
 """
 
 from __future__ import annotations
@@ -88,6 +90,16 @@ class LocalSearch(Strategy):
             self._current = None  # local optimum: restart from a random architecture
             self._start = None
         self._best_nb, self._queue, self._open = None, [], {}
+
+    def _discard(self, arch: Architecture) -> None:
+        """A withdrawn neighbour goes back to the queue (a step needs every neighbour's result);
+        a withdrawn restart is forgotten, so the next result told starts the climb."""
+        key = self.space.key(arch)
+        nb = self._open.pop(key, None)
+        if nb is not None:
+            self._queue.append(nb)
+        if key == self._start:
+            self._start = None
 
     def _tell(self, arch: Architecture, result: Result) -> None:
         key = self.space.key(arch)

@@ -26,6 +26,7 @@ failed result counts as a visit worth the worst objective seen so far.
 Pending trials (asked, not yet told) count as visits in the exploration term,
 without a reward, and their leaves are exhausted, so several asks before the
 tells spread out instead of following the same path (a mild virtual loss).
+A discarded proposal (``discard``) gives its visit back and reopens its leaf.
 
 All randomness comes from the ``rng`` passed to ``_ask``; ties in UCT go to
 the earlier option. When random completions keep violating a space's validity
@@ -234,6 +235,22 @@ class MCTS(Strategy):
         self._mark_done(nodes)
         self._asked.setdefault(self.space.key(arch), []).append(values)
         return arch
+
+    def _discard(self, arch: Architecture) -> None:
+        """Undo the most recent pending visit of ``arch``'s path; its leaf can be proposed again
+        unless the architecture is evaluated or still pending."""
+        key = self.space.key(arch)
+        asked = self._asked.get(key)
+        if not asked:
+            return
+        nodes = self._path(asked.pop())
+        if not asked:
+            del self._asked[key]
+        for node in nodes:
+            node.pending -= 1
+        if key not in self._seen and key not in self._asked:
+            for node in nodes:  # a leaf that is not spent leaves every node above it open
+                node.done = False
 
     # -- tell -----------------------------------------------------------------------------
     def _tell(self, arch: Architecture, result: Result) -> None:

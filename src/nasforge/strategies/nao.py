@@ -289,9 +289,27 @@ class NAO(Strategy):
         self._model: _Model | None = None
         self._fitted_on = 0   # number of data points of the current fit
         self._moves = 0       # model-based proposals so far (picks the parent in turn)
+        self._moved: dict[str, list[bool]] = {}  # per outstanding proposal: whether it advanced _moves
 
     # -- ask ----------------------------------------------------------------------
     def _ask(self, rng: np.random.Generator) -> Architecture:
+        before = self._moves
+        arch = self._propose(rng)
+        self._moved.setdefault(self.space.key(arch), []).append(self._moves != before)
+        return arch
+
+    def _discard(self, arch: Architecture) -> None:
+        """A withdrawn model-based proposal gives its turn back to the next parent."""
+        key = self.space.key(arch)
+        flags = self._moved.get(key)
+        if not flags:
+            return
+        if flags.pop():
+            self._moves -= 1
+        if not flags:
+            del self._moved[key]
+
+    def _propose(self, rng: np.random.Generator) -> Architecture:
         seen = self._told | set(self.pending)
         if len(self._data) < self.n_initial:
             return self._unseen(rng, seen)
@@ -350,6 +368,11 @@ class NAO(Strategy):
     def _tell(self, arch: Architecture, result: Result) -> None:
         key = self.space.key(arch)
         self._told.add(key)
+        flags = self._moved.get(key)
+        if flags:
+            flags.pop(0)
+            if not flags:
+                del self._moved[key]
         if result.objective is None:
             return
         y = float(result.objective)
