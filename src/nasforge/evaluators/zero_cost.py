@@ -258,9 +258,11 @@ def grasp(model: Any, inputs: Any, targets: Any, seed: int = 0) -> float:
     dev = _device(m)
     x, y = inputs.to(dev), targets.to(dev)
     weights = [layer.weight for layer in _layers(m)]
-    g = torch.autograd.grad(F.cross_entropy(m(x), y), weights, allow_unused=True)
+    # one forward pass: the gradient with its graph, then the Hessian-gradient product H g by
+    # differentiating g . stop_gradient(g) (the authors' code recomputes g on a second pass of the
+    # same batch, which gives the same value)
     gf = torch.autograd.grad(F.cross_entropy(m(x), y), weights, create_graph=True, allow_unused=True)
-    z = sum((a * b.detach()).sum() for a, b in zip(gf, g) if a is not None and b is not None)
+    z = sum((a * a.detach()).sum() for a in gf if a is not None)
     if not torch.is_tensor(z) or not z.requires_grad:
         return 0.0
     z.backward()
