@@ -11,6 +11,9 @@ Parts (``--parts``, comma-separated; each prints its table and goes into the JSO
   best sum-of-ranks combination of 2 or 3 proxies, *chosen on the even-numbered cells and
   reported on the odd-numbered ones* (choosing on all cells would flatter it). The cells are
   scored by ``proxy_study`` into ``--table`` (JSON lines), so an interrupted run resumes.
+* ``data``: the data-dependent proxies again on the first ``--noise-sample`` (200) cells with
+  Gaussian noise as the batch, against the photo patches on the same cells: how much the
+  batch's content matters (CIFAR-10 itself is not available here).
 * ``cost``: seconds of each proxy alone per network (``--cost-cells`` cells, each proxy timed
   on its own, median), on ``--threads`` torch threads. Target: at most 1 s on 2 cores.
 * ``naswot``: NASWOT search (score N=100 random cells, pick the best NASWOT score), 500 seeds.
@@ -54,7 +57,7 @@ from nasforge.registry import create_benchmark, create_space, create_strategy
 from nasforge.study import Study
 
 PUBLISHED_SPEARMAN = {"synflow": 0.74, "jacob_cov": 0.73, "naswot": 0.79, "grad_norm": 0.58, "snip": 0.58,
-                      "grasp": 0.48, "fisher": 0.36, "params": 0.72, "flops": 0.69}
+                      "grasp": 0.48, "fisher": 0.36}
 BEST_COMBINATION = 0.82
 OUT = Path("benchmarks/out/proxies")
 
@@ -103,6 +106,29 @@ def correlation(args: argparse.Namespace) -> dict[str, Any]:
     return {"rows": res["rows"], "config": res["config"], "best_combination": list(best),
             "combination_spearman_selection": best_fit, "combination_spearman_held_out": rho_held,
             "combination_spearman_all": rho_all, "top_combinations": top, "seconds": time.perf_counter() - t0}
+
+
+def data_source(args: argparse.Namespace) -> dict[str, Any]:
+    """The data-dependent proxies on the first ``--noise-sample`` cells of the sample with Gaussian noise
+    instead of photo patches: how much the batch's content matters to them."""
+    from nasforge.evaluators.zero_cost import DATA_DEPENDENT
+
+    bench = create_benchmark("nb201", dataset="cifar10", protocol="oracle")
+    noise = proxy_study("nb201", bench, sample=args.noise_sample, seed=0, proxies=DATA_DEPENDENT, data="noise",
+                        batch_size=64, workers=args.workers,
+                        out=OUT / f"nb201_sample{args.noise_sample}_noise_b64_s0.jsonl")
+    patches = {json.loads(line)["arch"]: json.loads(line)["values"]
+               for line in Path(args.table).read_text().splitlines()[1:] if line.strip()}
+    cells = [c for c in noise["cells"] if c["arch"] in patches]
+    acc = [c["accuracy"] for c in cells]
+    print(f"\n## Data-dependent proxies: photo patches against Gaussian noise, the same {len(cells)} cells")
+    rows = []
+    for p in DATA_DEPENDENT:
+        rp = rank_correlations([patches[c["arch"]][p] for c in cells], acc)[0]
+        rn = rank_correlations([c["values"][p] for c in cells], acc)[0]
+        rows.append({"proxy": p, "spearman_patches": rp, "spearman_noise": rn})
+        print(f"  {p:<10} patches {rp:.3f}  noise {rn:.3f}  difference {rp - rn:+.3f}")
+    return {"cells": len(cells), "rows": rows}
 
 
 def cost(args: argparse.Namespace) -> dict[str, Any]:
@@ -246,12 +272,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--cost-cells", type=int, default=20)
+    ap.add_argument("--noise-sample", type=int, default=200)
     ap.add_argument("--naswot-seeds", type=int, default=500)
     ap.add_argument("--seeds", type=int, default=100)
     ap.add_argument("--out", default=str(OUT / "zero_cost.json"))
     args = ap.parse_args(argv)
-    parts = {"correlation": correlation, "cost": cost, "naswot": naswot_search, "robot": robot,
-             "prescreen": prescreen}
+    parts = {"correlation": correlation, "data": data_source, "cost": cost, "naswot": naswot_search,
+             "robot": robot, "prescreen": prescreen}
     bad = [p for p in args.parts.split(",") if p not in parts]
     if bad:
         ap.error(f"unknown part(s) {bad}; accepted: {', '.join(parts)}")
