@@ -136,9 +136,10 @@ def test_shared_passes_give_the_values_of_single_proxies():
 def test_a_failing_proxy_is_nan_with_its_reason_and_the_rest_still_run():
     net = nn.Sequential(nn.Flatten(), nn.Linear(12, 3), nn.Tanh())  # no ReLU module
     batch = proxy_batch("noise", input_shape=(3, 2, 2), num_classes=3, batch_size=4)
-    values, _, errors = compute_proxies(net, batch, ["naswot", "grad_norm"])
+    values, _, errors = compute_proxies(net, batch, ["naswot", "grad_norm", "jacob_cov"])
     assert math.isnan(values["naswot"]) and "nn.ReLU" in errors["naswot"]
     assert values["grad_norm"] > 0 and "grad_norm" not in errors
+    assert math.isfinite(values["jacob_cov"]) and "jacob_cov" not in errors  # shares naswot's pass
 
 
 def test_proxy_batches_and_their_errors():

@@ -311,7 +311,9 @@ def naswot_kernel(codes: Iterable[Any]) -> np.ndarray:
     return K
 
 
-def _naswot_score(K: np.ndarray) -> float:
+def _naswot_score(K: np.ndarray | None) -> float:
+    if K is None:
+        raise ValueError("naswot hooks nn.ReLU modules; this network has none (ReLU applied functionally?)")
     sign, logdet = np.linalg.slogdet(K)
     if sign <= 0:
         raise FloatingPointError("the NASWOT kernel is singular (identical activation patterns for two inputs)")
@@ -328,10 +330,8 @@ def _input_pass(model: Any, inputs: Any, want: tuple[str, ...]) -> dict[str, Any
     n = inputs.shape[0]
     K = torch.zeros((n, n), dtype=torch.float64, device=_device(m))
     handles = []
-    if "naswot" in want:
-        relus = [mod for mod in m.modules() if isinstance(mod, nn.ReLU)]
-        if not relus:
-            raise ValueError("naswot hooks nn.ReLU modules; this network has none (ReLU applied functionally?)")
+    relus = [mod for mod in m.modules() if isinstance(mod, nn.ReLU)] if "naswot" in want else []
+    if relus:
 
         def hook(module: Any, inp: Any, out: Any) -> None:
             # c c^T + (1-c)(1-c)^T = 2 c c^T - s_i - s_j + units, s = active units per input: one
@@ -355,7 +355,7 @@ def _input_pass(model: Any, inputs: Any, want: tuple[str, ...]) -> dict[str, Any
     finally:
         for h in handles:
             h.remove()
-    out["kernel"] = K.cpu().numpy()
+    out["kernel"] = K.cpu().numpy() if relus else None
     return out
 
 
@@ -496,7 +496,7 @@ def compute_proxies(model: Any, batch: ProxyBatch, proxies: Iterable[str] | str 
                 if name in input_group:
                     try:
                         out[name] = score(raw[arg])
-                    except (FloatingPointError, np.linalg.LinAlgError) as exc:
+                    except (FloatingPointError, ValueError, np.linalg.LinAlgError) as exc:
                         out[name] = math.nan
                         errors[name] = f"{type(exc).__name__}: {exc}"
             return out
