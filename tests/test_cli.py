@@ -149,6 +149,9 @@ def test_training_free_search_computes_or_reads_proxies(fake_data_dir, db, tmp_p
     out = search_json(db, "--data-dir", str(fake_data_dir), "--strategy", "prescreen", "-p", "proxy=params",
                       "-p", "k=3", "--proxy-table", str(table), "--trials", "12", "--study", "pre")
     assert out["trials"] == 12 and out["strategy"]["scorer"]["table"] == str(table)
+    out = search_json(db, "--data-dir", str(fake_data_dir), "--strategy", "robot", "-p", "proxies=params",
+                      "-p", "bo_queries=2", "--proxy-table", str(table), "--trials", "4", "--study", "rob")
+    assert out["trials"] == 4 and out["strategy"]["proxies"] == ["params"]
     bad = run("search", "--storage", db, "--data-dir", str(fake_data_dir), "--strategy", "rea", "--proxies",
               "synflow", code=2)
     assert "training-free strategies" in bad.output

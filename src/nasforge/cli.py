@@ -214,6 +214,8 @@ def _make_scorer(strategy: str, kwargs: dict[str, Any], space: Any, task: Any, b
         elif strategy == "prescreen":
             names = kwargs.setdefault("proxy", "naswot")
         else:
+            if isinstance(kwargs.get("proxies"), str):  # -p proxies=synflow,naswot
+                kwargs["proxies"] = [n.strip() for n in kwargs["proxies"].split(",") if n.strip()]
             names = kwargs.get("proxies") and ",".join(kwargs["proxies"])
     if table is not None:
         from nasforge.evaluators.proxy_study import ProxyTable
