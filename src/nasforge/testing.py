@@ -12,7 +12,7 @@ that failed, and returns ``None`` when everything holds.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -20,7 +20,8 @@ from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical, integer, repeat
 from nasforge.strategies.base import Strategy
 
-__all__ = ["check_space", "check_strategy", "fake_scorer", "linear_evaluator", "toy_space"]
+__all__ = ["check_space", "check_strategy", "count_target_found", "fake_scorer", "hidden_target_space",
+           "linear_evaluator", "toy_space"]
 
 StrategyFactory = Callable[[SearchSpace, int], Strategy]
 Evaluate = Callable[[Architecture], Result]
@@ -80,6 +81,37 @@ def fake_scorer(space: SearchSpace, seed: int = 0, proxies: tuple[str, ...] = ("
         return {p: float(v) for p, v in zip(proxies, values)}
 
     return scorer
+
+
+def hidden_target_space(choices: int = 4, options: int = 4) -> SearchSpace:
+    """``choices`` categorical choices of ``options`` values each (4 x 4: 256 architectures)."""
+    return SearchSpace([categorical(f"c{i}", range(options)) for i in range(choices)], name="hidden-target")
+
+
+def count_target_found(factory: StrategyFactory, seeds: Iterable[int] = range(20), budget: int = 40,
+                       choices: int = 4, options: int = 4) -> int:
+    """On how many ``seeds`` a strategy proposes a hidden target architecture within ``budget`` trials.
+
+    The space is :func:`hidden_target_space`; for seed ``s`` the target draws each
+    choice from ``default_rng((7, s))`` and an architecture scores the number of
+    choices equal to the target's (a unimodal landscape with the target as its
+    unique optimum). ``factory(space, seed)`` builds the strategy. The seeds are
+    fixed, so the count is deterministic: compare it with random search's (on 4 x 4
+    with 40 trials random search finds the target on about 15 % of seeds).
+    """
+    space = hidden_target_space(choices, options)
+    found = 0
+    for seed in seeds:
+        target = [int(x) for x in np.random.default_rng((7, seed)).integers(options, size=choices)]
+        strategy = factory(space, seed)
+        for _ in range(budget):
+            arch = strategy.ask()
+            value = float(sum(arch[f"c{i}"] == t for i, t in enumerate(target)))
+            strategy.tell(arch, Result(objective=value))
+            if value == choices:
+                found += 1
+                break
+    return found
 
 
 # ----------------------------------------------------------------------------- spaces

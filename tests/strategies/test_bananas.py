@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
 from nasforge.results import Result
@@ -12,7 +11,7 @@ from nasforge.spaces.base import SearchSpace, categorical
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.bananas import BANANAS
 from nasforge.strategies.random import RandomSearch
-from nasforge.testing import check_strategy, linear_evaluator, toy_space
+from nasforge.testing import check_strategy, count_target_found, linear_evaluator, toy_space
 
 #: small models keep the conformance runs fast; they still fit and use the ensemble
 CHEAP: dict[str, Any] = {"n_init": 5, "n_members": 2, "epochs": 10, "n_candidates": 20}
@@ -35,18 +34,8 @@ TARGET_SPACE = SearchSpace([categorical(f"c{i}", range(4)) for i in range(4)], n
 
 
 def successes(make: Any, budget: int = 40, seeds: range = range(20)) -> int:
-    found = 0
-    for seed in seeds:
-        target = [int(x) for x in np.random.default_rng((7, seed)).integers(4, size=4)]
-        strategy = make(seed)
-        for _ in range(budget):
-            arch = strategy.ask()
-            value = float(sum(arch[f"c{i}"] == t for i, t in enumerate(target)))
-            strategy.tell(arch, Result(objective=value))
-            if value == 4:
-                found += 1
-                break
-    return found
+    """The hidden-target test (:func:`nasforge.testing.count_target_found`) for ``make(seed)``."""
+    return count_target_found(lambda space, seed: make(seed), seeds, budget)
 
 
 def test_finds_the_target_far_more_often_than_random_search() -> None:

@@ -13,7 +13,7 @@ from nasforge.spaces.base import SearchSpace, categorical
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.gbdt import GBDTSearch, sample_fixed
 from nasforge.strategies.random import RandomSearch
-from nasforge.testing import check_strategy, linear_evaluator, toy_space
+from nasforge.testing import check_strategy, count_target_found, linear_evaluator, toy_space
 
 CHEAP: dict[str, Any] = {"n_init": 5, "n_candidates": 40, "n_mutations": 10}
 SMALL_MODEL = {"gbdt": {"n_estimators": 10}, "ranking": {"epochs": 10}}
@@ -39,18 +39,8 @@ TARGET_SPACE = SearchSpace([categorical(f"c{i}", range(4)) for i in range(4)], n
 
 
 def successes(make: Any, budget: int = 40, seeds: range = range(20)) -> int:
-    found = 0
-    for seed in seeds:
-        target = [int(x) for x in np.random.default_rng((7, seed)).integers(4, size=4)]
-        strategy = make(seed)
-        for _ in range(budget):
-            arch = strategy.ask()
-            value = float(sum(arch[f"c{i}"] == t for i, t in enumerate(target)))
-            strategy.tell(arch, Result(objective=value))
-            if value == 4:
-                found += 1
-                break
-    return found
+    """The hidden-target test (:func:`nasforge.testing.count_target_found`) for ``make(seed)``."""
+    return count_target_found(lambda space, seed: make(seed), seeds, budget)
 
 
 @pytest.mark.parametrize("options", [{}, {"prune": True}, {"predictor": "ranking"}], ids=["gbdt", "prune", "ranking"])

@@ -16,7 +16,7 @@ from nasforge.strategies.base import Strategy
 from nasforge.strategies.hyperband import BOHB, Hyperband, hyperband_brackets
 from nasforge.strategies.random import RandomSearch
 from nasforge.study import Study
-from nasforge.testing import check_strategy, linear_evaluator, toy_space
+from nasforge.testing import check_strategy, count_target_found, linear_evaluator, toy_space
 
 GRID = SearchSpace([categorical(f"c{i}", range(4)) for i in range(6)], name="grid-6x4")
 
@@ -233,19 +233,7 @@ def test_bohb_model_proposals_beat_random_ones() -> None:
 def successes(factory: Callable[[SearchSpace, int], Strategy], budget: int = 40) -> int:
     """The pattern of test_search_quality.py: on how many of 20 fixed seeds a strategy proposes
     the hidden target of a 4 x 4 space within 40 trials (here without fidelities)."""
-    space = SearchSpace([categorical(f"c{i}", range(4)) for i in range(4)], name="hidden-target")
-    found = 0
-    for seed in range(20):
-        target = [int(x) for x in np.random.default_rng((7, seed)).integers(4, size=4)]
-        strategy = factory(space, seed)
-        for _ in range(budget):
-            arch = strategy.ask()
-            value = float(sum(arch[f"c{i}"] == t for i, t in enumerate(target)))
-            strategy.tell(arch, Result(objective=value))
-            if value == 4:
-                found += 1
-                break
-    return found
+    return count_target_found(factory, budget=budget)
 
 
 def test_bohb_beats_random_search_on_the_hidden_target() -> None:

@@ -12,7 +12,7 @@ from nasforge.spaces.base import Architecture, SearchSpace, categorical
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.map_elites import ARCH_DESCRIPTORS, MAPElites, changed_from_first, mean_option_index
 from nasforge.strategies.random import RandomSearch
-from nasforge.testing import check_strategy, linear_evaluator, toy_space
+from nasforge.testing import check_strategy, count_target_found, linear_evaluator, toy_space
 
 GRID = SearchSpace([categorical(f"c{i}", range(5)) for i in range(6)], name="grid-6x5")
 _W = np.random.default_rng(3).normal(size=(6, 5))
@@ -153,18 +153,8 @@ HIDDEN = SearchSpace([categorical(f"c{i}", range(4)) for i in range(4)], name="h
 
 
 def successes(factory: Callable[[int], Any], seeds: range = range(20), budget: int = 40) -> int:
-    found = 0
-    for seed in seeds:
-        target = [int(x) for x in np.random.default_rng((7, seed)).integers(4, size=4)]
-        strategy = factory(seed)
-        for _ in range(budget):
-            arch = strategy.ask()
-            value = float(sum(arch[f"c{i}"] == t for i, t in enumerate(target)))
-            strategy.tell(arch, Result(objective=value))
-            if value == 4:
-                found += 1
-                break
-    return found
+    """The hidden-target test (:func:`nasforge.testing.count_target_found`) for ``factory(seed)``."""
+    return count_target_found(lambda space, seed: factory(seed), seeds, budget)
 
 
 def test_beats_random_search() -> None:

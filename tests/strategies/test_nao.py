@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from nasforge.results import Result
-from nasforge.spaces.base import Architecture, SearchSpace, categorical
+from nasforge.spaces.base import SearchSpace, categorical
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.base import Strategy
 from nasforge.strategies.nao import NAO, TokenCodec, _Model
 from nasforge.strategies.random import RandomSearch
-from nasforge.testing import check_strategy, linear_evaluator, toy_space
+from nasforge.testing import check_strategy, count_target_found, linear_evaluator, toy_space
 
 #: the pattern of test_search_quality.py: 4 x 4 choices, a hidden target per seed, 20 seeds, 40 trials
 HIDDEN = SearchSpace([categorical(f"c{i}", range(4)) for i in range(4)], name="hidden-target")
@@ -21,22 +21,7 @@ HIDDEN = SearchSpace([categorical(f"c{i}", range(4)) for i in range(4)], name="h
 
 def successes(factory: Callable[[SearchSpace, int], Strategy], budget: int = 40) -> int:
     """On how many of 20 fixed seeds the strategy proposes the hidden target within the budget."""
-    found = 0
-    for seed in range(20):
-        target = [int(x) for x in np.random.default_rng((7, seed)).integers(4, size=4)]
-
-        def score(arch: Architecture) -> float:
-            return float(sum(arch[f"c{i}"] == t for i, t in enumerate(target)))
-
-        strategy = factory(HIDDEN, seed)
-        for _ in range(budget):
-            arch = strategy.ask()
-            value = score(arch)
-            strategy.tell(arch, Result(objective=value))
-            if value == 4:
-                found += 1
-                break
-    return found
+    return count_target_found(factory, budget=budget)
 
 
 def nao(space: SearchSpace, seed: int) -> NAO:

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import pytest
 
 from nasforge.registry import STRATEGIES
-from nasforge.results import Result
-from nasforge.spaces.base import Architecture, SearchSpace, categorical
+from nasforge.spaces.base import SearchSpace, categorical
+from nasforge.testing import count_target_found
 
 SPACE = SearchSpace([categorical(f"c{i}", range(4)) for i in range(4)], name="hidden-target")
 SEEDS = range(20)
@@ -25,22 +24,7 @@ BUDGET = 40
 
 def successes(name: str, **options: Any) -> int:
     """On how many of the fixed seeds the strategy proposes the target within the budget."""
-    found = 0
-    for seed in SEEDS:
-        target = [int(x) for x in np.random.default_rng((7, seed)).integers(4, size=4)]
-
-        def score(arch: Architecture) -> float:
-            return float(sum(arch[f"c{i}"] == t for i, t in enumerate(target)))
-
-        strategy = STRATEGIES.get(name)(SPACE, seed=seed, **options)
-        for _ in range(BUDGET):
-            arch = strategy.ask()
-            value = score(arch)
-            strategy.tell(arch, Result(objective=value))
-            if value == 4:
-                found += 1
-                break
-    return found
+    return count_target_found(lambda space, seed: STRATEGIES.get(name)(space, seed=seed, **options), SEEDS, BUDGET)
 
 
 @pytest.fixture(scope="module")
