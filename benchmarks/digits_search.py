@@ -39,7 +39,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -47,22 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
 
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import torch
-
-    return {"arch": platform.machine(), "nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "loadavg_at_start": list(os.getloadavg())}
 
 
 def draw_random(space: Any, n: int, seed: int) -> list[Any]:
@@ -120,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             print(msg, file=sys.stderr, flush=True)
 
     t_start = time.perf_counter()
-    info = machine()
+    info = machine(with_torch=True, with_load=True)
     task = load_task("digits", seed=0)
     space = create_space("nb201", C=a.C, N=a.N)
     final_ev = TrainingEvaluator(task, space, epochs=a.final_epochs, seed=a.final_seed, measure_latency=False)

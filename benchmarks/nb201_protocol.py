@@ -32,7 +32,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import statistics
 import sys
 import time
@@ -40,6 +39,8 @@ from typing import Any
 
 from nasforge.registry import create_benchmark, create_strategy
 from nasforge.study import Study
+
+from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
 
 #: NAS-Bench-201 paper (ICLR 2020), Table 5, CIFAR-10 test accuracy, 12,000 s budget, 500 runs
 PUBLISHED = {"random": (93.70, 0.36), "rea": (93.92, 0.30)}
@@ -107,18 +108,6 @@ def _stats(values: list[float]) -> dict[str, float]:
         "max": max(values),
     }
 
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"arch": platform.machine(), "nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -42,22 +41,12 @@ from typing import Any, Callable
 from nasforge.registry import create_benchmark, create_strategy
 from nasforge.study import Study
 
+from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
+
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: NB201 cell string groups: node i takes edges from nodes 0..i-1
 NB201_NODES = (1, 2, 3)
 
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"arch": platform.machine(), "nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
 class Runner:

@@ -37,28 +37,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from typing import Any
 
+from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
 
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import torch
-
-    return {"arch": platform.machine(), "nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-            "loadavg_at_start": list(os.getloadavg())}
 
 
 def run_once(kind: str, task: Any, a: argparse.Namespace) -> dict[str, Any]:
@@ -124,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     from nasforge.evaluators.training import TrainingEvaluator
     from nasforge.registry import create_space
 
-    info = machine()
+    info = machine(with_torch=True, with_load=True)
     task = load_task("digits", seed=0)
     kinds = ["serial"] + ([] if a.no_serial_1t else ["serial-1t"]) + ["process-1", "process-2"]
     labels = {

@@ -37,11 +37,12 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import time
 from typing import Any
+
+from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
 
 #: name -> (space name, space options, architecture string, default epochs per timed run)
 MODELS: dict[str, tuple[str, dict[str, Any], str, int]] = {
@@ -54,21 +55,6 @@ MODELS: dict[str, tuple[str, dict[str, Any], str, int]] = {
     "mlp": ("mlp", {}, "depth=2,l0.width=256,l1.width=128,act=relu,dropout=0.1,norm=batchnorm", 20),
 }
 
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    import torch
-
-    return {"arch": platform.machine(), "nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
 
 
 def plain_train(space: Any, arch: Any, task: Any, X: Any, y: Any, epochs: int, batch_size: int, lr: float,
@@ -213,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     ok = all(r["ratio"] <= a.target for r in results.values())
     out = {"benchmark": "training_overhead", "task": "digits", "n_train": int(len(task.y_train)),
            "repeats": a.repeats, "models": results, "target": a.target, "pass": ok, "elapsed_seconds": elapsed,
-           "machine": {**machine(), "loadavg_at_start": load_start, "loadavg_at_end": list(os.getloadavg())},
+           "machine": {**machine(with_torch=True), "loadavg_at_start": load_start, "loadavg_at_end": list(os.getloadavg())},
            "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
     if a.save:
         with open(a.save, "w") as fh:
