@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         final_s = time.perf_counter() - t1
         acc = fin["test_acc"]
         beats = sum(1.0 if acc > r else 0.5 if acc == r else 0.0 for r in rand_acc) / len(rand_acc)
-        row = {"seed": s, "best_arch": best.arch, "best_val_acc": best.objective,
+        row = {"seed": s, "best_arch": best.arch, "best_val_acc": best.value,
                "best_test_acc": acc, "best_params": fin["params"], "random_mean_test_acc": rand_mean,
                "rel_improvement_pct": 100.0 * (acc - rand_mean) / rand_mean,
                "rel_improvement_vs_median_pct": 100.0 * (acc - rand_median) / rand_median,
@@ -163,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
                "search_seconds": search_s, "final_seconds": final_s, "trials": summ["trials"],
                "duplicates": summ["duplicates"],
                "val_acc_ties_at_best": sum(1 for r in study.trials if r.duplicate_of is None
-                                           and r.objective == best.objective)}
+                                           and r.value == best.value)}
         per_seed.append(row)
-        log(f"seed {s}: search {search_s:.0f} s, best val {best.objective:.2f} -> test {acc:.2f} "
+        log(f"seed {s}: search {search_s:.0f} s, best val {best.value:.2f} -> test {acc:.2f} "
             f"(random mean {rand_mean:.2f}), {best.arch}")
 
     best_accs = [r["best_test_acc"] for r in per_seed]

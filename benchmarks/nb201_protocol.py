@@ -85,12 +85,12 @@ def run_one(task: tuple[str, int]) -> dict[str, Any]:
         kept.append(rec)
     orig_best = None
     for rec in kept:
-        if rec.objective is not None and (orig_best is None or rec.objective > orig_best.objective):
+        if rec.value is not None and (orig_best is None or rec.value > orig_best.value):
             orig_best = rec
     return {
         "method": method, "seed": seed,
         "acc": float(best.metrics[REPORT]),
-        "feedback": float(best.objective),
+        "feedback": float(best.value),
         "trials": study.n_trials,
         "duplicates": summary["duplicates"],
         "simulated_seconds": study.cost_spent,

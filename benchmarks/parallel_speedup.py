@@ -78,7 +78,7 @@ def run_once(kind: str, task: Any, a: argparse.Namespace) -> dict[str, Any]:
     if failed:
         raise SystemExit(f"{kind}: {len(failed)} trials failed: {sorted(set(failed))}")
     trials = sorted(study.trials, key=lambda r: r.number)
-    return {"wall": wall, "archs": [r.arch for r in trials], "objectives": [r.objective for r in trials],
+    return {"wall": wall, "archs": [r.arch for r in trials], "objectives": [r.value for r in trials],
             "trial_seconds": sum(float(r.metrics.get("wall_seconds", 0.0)) for r in trials if r.duplicate_of is None)}
 
 

@@ -66,7 +66,7 @@ def optuna_overhead(sampler_name: str, bench, told: int, measure: int, seed: int
         t1 = time.perf_counter()
         result = bench.evaluate(space.make(trial.params))
         t2 = time.perf_counter()
-        study.tell(trial, result.objective)
+        study.tell(trial, result.value)
         t3 = time.perf_counter()
         return (t1 - t0) + (t3 - t2)
 

@@ -214,7 +214,7 @@ def _search(job: tuple[str, int, dict[str, Any]]) -> dict[str, Any]:
     st.optimize(**budget)
     cache = getattr(strat, "_cache", None)
     return {"method": method, "seed": seed, "scored": len(cache.values) if cache is not None else 0,
-            "trials": [{"objective": t.objective, "cost": t.cost,
+            "trials": [{"objective": t.value, "cost": t.cost,
                         "report": t.metrics.get("test_acc_200ep") if t.status == "complete" else None}
                        for t in st.trials]}
 

@@ -26,7 +26,7 @@ def test_parallel_study_matches_serial_results():
     serial = Study(sp, create_strategy("random", sp, seed=0, replace=False), ev).optimize(n_trials=6)
     with ProcessExecutor(ev, n_workers=2) as ex:
         par = Study(sp, create_strategy("random", sp, seed=0, replace=False), ev).optimize(n_trials=6, executor=ex)
-    by_arch = lambda st: {t.arch: (t.status, t.objective, t.metrics.get("train_loss_curve")) for t in st.trials}
+    by_arch = lambda st: {t.arch: (t.status, t.value, t.metrics.get("train_loss_curve")) for t in st.trials}
     assert by_arch(serial) == by_arch(par)  # same trials, same (deterministic) results, any finish order
     failed = [t for t in par.trials if t.status == "failed"]
     assert len(failed) == 2 and all("diverged" in t.error for t in failed)  # the search went on

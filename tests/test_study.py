@@ -51,8 +51,8 @@ def test_trial_budget_and_summary(bench):
     st = make_study(bench, "random").optimize(n_trials=25)
     s = st.summary()
     assert s["trials"] == 25 == len(st.trials)
-    best = max(st.trials, key=lambda t: t.objective)
-    assert s["best"]["arch"] == best.arch and s["best"]["objective"] == best.objective
+    best = max(st.trials, key=lambda t: t.value)
+    assert s["best"]["arch"] == best.arch and s["best"]["objective"] == best.value
     assert s["objective"] == "valid_acc_12ep" and s["report"] == "test_acc_200ep"
 
 
@@ -108,7 +108,7 @@ def test_duplicates_answered_from_records(charge):
     assert ev.calls == 30 - len(dups) <= 9 and dups
     for d in dups:
         orig = next(t for t in st.trials if t.number == d.duplicate_of)
-        assert d.arch == orig.arch and d.objective == orig.objective and orig.duplicate_of is None
+        assert d.arch == orig.arch and d.value == orig.value and orig.duplicate_of is None
         assert d.cost == (10.0 if charge else 0.0)
     assert st.cost_spent == pytest.approx(10.0 * (30 if charge else ev.calls))
 
@@ -217,7 +217,7 @@ from nasforge.evaluators.base import Evaluator
 class Slow(Evaluator):
     def __init__(self, inner):
         self.inner = inner
-        self.objective, self.report, self.provides_cost = inner.objective, inner.report, True
+        self.value, self.report, self.provides_cost = inner.objective, inner.report, True
     def evaluate(self, arch, fidelity=None):
         time.sleep(0.02)
         return self.inner.evaluate(arch)
@@ -298,4 +298,4 @@ def test_multi_fidelity_strategy_passes_fidelity_and_dedups_per_fidelity():
     st.optimize(n_trials=12)
     assert set(seen) == {1.0, 3.0} and len(seen) == 4  # 2 archs x 2 fidelities evaluated, the rest answered
     for t in st.trials:
-        assert t.status == "complete" and t.objective == sp.from_string(t.arch)["a"] + t.fidelity
+        assert t.status == "complete" and t.value == sp.from_string(t.arch)["a"] + t.fidelity

@@ -104,7 +104,7 @@ def run_one(cfg: BenchConfig, method: str, seed: int) -> dict[str, Any]:
         strat = create_strategy(method, bench.space, seed=seed, **cfg.strategy_params.get(method, {}))
         st = Study(bench.space, strat, bench, name=f"{method}-{seed}")
         st.optimize(n_trials=cfg.n_trials, budget_seconds=cfg.budget_seconds)
-        trials = [{"objective": r.objective, "report": r.metrics.get(bench.report) if r.status == "complete" else None,
+        trials = [{"objective": r.value, "report": r.metrics.get(bench.report) if r.status == "complete" else None,
                    "cost": r.cost} for r in st.trials]
         kind = "nasforge"
     return {"method": method, "kind": kind, "seed": seed, "trials": trials,

@@ -265,7 +265,7 @@ def _run_with_progress(st: Any, trials: int | None, budget_seconds: float | None
 
         def update(study: Any, rec: Any) -> None:
             best = study.best_trial()
-            desc = "searching" if best is None else f"best {study.evaluator.objective} {best.objective:.3f}"
+            desc = "searching" if best is None else f"best {study.evaluator.objective} {best.value:.3f}"
             bar.update(task, completed=min(done(), total), description=desc)
 
         st.optimize(n_trials=trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds, callbacks=[update],
@@ -346,10 +346,10 @@ def train(
         train_cfg = {k: cfg["evaluator"][k] for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay",
                                                       "label_smoothing", "schedule")}
         if arch is None:
-            done = [t for t in store.trials(study) if t.status == "complete" and t.objective is not None]
+            done = [t for t in store.trials(study) if t.status == "complete" and t.value is not None]
             if not done:
                 raise CLIError(f"study {study!r} has no complete trial to retrain")
-            arch = max(done, key=lambda t: (t.objective, -t.number)).arch
+            arch = max(done, key=lambda t: (t.value, -t.number)).arch
         store.close()
     else:
         if task is None or space is None or arch is None:
@@ -576,11 +576,11 @@ def studies(storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL"),
     rows = []
     for info in store.list_studies():
         trials = store.trials(info.name)
-        done = [t for t in trials if t.status == "complete" and t.objective is not None]
-        best = max(done, key=lambda t: t.objective, default=None)
+        done = [t for t in trials if t.status == "complete" and t.value is not None]
+        best = max(done, key=lambda t: t.value, default=None)
         rows.append({"study": info.name, "space": info.config.get("space"), "strategy": info.config.get("strategy"),
                      "benchmark": info.config.get("benchmark"), "trials": sum(t.finished for t in trials),
-                     "best_objective": None if best is None else best.objective,
+                     "best_objective": None if best is None else best.value,
                      "created_at": info.created_at})
     if as_json:
         print(json.dumps(rows))
@@ -604,8 +604,8 @@ def show(name: str = typer.Argument(..., help="study name"),
     store = _open_storage(storage)
     info = store.get_study(name)
     trials = store.trials(name)
-    done = sorted((t for t in trials if t.status == "complete" and t.objective is not None),
-                  key=lambda t: (-t.objective, t.number))
+    done = sorted((t for t in trials if t.status == "complete" and t.value is not None),
+                  key=lambda t: (-t.value, t.number))
     unique, seen = [], set()
     for t in done:
         if t.arch not in seen:
@@ -616,7 +616,7 @@ def show(name: str = typer.Argument(..., help="study name"),
     ev = info.config.get("evaluator", {})
     payload = {"study": name, "config": info.config, "counts": counts,
                "simulated_seconds": sum(t.cost for t in trials if t.finished),
-               "top": [{"trial": t.number, "arch": t.arch, "objective": t.objective, "metrics": dict(t.metrics)}
+               "top": [{"trial": t.number, "arch": t.arch, "objective": t.value, "metrics": dict(t.metrics)}
                        for t in best]}
     if as_json:
         print(json.dumps(payload))
@@ -626,7 +626,7 @@ def show(name: str = typer.Argument(..., help="study name"),
     metric_names = sorted({k for t in best for k in t.metrics})
     table = Table("#", "trial", "architecture", "objective", *metric_names)
     for i, t in enumerate(best, 1):
-        table.add_row(str(i), str(t.number), t.arch, f"{t.objective:.4f}",
+        table.add_row(str(i), str(t.number), t.arch, f"{t.value:.4f}",
                       *(_metric_fmt(t.metrics.get(m, "")) for m in metric_names))
     out.print(table)
 

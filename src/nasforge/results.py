@@ -26,7 +26,7 @@ def _frozen_metrics(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
 class Result:
     """The outcome of evaluating one architecture.
 
-    ``objective`` is the single number strategies maximise (the feedback: for
+    ``value`` is the single number strategies maximise (the feedback: for
     the NAS-Bench-201 protocol, 12-epoch validation accuracy); ``metrics`` holds
     everything measured, including figures that are only reported (test
     accuracy). ``cost`` is in seconds, real or simulated; ``fidelity`` is the
@@ -34,7 +34,7 @@ class Result:
     """
 
     metrics: Mapping[str, Any] = field(default_factory=dict)
-    objective: float | None = None
+    value: float | None = None
     cost: float = 0.0
     fidelity: float | None = None
     status: str = COMPLETE
@@ -44,8 +44,8 @@ class Result:
         object.__setattr__(self, "metrics", _frozen_metrics(self.metrics))
         if self.status not in (COMPLETE, FAILED):
             raise ValueError(f"Result status must be 'complete' or 'failed', got {self.status!r}")
-        if self.status == COMPLETE and (self.objective is None or not math.isfinite(self.objective)):
-            raise ValueError(f"a complete Result needs a finite objective, got {self.objective!r}")
+        if self.status == COMPLETE and (self.value is None or not math.isfinite(self.value)):
+            raise ValueError(f"a complete Result needs a finite objective, got {self.value!r}")
         if not math.isfinite(self.cost) or self.cost < 0:
             raise ValueError(f"Result cost must be a finite number of seconds >= 0, got {self.cost!r}")
 
@@ -56,7 +56,7 @@ class Result:
     @classmethod
     def failure(cls, error: str, cost: float = 0.0, metrics: Mapping[str, Any] | None = None) -> "Result":
         """A failed evaluation with its reason; the search records it and goes on."""
-        return cls(metrics=metrics or {}, objective=None, cost=cost, status=FAILED, error=error)
+        return cls(metrics=metrics or {}, value=None, cost=cost, status=FAILED, error=error)
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ class TrialRecord:
     arch: str
     status: str
     metrics: Mapping[str, Any] = field(default_factory=dict)
-    objective: float | None = None
+    value: float | None = None
     cost: float = 0.0
     fidelity: float | None = None
     error: str | None = None
@@ -101,7 +101,7 @@ class TrialRecord:
         """The Result this trial recorded (only for finished trials)."""
         if not self.finished:
             raise ValueError(f"trial {self.number} is {self.status}; it has no result")
-        return Result(metrics=self.metrics, objective=self.objective, cost=self.cost,
+        return Result(metrics=self.metrics, value=self.value, cost=self.cost,
                       fidelity=self.fidelity, status=self.status, error=self.error)
 
     def with_(self, **changes: Any) -> "TrialRecord":

@@ -151,7 +151,7 @@ class SQLStorage(Storage):
             sa.Column("arch", sa.Text, nullable=False),
             sa.Column("status", sa.String(16), nullable=False),
             sa.Column("metrics", sa.Text, nullable=False),
-            sa.Column("objective", sa.Float),
+            sa.Column("value", sa.Float),
             sa.Column("cost", sa.Float, nullable=False),
             sa.Column("fidelity", sa.Float),
             sa.Column("error", sa.Text),
@@ -191,7 +191,7 @@ class SQLStorage(Storage):
     def write_trial(self, record: TrialRecord) -> None:
         values = {
             "study": record.study, "number": record.number, "arch": record.arch, "status": record.status,
-            "metrics": json.dumps(dict(record.metrics)), "objective": record.objective, "cost": record.cost,
+            "metrics": json.dumps(dict(record.metrics)), "value": record.value, "cost": record.cost,
             "fidelity": record.fidelity, "error": record.error, "started_at": record.started_at,
             "finished_at": record.finished_at, "worker": record.worker, "duplicate_of": record.duplicate_of,
         }
@@ -212,7 +212,7 @@ class SQLStorage(Storage):
         self._conn.rollback()
         return [TrialRecord(
             study=r.study, number=r.number, arch=r.arch, status=r.status, metrics=json.loads(r.metrics),
-            objective=_num(r.objective), cost=r.cost, fidelity=r.fidelity, error=r.error,
+            value=_num(r.value), cost=r.cost, fidelity=r.fidelity, error=r.error,
             started_at=r.started_at, finished_at=r.finished_at, worker=r.worker, duplicate_of=r.duplicate_of,
         ) for r in rows]
 

@@ -171,7 +171,7 @@ class Study:
         if trial.duplicate_of is not None:
             prior = self._answers[self._answer_key(trial.key, trial.fidelity)].result()
             cost = prior.cost if self.charge_duplicates else 0.0
-            return Result(prior.metrics, prior.objective, cost, prior.fidelity, prior.status, prior.error)
+            return Result(prior.metrics, prior.value, cost, prior.fidelity, prior.status, prior.error)
         from nasforge.executors import run_evaluation
 
         return run_evaluation(self.evaluator, trial.arch, trial.fidelity)
@@ -183,7 +183,7 @@ class Study:
         if live is None:
             raise ValueError(f"trial {number} is not running in study {self.name!r}")
         fidelity = live.fidelity if live.fidelity is not None else result.fidelity
-        rec = TrialRecord(self.name, number, live.key, result.status, result.metrics, result.objective,
+        rec = TrialRecord(self.name, number, live.key, result.status, result.metrics, result.value,
                           result.cost, fidelity, result.error, live.started_at, time.time(),
                           self.worker, live.duplicate_of)
         self.storage.write_trial(rec)
@@ -298,7 +298,7 @@ class Study:
         """The complete trial with the highest objective (the earliest on ties)."""
         best = None
         for r in self._finished:
-            if r.status == COMPLETE and r.objective is not None and (best is None or r.objective > best.objective):
+            if r.status == COMPLETE and r.value is not None and (best is None or r.value > best.value):
                 best = r
         return best
 
@@ -312,7 +312,7 @@ class Study:
         return {
             "study": self.name,
             "best": None if best is None else {"arch": best.arch, "trial": best.number,
-                                               "objective": best.objective, "metrics": dict(best.metrics)},
+                                               "objective": best.value, "metrics": dict(best.metrics)},
             "objective": self.evaluator.objective,
             "report": self.evaluator.report,
             "trials": self.n_trials,

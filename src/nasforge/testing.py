@@ -57,7 +57,7 @@ def linear_evaluator(space: SearchSpace, seed: int = 0) -> Evaluate:
 
     def evaluate(arch: Architecture) -> Result:
         score = float(np.asarray(space.encode(arch)) @ weights)
-        return Result(metrics={"score": score}, objective=score)
+        return Result(metrics={"score": score}, value=score)
 
     return evaluate
 
@@ -107,7 +107,7 @@ def count_target_found(factory: StrategyFactory, seeds: Iterable[int] = range(20
         for _ in range(budget):
             arch = strategy.ask()
             value = float(sum(arch[f"c{i}"] == t for i, t in enumerate(target)))
-            strategy.tell(arch, Result(objective=value))
+            strategy.tell(arch, Result(value=value))
             if value == choices:
                 found += 1
                 break

@@ -13,7 +13,7 @@ def test_real_anchors(real_nb201):
     best = b.space.from_index(6111)
     r = b.evaluate(best)
     assert r.metrics["test_acc_200ep"] == pytest.approx(94.3733)
-    assert r.objective == r.metrics["valid_acc_12ep"]  # feedback = 12-epoch validation accuracy
+    assert r.value == r.metrics["valid_acc_12ep"]  # feedback = 12-epoch validation accuracy
     assert r.cost == r.metrics["train_seconds_12ep"] > 0
     assert r.fidelity == 12
     assert b.best_possible() == pytest.approx(94.3733)
@@ -22,7 +22,7 @@ def test_real_anchors(real_nb201):
     for dataset, value in [("cifar100", 15.6067), ("imagenet16-120", 16.3222)]:
         o = NB201Benchmark(dataset=dataset, protocol="oracle")
         res = o.evaluate(skip)
-        assert res.objective == pytest.approx(value) and res.cost == 0
+        assert res.value == pytest.approx(value) and res.cost == 0
         assert o.warning and "TEST" in o.warning and not o.provides_cost
     assert len(b.table()) == 15625
 
@@ -31,7 +31,7 @@ def test_oracle_protocol_uses_test_accuracy_as_feedback(fake_data_dir):
     b = NB201Benchmark(protocol="oracle", data_dir=fake_data_dir)
     a = b.space.sample(np.random.default_rng(1))
     r = b.evaluate(a)
-    assert r.objective == r.metrics["test_acc_200ep"]
+    assert r.value == r.metrics["test_acc_200ep"]
     assert b.provides_cost and r.cost == r.metrics["train_seconds_12ep"]
 
 

@@ -28,8 +28,8 @@ def test_training_lowers_loss_and_is_reproducible(task):
     r1, r2 = ev.evaluate(a), ev.evaluate(a)
     curve = r1.metrics["train_loss_curve"]
     assert len(curve) == 8 and curve[-1] < 0.7 * curve[0]
-    assert r1.metrics["train_loss_curve"] == r2.metrics["train_loss_curve"] and r1.objective == r2.objective
-    assert r1.objective == r1.metrics["val_acc"] > 100 / 3  # learns better than chance
+    assert r1.metrics["train_loss_curve"] == r2.metrics["train_loss_curve"] and r1.value == r2.value
+    assert r1.value == r1.metrics["val_acc"] > 100 / 3  # learns better than chance
     assert "test_acc" not in r1.metrics  # test accuracy is for final models only
     other = TrainingEvaluator(task, sp, epochs=8, batch_size=16, lr=0.05, seed=4).evaluate(a)
     assert other.metrics["train_loss_curve"] != curve

@@ -86,7 +86,7 @@ def check_trials(trials: list[dict[str, Any]], bench: Any) -> None:
         arch = bench.space.parse(t["arch"])
         assert bench.space.contains(arch) and bench.space.key(arch) == t["arch"]
         r = bench.evaluate(arch)
-        assert (t["objective"], t["report"], t["cost"]) == (r.objective, r.metrics[bench.report], r.cost)
+        assert (t["objective"], t["report"], t["cost"]) == (r.value, r.metrics[bench.report], r.cost)
 
 
 # -- errors -----------------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def test_every_operator_makes_a_different_child_in_the_space(space: SearchSpace)
     ae = AdaptiveEvolution(space, seed=0, population_size=4, sample_size=2)
     for _ in range(4):
         arch = ae.ask()
-        ae.tell(arch, Result(objective=0.0))
+        ae.tell(arch, Result(value=0.0))
     rng = np.random.default_rng(0)
     for op in ae.operators:
         for _ in range(5):
@@ -72,7 +72,7 @@ def run(options: dict[str, Any], seed: int, budget: int) -> AdaptiveEvolution:
     ae = AdaptiveEvolution(AB, seed=seed, **options)
     for _ in range(budget):
         arch = ae.ask()
-        ae.tell(arch, Result(objective=ab_score(arch)))
+        ae.tell(arch, Result(value=ab_score(arch)))
     return ae
 
 
@@ -104,7 +104,7 @@ def test_rewards_go_to_the_operator_of_each_pending_child() -> None:
     ae = AdaptiveEvolution(AB, seed=3, population_size=5, sample_size=2, alpha=0.5, gamma=0.0)
     for _ in range(5):
         arch = ae.ask()
-        ae.tell(arch, Result(objective=ab_score(arch)))
+        ae.tell(arch, Result(value=ab_score(arch)))
     parents = {AB.key(a): s for a, s, _ in ae.population}
     batch = [ae.ask() for _ in range(6)]
     made = ae.pending_operators()
@@ -113,7 +113,7 @@ def test_rewards_go_to_the_operator_of_each_pending_child() -> None:
     for child in reversed(batch):  # results come back out of order
         before = ae.q_values()["any"].copy()
         uses = ae.operator_uses()
-        ae.tell(child, Result(objective=ab_score(child)))
+        ae.tell(child, Result(value=ab_score(child)))
         op = made[AB.key(child)][0]
         assert ae.operator_uses()[op] == uses[op] + 1
         changed = {k for k in before if ae.q_values()["any"][k] != before[k]}
@@ -131,7 +131,7 @@ def test_failed_children_get_no_reward_and_do_not_join() -> None:
     ae = AdaptiveEvolution(AB, seed=0, population_size=3, sample_size=2, gamma=0.5)
     for _ in range(3):
         arch = ae.ask()
-        ae.tell(arch, Result(objective=ab_score(arch)))
+        ae.tell(arch, Result(value=ab_score(arch)))
     members = list(ae.population)
     for _ in range(6):
         ae.tell(ae.ask(), Result.failure("x"))

@@ -44,7 +44,7 @@ def test_discard_removes_from_pending_and_calls_the_hook() -> None:
     assert set(s.pending) == {GRID.key(b)} and s.discarded == [a]
     s.discard(a)  # not outstanding any more: only the hook sees it
     assert set(s.pending) == {GRID.key(b)}
-    s.tell(b, Result(objective=1.0))
+    s.tell(b, Result(value=1.0))
     assert not s.pending and s.n_asked == 2 and s.n_told == 1
 
 
@@ -72,7 +72,7 @@ def test_every_strategy_survives_discards(name: str,
         if space.key(batch[0]) not in {space.key(a) for a in batch[1:]}:
             assert set(s.pending) == {space.key(batch[0])}
         result = evaluate(batch[0])
-        s.tell(batch[0], Result(result.metrics, result.objective, fidelity=fid))
+        s.tell(batch[0], Result(result.metrics, result.value, fidelity=fid))
         assert not s.pending
     if name in BOOKKEEPING:
         assert not getattr(s, BOOKKEEPING[name])
@@ -87,7 +87,7 @@ def test_hyperband_refills_a_rung_and_offers_a_withdrawn_promotion_again() -> No
     third = s.ask()  # the place is filled again, in the same bracket
     assert [e.arch for e in rung.entries] == [*first[:2], third] and len(s._open) == 1
     for arch, value in zip([*first[:2], third], [1.0, 3.0, 2.0]):
-        s.tell(arch, Result(objective=value, fidelity=1.0))
+        s.tell(arch, Result(value=value, fidelity=1.0))
     promoted = s.ask()
     assert promoted == first[1] and s.fidelity(promoted) == 3.0  # the best goes up
     s.discard(promoted)
@@ -99,7 +99,7 @@ def test_hyperband_refills_a_rung_and_offers_a_withdrawn_promotion_again() -> No
 def test_local_search_queues_a_withdrawn_neighbour_again() -> None:
     s = LocalSearch(GRID, seed=0)
     start = s.ask()
-    s.tell(start, Result(objective=0.0))
+    s.tell(start, Result(value=0.0))
     a, b = s.ask(), s.ask()
     s.discard(b)
     s.discard(a)
@@ -120,7 +120,7 @@ def test_nao_gives_the_turn_back() -> None:
     s = NAO(GRID, seed=0, n_initial=4, train_steps=10)
     for _ in range(4):
         arch = s.ask()
-        s.tell(arch, Result(objective=float(arch["c0"])))
+        s.tell(arch, Result(value=float(arch["c0"])))
     moves = s._moves
     a, b = s.ask(), s.ask()
     assert s._moves == moves + 2
@@ -133,7 +133,7 @@ def test_adaptive_evolution_forgets_the_operator_of_a_withdrawn_child() -> None:
     s = AdaptiveEvolution(GRID, seed=0, population_size=3, sample_size=2)
     for _ in range(3):
         arch = s.ask()
-        s.tell(arch, Result(objective=float(arch["c1"])))
+        s.tell(arch, Result(value=float(arch["c1"])))
     child = s.ask()
     assert GRID.key(child) in s._made
     s.discard(child)

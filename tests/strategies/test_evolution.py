@@ -58,6 +58,6 @@ def test_tournament_picks_the_fittest_parent(nb201: NB201Space) -> None:
     # with sample_size == population_size == 1 every child is a mutation of the one member
     rea = RegularizedEvolution(nb201, seed=2, population_size=1, sample_size=1)
     first = rea.ask()
-    rea.tell(first, Result(objective=1.0))
+    rea.tell(first, Result(value=1.0))
     child = rea.ask()
     assert child in nb201.neighbors(first)

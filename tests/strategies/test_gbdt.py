@@ -107,7 +107,7 @@ def test_pruning_fixes_the_dominant_choice() -> None:
     space = SearchSpace([categorical(f"c{i}", range(4)) for i in range(4)], name="dominant")
 
     def evaluate(arch: Any) -> Result:
-        return Result(objective=10.0 * (arch["c0"] == 2) + 0.1 * arch["c1"] + 0.01 * arch["c2"])
+        return Result(value=10.0 * (arch["c0"] == 2) + 0.1 * arch["c1"] + 0.01 * arch["c2"])
 
     st = GBDTSearch(space, seed=0, n_init=12, prune=True, prune_top=1, prune_after=12, n_mutations=0,
                     n_candidates=100)

@@ -87,7 +87,7 @@ def _evaluate_counting(space: SearchSpace):
     def evaluate(arch: Architecture) -> Result:
         calls[0] += 1
         r = base(arch)
-        return Result({**r.metrics, "call": calls[0]}, r.objective)
+        return Result({**r.metrics, "call": calls[0]}, r.value)
 
     return evaluate
 
@@ -132,7 +132,7 @@ def test_promotions_go_to_the_best_of_each_rung() -> None:
     hist = run(Hyperband(GRID, seed=1, min_fidelity=1, max_fidelity=9, eta=3), ev, 22)
 
     def top(rows: list[tuple[Architecture, float, Result]], k: int) -> list[Architecture]:
-        return [a for a, _, _ in sorted(rows, key=lambda r: -float(r[2].objective))[:k]]
+        return [a for a, _, _ in sorted(rows, key=lambda r: -float(r[2].value))[:k]]
 
     rung0, rung1, rung2 = hist[:9], hist[9:12], hist[12:13]
     assert [a for a, _, _ in rung1] == top(rung0, 3)
@@ -222,7 +222,7 @@ def test_bohb_model_proposals_beat_random_ones() -> None:
             hist = run(cls(space, seed=seed, min_fidelity=1, max_fidelity=9), ev, 110)
             late_new = [ev.quality(a) for i, (a, f, _) in enumerate(hist)
                         if i >= 44 and f == 1.0]  # after two Hyperband cycles
-            top = [(r.objective, ev.quality(a)) for a, f, r in hist if f == 9.0]
+            top = [(r.value, ev.quality(a)) for a, f, r in hist if f == 9.0]
             per[cls.name] = (np.mean(late_new), max(top)[1])
         gain.append(per["bohb"][0] - per["hyperband"][0])
         incumbent.append(per["bohb"][1] - per["hyperband"][1])
@@ -337,5 +337,5 @@ def test_training_evaluator_trains_for_the_chosen_epochs(cls: type[Hyperband]) -
     fresh = [t for t in study.trials if t.duplicate_of is None]
     assert fresh and all(t.metrics["epochs"] == t.fidelity for t in fresh)
     assert all(len(t.metrics["train_loss_curve"]) == t.metrics["epochs"] for t in fresh)
-    best_low = max((t for t in study.trials[:3] if t.status == "complete"), key=lambda t: t.objective)
+    best_low = max((t for t in study.trials[:3] if t.status == "complete"), key=lambda t: t.value)
     assert study.trials[3].arch == best_low.arch

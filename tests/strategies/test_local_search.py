@@ -27,7 +27,7 @@ def run(mode: str, seed: int, steps: int) -> tuple[list[Architecture], list[Arch
     proposals, currents = [], []
     for _ in range(steps):
         arch = strategy.ask()
-        strategy.tell(arch, Result(objective=score(arch)))
+        strategy.tell(arch, Result(value=score(arch)))
         proposals.append(arch)
         currents.append(None if strategy._current is None else strategy._current[0])
     return proposals, currents
@@ -86,11 +86,11 @@ def test_failed_start_is_redrawn() -> None:
     strategy.tell(failed, Result.failure("x"))
     assert strategy._current is None
     start = strategy.ask()
-    strategy.tell(start, Result(objective=score(start)))
+    strategy.tell(start, Result(value=score(start)))
     assert strategy._current is not None and strategy._current[0] == start
     # and it climbs from there: the next proposals are the start's neighbours
     nbs = set(SPACE.neighbors(start))
     for _ in range(len(nbs)):
         arch = strategy.ask()
         assert arch in nbs
-        strategy.tell(arch, Result(objective=score(arch)))
+        strategy.tell(arch, Result(value=score(arch)))

@@ -25,7 +25,7 @@ def evaluate(arch: Architecture, fail: bool = False) -> Result:
     params = float(sum((v + 1) ** 1.5 for v in x))
     if fail:
         return Result.failure("x")
-    return Result(metrics={"params": params, "width": float(sum(x))}, objective=score)
+    return Result(metrics={"params": params, "width": float(sum(x))}, value=score)
 
 
 def tiny() -> SearchSpace:
@@ -37,7 +37,7 @@ def with_size(space: SearchSpace) -> Callable[[Architecture], Result]:
 
     def ev(arch: Architecture) -> Result:
         r = linear(arch)
-        return Result(metrics={**r.metrics, "size": float(len(str(arch)))}, objective=r.objective)
+        return Result(metrics={**r.metrics, "size": float(len(str(arch)))}, value=r.value)
 
     return ev
 
@@ -57,8 +57,8 @@ def check_archive(me: MAPElites, told: list[tuple[Architecture, Result]]) -> Non
         if not r.ok:
             continue
         c = me.cell(me.describe(arch, r))
-        if c not in best or r.objective > best[c][1]:
-            best[c] = (arch, r.objective)
+        if c not in best or r.value > best[c][1]:
+            best[c] = (arch, r.value)
     archive = me.archive()
     assert set(archive) == set(best)
     for c, (arch, obj, desc) in archive.items():
@@ -84,7 +84,7 @@ def test_each_cell_holds_the_best_seen_there(options: dict[str, Any]) -> None:
         told.append((arch, r))
         check_archive(me, told)  # also right after learned bounds grow and the archive is re-binned
     best_arch, best_obj = me.best()
-    assert best_obj == max(r.objective for _, r in told if r.ok)
+    assert best_obj == max(r.value for _, r in told if r.ok)
     assert best_obj == max(obj for _, obj, _ in me.archive().values())
     assert len(me.archive()) > 5  # illuminated: many kinds of architecture
 
@@ -189,5 +189,5 @@ def test_unknown_descriptor_metric() -> None:
 def test_non_finite_descriptor_takes_no_cell() -> None:
     me = MAPElites(GRID, seed=0, descriptors="params,width")
     arch = me.ask()
-    me.tell(arch, Result(metrics={"params": float("nan"), "width": 3.0}, objective=1.0))
+    me.tell(arch, Result(metrics={"params": float("nan"), "width": 3.0}, value=1.0))
     assert me.archive() == {} and me.best() == (arch, 1.0)

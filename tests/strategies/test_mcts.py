@@ -91,12 +91,12 @@ def test_uct_without_exploration_follows_the_best_mean() -> None:
     s = MCTS(HIDDEN, seed=0, c=0.0)
     for _ in range(4):
         arch = s.ask()
-        s.tell(arch, Result(objective=10.0 if arch["c0"] == 2 else float(arch["c1"])))
+        s.tell(arch, Result(value=10.0 if arch["c0"] == 2 else float(arch["c1"])))
     # every option of c0 is visited once; the greedy descent takes c0 = 2 from now on
     for _ in range(5):
         arch = s.ask()
         assert arch["c0"] == 2
-        s.tell(arch, Result(objective=10.0))
+        s.tell(arch, Result(value=10.0))
 
 
 def test_never_repeats_until_exhausted() -> None:
@@ -117,7 +117,7 @@ def test_pending_asks_are_distinct_and_counted(tiny_space: SearchSpace) -> None:
     assert len({tiny_space.key(a) for a in batch}) == 9
     assert s.root.pending == 9
     for arch in batch:
-        s.tell(arch, Result(objective=1.0))
+        s.tell(arch, Result(value=1.0))
     assert s.root.pending == 0 and s.root.n == 9
 
 
@@ -127,7 +127,7 @@ def test_failures_count_as_the_worst_result() -> None:
     for _ in range(4):
         arch = s.ask()
         v = values[int(arch["c0"])]
-        s.tell(arch, Result(objective=v) if v is not None else Result.failure("x"))
+        s.tell(arch, Result(value=v) if v is not None else Result.failure("x"))
     failed = s.root.children[2]
     assert failed.failed == 1 and failed.n == 0
     assert s._z(failed) == pytest.approx(s._z(s.root.children[1]))  # as bad as the worst (3.0)
@@ -137,7 +137,7 @@ def test_failures_count_as_the_worst_result() -> None:
 def test_told_architectures_it_did_not_ask_join_the_tree() -> None:
     s = MCTS(HIDDEN, seed=0)
     arch = HIDDEN.make({"c0": 1, "c1": 2, "c2": 3, "c3": 0})
-    s.tell(arch, Result(objective=1.0))
+    s.tell(arch, Result(value=1.0))
     node = s.root
     for i, v in enumerate((1, 2, 3, 0)):
         node = node.children[v]

@@ -113,7 +113,7 @@ def _data(space: SearchSpace, n: int, seed: int = 0) -> tuple[TokenCodec, np.nda
     rng = np.random.default_rng(seed)
     archs = [space.sample(rng) for _ in range(n)]
     score = linear_evaluator(space)
-    y = np.array([score(a).objective for a in archs])
+    y = np.array([score(a).value for a in archs])
     return codec, np.stack([codec.tokens(a) for a in archs]), (y - y.mean()) / y.std()
 
 
@@ -214,7 +214,7 @@ def test_better_than_random_on_a_linear_landscape() -> None:
                 arch = strategy.ask()
                 r = evaluate(arch)
                 strategy.tell(arch, r)
-                best = max(best, float(r.objective))
+                best = max(best, float(r.value))
             out.append(best)
     assert np.mean(found_nao) > np.mean(found_rs)
 

@@ -28,7 +28,7 @@ def trade_off(arch: Architecture, fail: bool = False) -> Result:
     cost = float(sum(x))
     if fail:
         return Result.failure("diverged", metrics={"cost": cost})
-    return Result(metrics={"acc": acc, "cost": cost}, objective=acc)
+    return Result(metrics={"acc": acc, "cost": cost}, value=acc)
 
 
 def with_metrics(space: SearchSpace) -> Callable[[Architecture], Result]:
@@ -38,7 +38,7 @@ def with_metrics(space: SearchSpace) -> Callable[[Architecture], Result]:
     def evaluate(arch: Architecture) -> Result:
         r = linear(arch)
         size = sum(1 for c in space.choices if arch.get(c.name, c.options[0]) != c.options[0])
-        return Result(metrics={**r.metrics, "size": float(size)}, objective=r.objective)
+        return Result(metrics={**r.metrics, "size": float(size)}, value=r.value)
 
     return evaluate
 
@@ -150,7 +150,7 @@ def test_generations_are_selected_when_complete_and_elitist() -> None:
         arch = nsga.ask()
         r = trade_off(arch)
         nsga.tell(arch, r)
-        told[TRADE.key(arch)] = r.objective
+        told[TRADE.key(arch)] = r.value
         if (i + 1) % 5 == 0:
             got = sorted((v[0] for _, v in nsga.population()), reverse=True)
             assert got == sorted(told.values(), reverse=True)[:5]
@@ -169,10 +169,10 @@ def test_pending_offspring_and_out_of_order_results() -> None:
 def test_study_objective_and_metric_names() -> None:
     nsga = NSGA2(TRADE, seed=0, objectives=["objective", "cost:min"], population_size=2)
     arch = nsga.ask()
-    nsga.tell(arch, Result(metrics={"cost": 3.0, "objective": -99.0}, objective=1.5))
-    assert nsga.pareto_set() == [(arch, (1.5, 3.0))]  # 'objective' is result.objective
+    nsga.tell(arch, Result(metrics={"cost": 3.0, "objective": -99.0}, value=1.5))
+    assert nsga.pareto_set() == [(arch, (1.5, 3.0))]  # 'objective' is result.value
     with pytest.raises(ValueError, match="objective 'cost' is not among the metrics"):
-        nsga.tell(nsga.ask(), Result(metrics={"acc": 1.0}, objective=1.0))
+        nsga.tell(nsga.ask(), Result(metrics={"acc": 1.0}, value=1.0))
 
 
 # -- single objective: better than random on the hidden-target space (tests/strategies/test_search_quality.py)

@@ -9,7 +9,7 @@ from nasforge.results import Result
 from nasforge.spaces.base import SearchSpace
 from nasforge.strategies.random import RandomSearch
 
-OK = Result(objective=1.0)
+OK = Result(value=1.0)
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -97,7 +97,7 @@ def test_policy_moves_towards_rewarded_options(controller: str) -> None:
     before = float(s.policy.log_probs(best)[0])
     for _ in range(30):
         arch = s.ask()
-        s.tell(arch, Result(objective=target_score(arch)))
+        s.tell(arch, Result(value=target_score(arch)))
     assert float(s.policy.log_probs(best)[0]) > before + 1.0
 
 
@@ -106,7 +106,7 @@ def test_asks_do_not_change_the_policy(controller: str) -> None:
     # the policy changes only on tell: pending asks all sample from the same policy
     s = Reinforce(HIDDEN, seed=3, controller=controller)
     arch = s.ask()
-    s.tell(arch, Result(objective=1.0))
+    s.tell(arch, Result(value=1.0))
     probe = [s._layout.indices(arch)]
     lp = s.policy.log_probs(probe)
     for _ in range(5):
@@ -140,7 +140,7 @@ def test_unique_proposals_until_the_space_is_exhausted(tiny_space: SearchSpace) 
     for _ in range(9):
         arch = s.ask()
         keys.append(tiny_space.key(arch))
-        s.tell(arch, Result(objective=float(arch["c0"])))
+        s.tell(arch, Result(value=float(arch["c0"])))
     assert len(set(keys)) == 9
     assert tiny_space.contains(s.ask())  # exhausted: a repeat, not StopIteration
 
@@ -157,7 +157,7 @@ def test_memory_keeps_the_best_distinct_results() -> None:
     for i in range(12):
         arch = s.ask()
         score = target_score(arch) + i / 100
-        s.tell(arch, Result(objective=score))
+        s.tell(arch, Result(value=score))
         told.append(score)
     s.tell(HIDDEN.make({f"c{i}": 0 for i in range(4)}), Result.failure("x"))
     assert [o for o, *_ in s._best] == sorted(told, reverse=True)[:3]
@@ -168,14 +168,14 @@ def test_memory_off() -> None:
     s = Reinforce(HIDDEN, seed=0, controller="factorized", memory=0)
     for _ in range(5):
         arch = s.ask()
-        s.tell(arch, Result(objective=target_score(arch)))
+        s.tell(arch, Result(value=target_score(arch)))
     assert s._best == []
 
 
 def test_failures_are_rewarded_like_the_worst_result() -> None:
     s = Reinforce(HIDDEN, seed=0, controller="factorized", baseline_decay=0.0)
     for value in (1.0, 3.0):
-        s.tell(s.ask(), Result(objective=value))
+        s.tell(s.ask(), Result(value=value))
     s.tell(s.ask(), Result.failure("x"))
     # with decay 0 the baseline is the last reward: the worst result's standardised score
     assert s.baseline == pytest.approx((1.0 - 2.0) / np.std([1.0, 3.0], ddof=1))
@@ -188,7 +188,7 @@ def test_lstm_leaves_global_torch_state_alone() -> None:
     s = Reinforce(HIDDEN, seed=0, controller="lstm", memory=2)
     for _ in range(3):
         arch = s.ask()
-        s.tell(arch, Result(objective=target_score(arch)))
+        s.tell(arch, Result(value=target_score(arch)))
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.get_num_threads() == threads
 

@@ -102,7 +102,7 @@ class RejectsFailures(RandomSearch):
     name = "rejects-failures"
 
     def _tell(self, arch: Architecture, result: Result) -> None:
-        if result.objective is None:
+        if result.value is None:
             raise ValueError("failed result")
         super()._tell(arch, result)
 

@@ -63,7 +63,7 @@ def run(strategy: Strategy, objective: Callable[[Architecture], float], n: int) 
     out = []
     for _ in range(n):
         arch = strategy.ask()
-        strategy.tell(arch, Result(objective=objective(arch)))
+        strategy.tell(arch, Result(value=objective(arch)))
         out.append(arch)
     return out
 
@@ -139,7 +139,7 @@ def test_naswot_with_a_budget_of_one_is_naswot() -> None:
     study = Study(GRID, TrainingFreeSearch(GRID, seed=1, scorer=objective, n_samples=50), FunctionEvaluator(objective))
     study.optimize(n_trials=1)
     pool = [a for a, _ in study.strategy.last_scores]  # type: ignore[attr-defined]
-    assert study.best_trial().objective == max(objective(a) for a in pool)
+    assert study.best_trial().value == max(objective(a) for a in pool)
 
 
 def test_naswot_with_one_sample_is_random_search() -> None:
@@ -207,7 +207,7 @@ def evaluations_to_target(strategy: Strategy, score: Callable[[Architecture], fl
     for i in range(budget):
         arch = strategy.ask()
         value = score(arch)
-        strategy.tell(arch, Result(objective=value))
+        strategy.tell(arch, Result(value=value))
         if value == 6:
             return i + 1
     return budget + 1
@@ -240,7 +240,7 @@ def test_prescreen_children_are_the_best_of_k_fresh_candidates() -> None:
         assert s.last_scores and s.last_scores[0][0] == arch
         assert score(arch) == max(v for _, v in s.last_scores)
         assert all(TARGET_SPACE.key(a) not in {TARGET_SPACE.key(x) for x in seq} for a, _ in s.last_scores)
-        s.tell(arch, Result(objective=score(arch)))
+        s.tell(arch, Result(value=score(arch)))
         seq.append(arch)
     assert len({TARGET_SPACE.key(a) for a in seq}) == 40  # never a repeat while fresh candidates exist
     assert max(scorer.calls.values()) == 1
@@ -295,7 +295,7 @@ def test_prescreen_inner_pending_holds_only_returned_proposals(inner: str, optio
         assert set(s.inner.pending) == set(s.pending) == {space.key(a) for a in batch}
         for arch in reversed(batch):
             result = evaluate(arch)
-            s.tell(arch, Result(result.metrics, result.objective, fidelity=s.fidelity(arch)))
+            s.tell(arch, Result(result.metrics, result.value, fidelity=s.fidelity(arch)))
             assert set(s.inner.pending) == set(s.pending)
     assert not s.pending and not s.inner.pending
     # no bookkeeping is left for withdrawn proposals
@@ -328,10 +328,10 @@ def test_prescreen_with_hyperband_forwards_fidelities_and_compares_like_with_lik
         assert fid == s.inner.fidelity(arch) == asked[space.key(arch)]
         assert all(asked[space.key(a)] == fid for a, _ in s.last_scores)  # only like is compared with like
         fidelities.append(fid)
-        s.tell(arch, Result(objective=objective(arch).objective, fidelity=fid))
+        s.tell(arch, Result(value=objective(arch).value, fidelity=fid))
     assert set(fidelities) == {1.0, 3.0, 9.0}  # promotions went through every rung
     study = Study(space, ProxyPrescreen(space, seed=0, strategy="hyperband", scorer=fake_scorer(space),
-                                        proxy="naswot", k=3), FunctionEvaluator(lambda a: objective(a).objective))
+                                        proxy="naswot", k=3), FunctionEvaluator(lambda a: objective(a).value))
     study.optimize(n_trials=12)
     assert all(t.fidelity is not None for t in study.trials)
 

@@ -67,7 +67,7 @@ class TabularBenchmark(Evaluator):
         if row is None:
             return Result.failure(f"{key!r} is not in the {self.describe()['benchmark']} table")
         cost = float(row[self.cost_metric]) if self.cost_metric else 0.0
-        return Result(metrics=dict(row), objective=float(row[self.objective]), cost=cost,
+        return Result(metrics=dict(row), value=float(row[self.objective]), cost=cost,
                       fidelity=self.fidelity if fidelity is None else fidelity)
 
     def column(self, metric: str) -> np.ndarray:

@@ -60,4 +60,4 @@ class FunctionEvaluator(Evaluator):
         if self.objective not in metrics:
             raise KeyError(f"evaluation function returned {sorted(metrics)}, without the objective {self.objective!r}")
         cost = self.cost(arch) if callable(self.cost) else self.cost
-        return Result(metrics=metrics, objective=float(metrics[self.objective]), cost=float(cost), fidelity=fidelity)
+        return Result(metrics=metrics, value=float(metrics[self.objective]), cost=float(cost), fidelity=fidelity)

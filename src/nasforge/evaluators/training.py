@@ -274,7 +274,7 @@ class TrainingEvaluator(Evaluator):
         if self.measure_latency:
             metrics["latency_ms"] = measure_latency(model, self.task.input_shape)
         metrics["wall_seconds"] = time.perf_counter() - start
-        return Result(metrics=metrics, objective=val, cost=metrics["wall_seconds"], fidelity=float(epochs))
+        return Result(metrics=metrics, value=val, cost=metrics["wall_seconds"], fidelity=float(epochs))
 
 
 def train_final(evaluator: TrainingEvaluator, arch: Architecture, epochs: int | None = None) -> tuple[Any, dict[str, Any]]:

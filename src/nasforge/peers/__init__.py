@@ -3,7 +3,7 @@
 :func:`run_peer` is what ``nasforge bench`` and ``benchmarks/`` call to put a
 peer beside nasforge's strategies under the same protocol. The peer sees the
 benchmark's space only as its generic choices (``space.choices``, conditional
-ones through ``when``) and only the feedback figure (``Result.objective``),
+ones through ``when``) and only the feedback figure (``Result.value``),
 which it maximises; the reported figure is recorded for the caller, never
 shown to the peer.
 
@@ -136,7 +136,7 @@ class PeerRun:
             self._record(_raw_string(self.space, values), None, None, 0.0)
             return None
         result = self.bench.evaluate(arch)
-        objective = float(result.objective) if result.ok else None
+        objective = float(result.value) if result.ok else None
         report = result.metrics.get(self.bench.report) if result.ok else None
         self._record(self.space.key(arch), objective, None if report is None else float(report), float(result.cost))
         return objective

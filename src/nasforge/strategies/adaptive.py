@@ -248,17 +248,17 @@ class AdaptiveEvolution(Strategy):
             a, s, parent_obj = made.popleft()
             if not made:
                 del self._made[key]
-            if result.objective is None:
+            if result.value is None:
                 target = 0.0
             else:
-                target = (max(0.0, float(result.objective) - parent_obj)
+                target = (max(0.0, float(result.value) - parent_obj)
                           + self.gamma * float(self._q[self._row(a)].max()))
             self._q[s, a] += self.alpha * (target - self._q[s, a])
             self._uses[s, a] += 1
             origin = a
-        if result.objective is None:  # failed: not a member of the population
+        if result.value is None:  # failed: not a member of the population
             return
-        self.population.append((arch, float(result.objective), origin))
+        self.population.append((arch, float(result.value), origin))
         self._filled += 1
         if len(self.population) > self.population_size:
             self.population.popleft()

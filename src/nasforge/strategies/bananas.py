@@ -200,4 +200,4 @@ class BANANAS(Strategy):
 
     # -- tell -----------------------------------------------------------------------
     def _tell(self, arch: Architecture, result: Result) -> None:
-        self.history.add(arch, result.objective)
+        self.history.add(arch, result.value)

@@ -47,9 +47,9 @@ class RegularizedEvolution(Strategy):
         return self.space.mutate(parent, rng)
 
     def _tell(self, arch: Architecture, result: Result) -> None:
-        if result.objective is None:  # failed: not a member of the population
+        if result.value is None:  # failed: not a member of the population
             return
-        self.population.append((arch, float(result.objective)))
+        self.population.append((arch, float(result.value)))
         self._filled += 1
         if len(self.population) > self.population_size:
             self.population.popleft()

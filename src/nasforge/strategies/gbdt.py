@@ -203,7 +203,7 @@ class GBDTSearch(Strategy):
 
     # -- tell -----------------------------------------------------------------------
     def _tell(self, arch: Architecture, result: Result) -> None:
-        self.history.add(arch, result.objective)
+        self.history.add(arch, result.value)
 
 
 class _Missing:

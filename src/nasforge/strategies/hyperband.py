@@ -111,8 +111,8 @@ class _Entry:
     result: Result | None = None
 
     @property
-    def objective(self) -> float | None:
-        return None if self.result is None else self.result.objective
+    def value(self) -> float | None:
+        return None if self.result is None else self.result.value
 
 
 @dataclass(eq=False)
@@ -126,8 +126,8 @@ class _Rung:
 
     def ranked(self) -> list[_Entry]:
         """Entries with a result, best first (earlier first on ties)."""
-        ok = [e for e in self.entries if e.objective is not None]
-        return sorted(ok, key=lambda e: -float(e.objective))  # type: ignore[arg-type]
+        ok = [e for e in self.entries if e.value is not None]
+        return sorted(ok, key=lambda e: -float(e.value))  # type: ignore[arg-type]
 
 
 @dataclass(eq=False)
@@ -285,14 +285,14 @@ class Hyperband(Strategy):
         if budget is not None:
             budget = float(budget)
             self._evaluated.setdefault(budget, set()).add(key)
-            if result.objective is not None:
-                self._results.setdefault(budget, {})[key] = (arch, float(result.objective))
+            if result.value is not None:
+                self._results.setdefault(budget, {})[key] = (arch, float(result.value))
         if entry is None:
             return
         entry.result = result
         src = entry.source
-        if src is not None and src.result is not None and result.objective is not None:
-            same = (result.objective == src.result.objective and result.cost == src.result.cost
+        if src is not None and src.result is not None and result.value is not None:
+            same = (result.value == src.result.value and result.cost == src.result.cost
                     and dict(result.metrics) == dict(src.result.metrics))
             if same:
                 self._identical += 1

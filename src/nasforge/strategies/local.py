@@ -103,7 +103,7 @@ class LocalSearch(Strategy):
 
     def _tell(self, arch: Architecture, result: Result) -> None:
         key = self.space.key(arch)
-        score = result.objective
+        score = result.value
         self._scores[key] = score
         if self._current is None:
             if key == self._start or self._start is None:

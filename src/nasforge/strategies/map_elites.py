@@ -216,14 +216,14 @@ class MAPElites(Strategy):
     # -- tell -----------------------------------------------------------------------
     def _tell(self, arch: Architecture, result: Result) -> None:
         self._seen.add(self.space.key(arch))
-        if result.objective is None:  # failed: no descriptors, no elite
+        if result.value is None:  # failed: no descriptors, no elite
             return
-        if self._best is None or result.objective > self._best[1]:
-            self._best = (arch, float(result.objective))
+        if self._best is None or result.value > self._best[1]:
+            self._best = (arch, float(result.value))
         desc = self.describe(arch, result)
         if not all(np.isfinite(desc)):  # no place in the grid (e.g. a NaN metric)
             return
-        self._records.append((arch, self.space.key(arch), float(result.objective), desc))
+        self._records.append((arch, self.space.key(arch), float(result.value), desc))
         i = len(self._records) - 1
         grew = False
         for k, x in enumerate(desc):

@@ -262,7 +262,7 @@ class MCTS(Strategy):
                 node.pending -= 1
             if not asked:
                 del self._asked[key]
-        obj = result.objective
+        obj = result.value
         if obj is not None:
             x = float(obj)
             self._count += 1

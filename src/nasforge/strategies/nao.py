@@ -373,9 +373,9 @@ class NAO(Strategy):
             flags.pop(0)
             if not flags:
                 del self._moved[key]
-        if result.objective is None:
+        if result.value is None:
             return
-        y = float(result.objective)
+        y = float(result.value)
         old = self._data.get(key)
         if old is None:
             self._data[key] = (arch, y, len(self._data))

@@ -13,7 +13,7 @@ never selected.
 
 Objectives are ``'metric:max'`` / ``'metric:min'`` specs read from
 ``result.metrics`` (see :mod:`nasforge.pareto`); the name ``objective`` means
-``result.objective``, the study's single objective, which is the default. So
+``result.value``, the study's single objective, which is the default. So
 on one objective NSGA-II is a (mu + lambda) genetic algorithm with
 tournament selection.
 
@@ -43,7 +43,7 @@ from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace
 from nasforge.strategies.base import Strategy, check_int
 
-#: the objective name that means ``result.objective`` rather than a metric
+#: the objective name that means ``result.value`` rather than a metric
 STUDY_OBJECTIVE = "objective"
 #: attempts at breeding an architecture not seen before, before accepting a repeat
 FRESH_TRIES = 20
@@ -58,7 +58,7 @@ def check_probability(name: str, value: Any) -> float:
 
 def result_values(result: Result, objectives: Sequence[tuple[str, float]]) -> np.ndarray:
     """The signed objective row of a complete result (larger is better in every column)."""
-    metrics = {**result.metrics, STUDY_OBJECTIVE: result.objective}
+    metrics = {**result.metrics, STUDY_OBJECTIVE: result.value}
     try:
         return objective_matrix([metrics], objectives)[0]
     except KeyError as exc:  # a configuration error: say which metric and what there is
@@ -153,7 +153,7 @@ class NSGA2(Strategy):
     def _tell(self, arch: Architecture, result: Result) -> None:
         key = self.space.key(arch)
         self._seen.add(key)
-        if result.objective is not None:
+        if result.value is not None:
             self._values.append(result_values(result, self._objectives))
             self._archs.append(arch)
             self._keys.append(key)

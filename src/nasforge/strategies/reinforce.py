@@ -447,7 +447,7 @@ class Reinforce(Strategy):
         key = self.space.key(arch)
         self._seen.add(key)
         idx = self._layout.indices(arch)
-        obj = result.objective
+        obj = result.value
         if obj is not None:
             self._stats.add(float(obj))
             reward = self._stats.z(float(obj))

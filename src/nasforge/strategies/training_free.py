@@ -792,7 +792,7 @@ class RoBoT(_SizeMixin, Strategy):
     # -- tell / discard --------------------------------------------------------------------------
     def _tell(self, arch: Architecture, result: Result) -> None:
         key = self.space.key(arch)
-        obj = result.objective
+        obj = result.value
         if obj is not None:
             prev = self._known.get(key)
             self._known[key] = float(obj) if prev is None else max(prev, float(obj))
