@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from nasforge.errors import ExportError
 from nasforge.spaces.base import Architecture, SearchSpace
 
 GENOTYPE = "genotype.json"
@@ -24,10 +25,6 @@ WEIGHTS = "model.pt"
 TORCHSCRIPT = "model.ts"
 ONNX = "model.onnx"
 MANIFEST = "export.json"
-
-
-class ExportError(RuntimeError):
-    """An exported model does not reproduce the PyTorch model's outputs."""
 
 
 def _shape_task(name: str, input_shape: tuple[int, ...], num_classes: int, classes: tuple[str, ...] = ()) -> Any:

@@ -12,14 +12,11 @@ import fnmatch
 import importlib
 from typing import Any, Callable, Generic, TypeVar
 
+from nasforge.errors import UnknownNameError
+
 T = TypeVar("T")
 
 
-class UnknownNameError(KeyError, ValueError):
-    """An unknown plug-in name; the message lists the known ones."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
 
 class Registry(Generic[T]):

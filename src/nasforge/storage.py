@@ -19,18 +19,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from nasforge.errors import StudyExistsError, StudyNotFoundError
 from nasforge.results import COMPLETE, FAILED, INTERRUPTED, RUNNING, TrialRecord
 
 
-class StudyExistsError(ValueError):
-    """A study with this name already exists in the storage."""
-
-
-class StudyNotFoundError(KeyError):
-    """No study with this name in the storage."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)

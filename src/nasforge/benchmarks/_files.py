@@ -17,11 +17,9 @@ import pickle
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from nasforge.errors import DataNotFoundError
+
 DATA_DIR_ENV = "NASFORGE_DATA_DIR"
-
-
-class DataNotFoundError(FileNotFoundError):
-    """A benchmark's data file is missing; the message says where to put it."""
 
 
 def data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:

@@ -1,11 +1,7 @@
-"""The one error type of :mod:`nasforge.data`."""
+"""The one error type of :mod:`nasforge.data` (defined with the others in :mod:`nasforge.errors`)."""
 
 from __future__ import annotations
 
+from nasforge.errors import DataError
 
-class DataError(ValueError):
-    """Data that cannot become a :class:`~nasforge.data.task.Task`.
-
-    Raised for bad shapes, labels, values, files and split settings; the
-    message names the problem, the offending value and what would be accepted.
-    """
+__all__ = ["DataError"]

@@ -20,9 +20,9 @@ from typing import Any, Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from nasforge.errors import InvalidArchitectureError
 
-class InvalidArchitectureError(ValueError):
-    """An architecture (or its string/JSON form) is not in the space."""
+
 
 
 @dataclass(frozen=True)
