@@ -77,6 +77,7 @@ class Study:
             raise ValueError("the strategy was built for a different space object than the study's")
         self.space, self.strategy, self.evaluator = space, strategy, evaluator
         evaluator.prepare()
+        strategy.adapt(evaluator.capabilities())
         self.name = name
         self.storage = get_storage(storage)
         self.charge_duplicates = bool(charge_duplicates)

@@ -9,14 +9,57 @@ reports at the end (``report``), which differ under a sound protocol
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture
 
 
+@dataclass(frozen=True)
+class FidelityRange:
+    """The budgets an evaluator accepts as ``fidelity``: ``name`` (e.g. ``epochs``) from ``low`` to ``high``.
+
+    ``default`` is used when ``evaluate`` gets ``fidelity=None``; ``integer`` says the
+    budget is a whole number (epochs), so a multi-fidelity strategy rounds its rungs.
+    """
+
+    name: str
+    low: float
+    high: float
+    default: float
+    integer: bool = True
+
+    def __post_init__(self) -> None:
+        if not (0 < self.low <= self.default <= self.high):
+            raise ValueError(f"fidelity range {self.name!r} needs 0 < low <= default <= high, got "
+                             f"low={self.low!r}, default={self.default!r}, high={self.high!r}")
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an evaluator can do, declared rather than guessed.
+
+    ``fidelity`` is None when every evaluation has one fidelity (a tabular lookup that answers
+    the same row whatever budget is asked); ``reports_cost`` says whether ``Result.cost`` is
+    meaningful (so a seconds budget can be used); ``metrics`` names the metrics every complete
+    result holds (objectives and constraints may use them). Multi-fidelity strategies read
+    ``fidelity`` (:meth:`~nasforge.strategies.base.Strategy.adapt`), the study checks budgets,
+    objectives and constraints against the rest.
+    """
+
+    fidelity: FidelityRange | None = None
+    reports_cost: bool = False
+    metrics: tuple[str, ...] = ()
+
+
 class Evaluator(ABC):
-    """Scores architectures. Subclasses set ``objective`` and ``report`` and implement :meth:`evaluate`."""
+    """Scores architectures. Subclasses set ``objective`` and ``report`` and implement :meth:`evaluate`.
+
+    ``objective`` names the metric strategies maximise by default (a study may choose other
+    objectives among ``capabilities().metrics``); :meth:`capabilities` declares fidelities,
+    cost and metrics.
+    """
 
     #: the metric strategies maximise (feedback)
     objective: str = "objective"
@@ -30,6 +73,11 @@ class Evaluator(ABC):
     @abstractmethod
     def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
         """Evaluate one architecture. May raise; the study records the error as a failed trial."""
+
+    def capabilities(self) -> Capabilities:
+        """What this evaluator can do. The default: one fidelity, cost as ``provides_cost`` says,
+        the ``objective`` and ``report`` metrics."""
+        return Capabilities(None, bool(self.provides_cost), tuple(dict.fromkeys((self.objective, self.report))))
 
     def prepare(self) -> None:
         """Called once when a study starts: load data, raise configuration errors early. No-op by default."""

@@ -79,6 +79,14 @@ class Strategy(ABC):
         self.pending.pop(self.space.key(arch), None)
         self._discard(arch)
 
+    def adapt(self, capabilities: Any) -> None:
+        """Read what the evaluator declares (:class:`~nasforge.evaluators.base.Capabilities`).
+
+        Called once by the study before the first ask (and before a resume's replay), so the
+        strategy's state still follows from its seed and the told results. A multi-fidelity
+        strategy takes the evaluator's fidelity range here; no-op by default.
+        """
+
     def fidelity(self, arch: Architecture) -> float | None:
         """The fidelity (e.g. epochs) at which the study should evaluate a proposal just asked.
 
