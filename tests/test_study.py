@@ -52,7 +52,7 @@ def test_trial_budget_and_summary(bench):
     s = st.summary()
     assert s["trials"] == 25 == len(st.trials)
     best = max(st.trials, key=lambda t: t.value)
-    assert s["best"]["arch"] == best.arch and s["best"]["objective"] == best.value
+    assert s["best"]["arch"] == best.arch and s["best"]["value"] == best.value
     assert s["objective"] == "valid_acc_12ep" and s["report"] == "test_acc_200ep"
 
 
@@ -217,7 +217,7 @@ from nasforge.evaluators.base import Evaluator
 class Slow(Evaluator):
     def __init__(self, inner):
         self.inner = inner
-        self.value, self.report, self.provides_cost = inner.objective, inner.report, True
+        self.objective, self.report, self.provides_cost = inner.objective, inner.report, True
     def evaluate(self, arch, fidelity=None):
         time.sleep(0.02)
         return self.inner.evaluate(arch)

@@ -7,25 +7,20 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-DIRECTIONS = {"max": 1.0, "min": -1.0}
 
 
 def parse_objectives(specs: Sequence[str] | str) -> list[tuple[str, float]]:
     """``["val_acc:max", "params:min"]`` (or one comma-separated string) -> ``[(name, sign)]``.
 
     ``sign`` is +1 to maximise and -1 to minimise; a name without a direction is maximised.
+    The parsing is :func:`nasforge.results.parse_objectives`'s.
     """
-    if isinstance(specs, str):
-        specs = [p for p in specs.split(",") if p.strip()]
-    out = []
-    for spec in specs:
-        name, _, direction = str(spec).strip().partition(":")
-        direction = direction or "max"
-        if not name or direction not in DIRECTIONS:
-            raise ValueError(f"malformed objective {spec!r}; expected 'metric', 'metric:max' or 'metric:min'")
-        out.append((name, DIRECTIONS[direction]))
+    from nasforge.errors import ConfigError
+    from nasforge.results import parse_objectives as parse
+
+    out = [(o.name, o.sign) for o in parse(specs)]
     if not out:
-        raise ValueError("give at least one objective, e.g. 'val_acc:max,params:min'")
+        raise ConfigError("give at least one objective, e.g. 'val_acc:max,params:min'")
     return out
 
 

@@ -3,13 +3,138 @@
 ``Result`` is what an evaluator returns for one architecture; ``TrialRecord`` is
 the frozen record the storage keeps for one trial. Both are immutable: a storage
 hands out records and never shares mutable state with its callers.
+
+``Objective`` (a metric and a direction) and ``Constraint`` (a metric, a
+comparison and a bound) say what a study optimises and what it requires.
+Words used throughout: an *objective* is a named metric with a direction; its
+number for one trial is a *value*; *metrics* are everything an evaluator
+measured.
 """
 
 from __future__ import annotations
 
 import math
+import operator
+import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, Sequence
+
+from nasforge.errors import ConfigError
+
+DIRECTIONS = ("max", "min")
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A metric to optimise and its direction (``max`` or ``min``).
+
+    ``Objective.parse("params:min")``; a name without a direction is maximised.
+    """
+
+    name: str
+    direction: str = "max"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"an objective needs a metric name, got {self.name!r}")
+        if self.direction not in DIRECTIONS:
+            raise ConfigError(f"objective {self.name!r}: unknown direction {self.direction!r}; accepted: max, min")
+
+    @property
+    def sign(self) -> float:
+        """+1 to maximise, -1 to minimise: ``sign * value`` is larger-is-better."""
+        return 1.0 if self.direction == "max" else -1.0
+
+    @classmethod
+    def parse(cls, spec: "str | Objective") -> "Objective":
+        if isinstance(spec, Objective):
+            return spec
+        name, _, direction = str(spec).strip().partition(":")
+        if not name or (direction or "max") not in DIRECTIONS:
+            raise ConfigError(f"malformed objective {spec!r}; expected 'metric', 'metric:max' or 'metric:min'")
+        return cls(name.strip(), direction.strip() or "max")
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.direction}"
+
+
+def parse_objectives(specs: "str | Objective | Sequence[str | Objective] | None") -> tuple[Objective, ...]:
+    """``"val_acc:max,params:min"`` or a list of specs / Objectives -> a tuple of Objectives (None: empty)."""
+    if specs is None:
+        return ()
+    if isinstance(specs, (str, Objective)):
+        specs = [p for p in str(specs).split(",") if p.strip()] if isinstance(specs, str) else [specs]
+    out = tuple(Objective.parse(s) for s in specs)
+    names = [o.name for o in out]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"objectives name a metric twice: {', '.join(names)}")
+    return out
+
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+_CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][\w.\-]*)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A requirement on one metric: ``metric op bound`` with op one of ``<=``, ``<``, ``>=``, ``>``.
+
+    ``Constraint.parse("params <= 1e6")``. An architecture that violates a constraint is
+    recorded with its values and marked infeasible; it is never a study's best.
+    """
+
+    metric: str
+    op: str
+    bound: float
+
+    def __post_init__(self) -> None:
+        if self.op not in _OPS:
+            raise ConfigError(f"constraint on {self.metric!r}: unknown comparison {self.op!r}; "
+                              f"accepted: {', '.join(_OPS)}")
+        b = self.bound
+        if isinstance(b, bool) or not isinstance(b, (int, float)) or not math.isfinite(b):
+            raise ConfigError(f"constraint on {self.metric!r}: the bound must be a finite number, got {b!r}")
+        object.__setattr__(self, "bound", float(b))
+
+    @classmethod
+    def parse(cls, spec: "str | Constraint") -> "Constraint":
+        if isinstance(spec, Constraint):
+            return spec
+        m = _CONSTRAINT_RE.match(str(spec))
+        if m is None:
+            raise ConfigError(f"malformed constraint {spec!r}; expected 'metric <= number' (or <, >=, >), "
+                              f"e.g. 'params <= 1e6' or 'latency_ms < 5'")
+        try:
+            bound = float(m.group(3))
+        except ValueError:
+            raise ConfigError(f"malformed constraint {spec!r}: {m.group(3)!r} is not a number") from None
+        return cls(m.group(1), m.group(2), bound)
+
+    def violation(self, metrics: Mapping[str, Any]) -> str | None:
+        """None when ``metrics`` satisfy the constraint, else why not (a missing metric violates it)."""
+        if self.metric not in metrics:
+            return f"{self.metric} missing (metrics: {', '.join(sorted(metrics))})"
+        try:
+            v = float(metrics[self.metric])
+        except (TypeError, ValueError):
+            return f"{self.metric} = {metrics[self.metric]!r} is not a number"
+        if not math.isfinite(v) or not _OPS[self.op](v, self.bound):
+            return f"{self.metric} = {v:g} violates {self}"
+        return None
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.bound:g}"
+
+
+def parse_constraints(specs: "str | Constraint | Sequence[str | Constraint] | None") -> tuple[Constraint, ...]:
+    """``"params <= 1e6, latency_ms < 5"`` or a list of specs / Constraints -> a tuple of Constraints."""
+    if specs is None:
+        return ()
+    if isinstance(specs, (str, Constraint)):
+        specs = [p for p in str(specs).split(",") if p.strip()] if isinstance(specs, str) else [specs]
+    return tuple(Constraint.parse(s) for s in specs)
+
 
 COMPLETE = "complete"
 FAILED = "failed"
@@ -66,6 +191,11 @@ class TrialRecord:
     ``arch`` is the canonical string of the architecture (isomorphic twins
     share it). ``duplicate_of`` is the number of the trial whose result
     answered this one when the architecture had been evaluated before.
+    ``value`` is the study's first objective's metric as measured (not signed).
+    ``feasible`` is False for a complete trial that violates a constraint (its
+    values are kept); ``source`` says where the trial came from: ``ask`` (the
+    study's strategy) or what :meth:`~nasforge.study.Study.add_trial` was given
+    (``darts``, ``import``, a peer's name, ...).
     """
 
     study: str
@@ -81,6 +211,8 @@ class TrialRecord:
     finished_at: float | None = None
     worker: str | None = None
     duplicate_of: int | None = None
+    feasible: bool = True
+    source: str = "ask"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", _frozen_metrics(self.metrics))

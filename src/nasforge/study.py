@@ -8,6 +8,20 @@ finished trials into the strategy, in the order their asks and tells
 happened, and marks trials left ``running`` by a killed process as
 ``interrupted``; the search then continues as an uninterrupted one would have.
 
+Objectives and constraints: a study has one or more named objectives (by
+default the evaluator's ``objective`` metric, maximised) and optional
+constraints (``params <= 1e6``). Strategies see the first objective, signed
+so that larger is better; an infeasible result (one violating a constraint)
+is recorded with its values, marked ``feasible=False``, and told to the
+strategy as a failure naming the violation. :meth:`Study.best_trial` is the
+best feasible trial at the highest fidelity evaluated; with several
+objectives the study's answer is :meth:`Study.pareto_set`.
+
+Results from anywhere: :meth:`Study.add_trial` records an architecture that did
+not come from :meth:`Study.ask` (a weight-sharing search's derived
+architecture, a peer's proposal, an import) with its ``source``, so storage,
+resume, ``show``, ``train`` and ``export`` treat every method alike.
+
 Duplicates: when a proposal's canonical form was evaluated before (with a
 complete result), the earlier result answers it without evaluating again; it
 is recorded as a new trial with ``duplicate_of`` set, and charged the
@@ -22,12 +36,15 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from nasforge.errors import ConfigError, StudyExistsError, StudyNotFoundError
 from nasforge.evaluators.base import Evaluator
-from nasforge.results import COMPLETE, FAILED, INTERRUPTED, RUNNING, Result, TrialRecord
+from nasforge.options import check_budget
+from nasforge.results import (COMPLETE, FAILED, INTERRUPTED, RUNNING, Constraint, Objective, Result, TrialRecord,
+                              parse_constraints, parse_objectives)
 from nasforge.spaces.base import Architecture, SearchSpace
-from nasforge.storage import Storage, StudyExistsError, get_storage
+from nasforge.storage import Storage, get_storage
 from nasforge.strategies.base import Strategy
 
 
@@ -43,41 +60,47 @@ class Trial:
     fidelity: float | None = None
 
 
-def _check_budget(name: str, value: float | int | None, integer: bool = False) -> None:
-    if value is None:
-        return
-    bad = isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
-    if integer and not bad and int(value) != value:
-        bad = True
-    if bad:
-        kind = "a positive integer" if integer else "a positive number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
-
-
 def check_budgets(evaluator: Evaluator, n_trials: int | None = None, budget_seconds: float | None = None,
                   wall_seconds: float | None = None) -> None:
-    """Raise ValueError naming the bad budget; at least one budget is required."""
-    _check_budget("n_trials", n_trials, integer=True)
-    _check_budget("budget_seconds", budget_seconds)
-    _check_budget("wall_seconds", wall_seconds)
+    """Raise ConfigError (a ValueError) naming the bad budget; at least one budget is required."""
+    check_budget("n_trials", n_trials, integer=True)
+    check_budget("budget_seconds", budget_seconds)
+    check_budget("wall_seconds", wall_seconds)
     if n_trials is None and budget_seconds is None and wall_seconds is None:
-        raise ValueError("give a budget: n_trials, budget_seconds or wall_seconds")
-    if budget_seconds is not None and not evaluator.provides_cost:
-        raise ValueError(f"budget_seconds needs an evaluator that reports a cost; {evaluator.describe()} "
+        raise ConfigError("give a budget: n_trials, budget_seconds or wall_seconds")
+    if budget_seconds is not None and not evaluator.capabilities().reports_cost:
+        raise ConfigError(f"budget_seconds needs an evaluator that reports a cost; {evaluator.describe()} "
                          f"does not: use n_trials or wall_seconds")
 
 
 class Study:
-    """One search: a space, a strategy and an evaluator, recorded in a storage."""
+    """One search: a space, a strategy and an evaluator, recorded in a storage.
+
+    ``objectives`` (``"val_acc:max,params:min"``, a list of specs or
+    :class:`~nasforge.results.Objective`; default: the evaluator's ``objective``
+    maximised) and ``constraints`` (``"params <= 1e6"`` or a list) are part of the
+    study's configuration: a resume must give the same ones.
+    """
 
     def __init__(self, space: SearchSpace, strategy: Strategy, evaluator: Evaluator, *,
                  name: str = "study", storage: str | Storage | None = None, resume: bool = False,
-                 charge_duplicates: bool = True, config: dict[str, Any] | None = None) -> None:
+                 charge_duplicates: bool = True, config: dict[str, Any] | None = None,
+                 objectives: str | Sequence[str | Objective] | None = None,
+                 constraints: str | Sequence[str | Constraint] | None = None) -> None:
         if strategy.space is not space:
-            raise ValueError("the strategy was built for a different space object than the study's")
+            raise ConfigError("the strategy was built for a different space object than the study's")
         self.space, self.strategy, self.evaluator = space, strategy, evaluator
+        caps = evaluator.capabilities()
+        self.objectives: tuple[Objective, ...] = parse_objectives(objectives) or (Objective(evaluator.objective),)
+        self.constraints: tuple[Constraint, ...] = parse_constraints(constraints)
+        declared = set(caps.metrics)
+        for what, metric in [("objective", o.name) for o in self.objectives] + \
+                            [("constraint", c.metric) for c in self.constraints]:
+            if declared and metric not in declared:
+                raise ConfigError(f"{what} metric {metric!r} is not measured by {type(evaluator).__name__}; "
+                                  f"its metrics: {', '.join(caps.metrics)}")
         evaluator.prepare()
-        strategy.adapt(evaluator.capabilities())
+        strategy.adapt(caps)
         self.name = name
         self.storage = get_storage(storage)
         self.charge_duplicates = bool(charge_duplicates)
@@ -89,6 +112,8 @@ class Study:
             "strategy_params": strategy.plain_params(),  # JSON-able: a scorer is recorded by its description
             "evaluator": evaluator.describe(),
             "charge_duplicates": self.charge_duplicates,
+            "objectives": [str(o) for o in self.objectives],
+            "constraints": [str(c) for c in self.constraints],
             **(config or {}),
         }
         self._finished: list[TrialRecord] = []
@@ -104,8 +129,6 @@ class Study:
             self._replay()
         else:
             if resume:
-                from nasforge.storage import StudyNotFoundError
-
                 known = [s.name for s in self.storage.list_studies()]
                 raise StudyNotFoundError(f"no study named {name!r} to resume; known: {', '.join(known) or '(none)'}")
             self.storage.create_study(name, self.config)
@@ -118,7 +141,7 @@ class Study:
         diff = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
         if diff:
             detail = "; ".join(f"{k}: stored {stored.get(k)!r}, now {mine.get(k)!r}" for k in diff)
-            raise ValueError(f"study {self.name!r} was created with a different configuration ({detail}); "
+            raise ConfigError(f"study {self.name!r} was created with a different configuration ({detail}); "
                              f"resume with the same options or use another study name")
 
     def _replay(self) -> None:
@@ -130,7 +153,8 @@ class Study:
                                                  finished_at=time.time()))
         events = []
         for r in finished:
-            events.append((r.started_at or 0.0, r.number, 0, r))
+            if r.source == "ask":
+                events.append((r.started_at or 0.0, r.number, 0, r))
             events.append((r.finished_at or 0.0, r.number, 1, r))
         events.sort(key=lambda e: e[:3])
         for _, _, kind, r in events:
@@ -143,10 +167,56 @@ class Study:
     def _record_finished(self, rec: TrialRecord) -> None:
         self._finished.append(rec)
         self.cost_spent += rec.cost
+        if rec.source != "ask":  # results from elsewhere are kept, not told or reused as answers
+            return
         answer = self._answer_key(rec.arch, rec.fidelity)
         if rec.status == COMPLETE and rec.duplicate_of is None and answer not in self._answers:
             self._answers[answer] = rec
-        self.strategy.tell(self.space.from_string(rec.arch), rec.result())
+        self.strategy.tell(self.space.from_string(rec.arch), self.feedback(rec))
+
+    # -- objectives -----------------------------------------------------------------
+    def violations(self, metrics: Mapping[str, Any]) -> list[str]:
+        """Why ``metrics`` violate the study's constraints (empty when feasible)."""
+        return [v for v in (c.violation(metrics) for c in self.constraints) if v is not None]
+
+    def objective_values(self, metrics: Mapping[str, Any]) -> tuple[float, ...]:
+        """The objectives' values in ``metrics`` (as measured, not signed)."""
+        return tuple(float(metrics[o.name]) for o in self.objectives)
+
+    def _finish(self, result: Result) -> tuple[Result, bool]:
+        """The result as recorded: ``value`` is the first objective's metric; and whether it is feasible."""
+        if not result.ok:
+            return result, True
+        metrics = dict(result.metrics)
+        first = self.objectives[0]
+        if first.name not in metrics and first.name == self.evaluator.objective and result.value is not None:
+            metrics[first.name] = result.value  # an evaluator that reports its objective only as the value
+        missing = [o.name for o in self.objectives if o.name not in metrics]
+        if missing:
+            return Result.failure(f"the result has no metric {', '.join(map(repr, missing))} (an objective); "
+                                  f"its metrics: {', '.join(sorted(metrics)) or '(none)'}", result.cost, metrics), True
+        try:
+            value = float(metrics[first.name])
+        except (TypeError, ValueError):
+            return Result.failure(f"objective {first.name!r} is {metrics[first.name]!r}, not a number",
+                                  result.cost, metrics), True
+        if not math.isfinite(value):
+            return Result.failure(f"objective {first.name!r} is {value}", result.cost, metrics), True
+        return (Result(metrics, value, result.cost, result.fidelity, result.status, result.error),
+                not self.violations(metrics))
+
+    def feedback(self, rec: TrialRecord) -> Result:
+        """What the strategy is told for a finished trial: the first objective signed so that larger is
+        better; an infeasible trial as a failure naming its violations."""
+        res = rec.result()
+        if not res.ok:
+            return res
+        if not rec.feasible:
+            return Result.failure("infeasible: " + "; ".join(self.violations(res.metrics) or ["violates a constraint"]),
+                                  res.cost, res.metrics)
+        if res.value is None:
+            return res
+        return Result(res.metrics, self.objectives[0].sign * res.value, res.cost, res.fidelity)
 
     def _answer_key(self, key: str, fidelity: float | None) -> str:
         """Duplicates are per architecture, and per fidelity for multi-fidelity strategies."""
@@ -178,15 +248,45 @@ class Study:
         return run_evaluation(self.evaluator, trial.arch, trial.fidelity)
 
     def tell(self, trial: Trial | int, result: Result) -> TrialRecord:
-        """Record a finished trial and tell the strategy."""
+        """Record a finished trial (checking objectives and constraints) and tell the strategy."""
         number = trial if isinstance(trial, int) else trial.number
         live = self._running.pop(number, None)
         if live is None:
-            raise ValueError(f"trial {number} is not running in study {self.name!r}")
+            raise ConfigError(f"trial {number} is not running in study {self.name!r}")
+        result, feasible = self._finish(result)
         fidelity = live.fidelity if live.fidelity is not None else result.fidelity
         rec = TrialRecord(self.name, number, live.key, result.status, result.metrics, result.value,
                           result.cost, fidelity, result.error, live.started_at, time.time(),
-                          self.worker, live.duplicate_of)
+                          self.worker, live.duplicate_of, feasible=feasible)
+        self.storage.write_trial(rec)
+        self._record_finished(rec)
+        return rec
+
+    def add_trial(self, arch: Architecture | str, result: Result, source: str = "import") -> TrialRecord:
+        """Record a finished trial that did not come from :meth:`ask`, with where it came from.
+
+        ``source`` names the method or origin (``darts``, ``spos``, ``optuna-tpe``, ``import``; not
+        ``ask``). The trial gets the next number, is checked against the objectives and constraints,
+        counts towards ``n_trials`` and the cost spent, and can be the study's best; it is not told to
+        the strategy (whose proposals therefore stay those of a study without it), and a later ask of
+        the same architecture is evaluated rather than answered by it.
+        """
+        if not isinstance(source, str) or not source.strip() or source == "ask":
+            raise ConfigError(f"source must name where the trial came from (e.g. 'darts', 'import'), "
+                              f"not {source!r}")
+        if not isinstance(result, Result):
+            raise ConfigError(f"add_trial needs a nasforge Result, got {type(result).__name__}")
+        if isinstance(arch, str):
+            arch = self.space.parse(arch)
+        elif not self.space.contains(arch):
+            raise ConfigError(f"{arch} is not an architecture of space {self.space.name!r}")
+        key = self.space.key(arch)
+        result, feasible = self._finish(result)
+        now = time.time()
+        rec = TrialRecord(self.name, self._next_number, key, result.status, result.metrics, result.value,
+                          result.cost, result.fidelity, result.error, now, now, self.worker,
+                          feasible=feasible, source=source.strip())
+        self._next_number += 1
         self.storage.write_trial(rec)
         self._record_finished(rec)
         return rec
@@ -296,29 +396,103 @@ class Study:
         return len(self._finished)
 
     def best_trial(self) -> TrialRecord | None:
-        """The complete trial with the highest objective (the earliest on ties)."""
-        best = None
-        for r in self._finished:
-            if r.status == COMPLETE and r.value is not None and (best is None or r.value > best.value):
-                best = r
-        return best
+        """The best feasible complete trial by the first objective, among those at the highest fidelity
+        evaluated (a low-fidelity result is never the answer over a full-fidelity one); the earliest on ties."""
+        return best_trial(self._finished, self.objectives[0])
 
     def best_arch(self) -> Architecture | None:
         best = self.best_trial()
         return None if best is None else self.space.from_string(best.arch)
 
+    def pareto_set(self) -> list[TrialRecord]:
+        """The feasible complete trials at the highest fidelity that no other one dominates on the study's
+        objectives, one per architecture, best first by the first objective (one objective: the best trial)."""
+        return pareto_set(self._finished, self.objectives)
+
     def summary(self) -> dict[str, Any]:
-        """Plain summary: best architecture with its metrics, counts and spent cost."""
-        best = self.best_trial()
-        return {
-            "study": self.name,
-            "best": None if best is None else {"arch": best.arch, "trial": best.number,
-                                               "objective": best.value, "metrics": dict(best.metrics)},
-            "objective": self.evaluator.objective,
-            "report": self.evaluator.report,
-            "trials": self.n_trials,
-            "failed": sum(1 for r in self._finished if r.status == FAILED),
-            "duplicates": sum(1 for r in self._finished if r.duplicate_of is not None),
-            "simulated_seconds": self.cost_spent,
-            **({"warning": self.evaluator.warning} if self.evaluator.warning else {}),
-        }
+        """Plain summary: best architecture with its metrics, the Pareto set with several objectives,
+        counts and spent cost (``cost_seconds``: simulated on a tabular benchmark, measured otherwise)."""
+        return summarise_trials(self.name, self._finished, self.objectives, self.constraints, self.evaluator)
+
+
+def _candidates(records: Iterable[TrialRecord]) -> list[TrialRecord]:
+    """Feasible complete trials with a value, at the highest fidelity among them (None counts as lowest)."""
+    done = [r for r in records if r.status == COMPLETE and r.feasible and r.value is not None]
+    fids = [r.fidelity for r in done if r.fidelity is not None]
+    if fids:
+        top = max(fids)
+        done = [r for r in done if r.fidelity == top]
+    return done
+
+
+def best_trial(records: Iterable[TrialRecord], objective: Objective) -> TrialRecord | None:
+    """The best of :func:`_candidates` by ``objective`` (the earliest trial number on ties)."""
+    best = None
+    for r in sorted(_candidates(records), key=lambda r: r.number):
+        v = objective.sign * float(r.metrics.get(objective.name, r.value))
+        if best is None or v > best[0]:
+            best = (v, r)
+    return None if best is None else best[1]
+
+
+def pareto_set(records: Iterable[TrialRecord], objectives: Sequence[Objective]) -> list[TrialRecord]:
+    """Non-dominated feasible complete trials at the highest fidelity, one per architecture."""
+    import numpy as np
+
+    from nasforge.pareto import non_dominated_sort
+
+    objectives = list(objectives)
+    seen: set[str] = set()
+    done = []
+    for r in sorted(_candidates(records), key=lambda r: r.number):
+        if r.arch not in seen and all(o.name in r.metrics or o is objectives[0] for o in objectives):
+            seen.add(r.arch)
+            done.append(r)
+    if not done:
+        return []
+
+    def val(r: TrialRecord, o: Objective) -> float:
+        return float(r.metrics.get(o.name, r.value)) if o is objectives[0] else float(r.metrics[o.name])
+
+    values = np.array([[o.sign * val(r, o) for o in objectives] for r in done], dtype=float)
+    front = non_dominated_sort(values)[0]
+    return sorted((done[i] for i in front), key=lambda r: (-objectives[0].sign * val(r, objectives[0]), r.number))
+
+
+def summarise_trials(name: str, records: Sequence[TrialRecord], objectives: Sequence[Objective],
+                     constraints: Sequence[Constraint], evaluator: Any = None,
+                     report: str | None = None, simulated_cost: bool | None = None) -> dict[str, Any]:
+    """The plain summary of a study's finished trials (what ``Study.summary`` and ``nasforge show`` print)."""
+    finished = [r for r in records if r.finished]
+    best = best_trial(finished, objectives[0])
+    if evaluator is not None:
+        report = report or evaluator.report
+        if simulated_cost is None:
+            simulated_cost = bool(getattr(evaluator.capabilities(), "simulated_cost", False))
+    out: dict[str, Any] = {
+        "study": name,
+        "best": None if best is None else _trial_dict(best),
+        "objectives": [str(o) for o in objectives],
+        "constraints": [str(c) for c in constraints],
+        "objective": objectives[0].name,
+        "report": report or objectives[0].name,
+        "trials": len(finished),
+        "failed": sum(1 for r in finished if r.status == FAILED),
+        "infeasible": sum(1 for r in finished if r.status == COMPLETE and not r.feasible),
+        "duplicates": sum(1 for r in finished if r.duplicate_of is not None),
+        "cost_seconds": sum(r.cost for r in finished),
+        "cost_kind": "simulated" if simulated_cost else "measured",
+    }
+    sources = sorted({r.source for r in finished} - {"ask"})
+    if sources:
+        out["sources"] = {s: sum(1 for r in finished if r.source == s) for s in ["ask", *sources]}
+    if len(objectives) > 1:
+        out["pareto"] = [_trial_dict(r) for r in pareto_set(finished, objectives)]
+    if evaluator is not None and evaluator.warning:
+        out["warning"] = evaluator.warning
+    return out
+
+
+def _trial_dict(r: TrialRecord) -> dict[str, Any]:
+    return {"arch": r.arch, "trial": r.number, "value": r.value, "fidelity": r.fidelity,
+            "metrics": dict(r.metrics), **({"source": r.source} if r.source != "ask" else {})}

@@ -43,7 +43,7 @@ class Capabilities:
     ``fidelity`` is None when every evaluation has one fidelity (a tabular lookup that answers
     the same row whatever budget is asked); ``reports_cost`` says whether ``Result.cost`` is
     meaningful (so a seconds budget can be used); ``metrics`` names the metrics every complete
-    result holds (objectives and constraints may use them). Multi-fidelity strategies read
+    result holds (objectives and constraints may use them; empty: not declared). Multi-fidelity strategies read
     ``fidelity`` (:meth:`~nasforge.strategies.base.Strategy.adapt`), the study checks budgets,
     objectives and constraints against the rest.
     """
@@ -51,6 +51,8 @@ class Capabilities:
     fidelity: FidelityRange | None = None
     reports_cost: bool = False
     metrics: tuple[str, ...] = ()
+    #: whether the cost is simulated (a tabular benchmark's recorded training time) rather than measured
+    simulated_cost: bool = False
 
 
 class Evaluator(ABC):
@@ -91,16 +93,23 @@ class FunctionEvaluator(Evaluator):
     """Wraps a plain function ``fn(arch) -> float | dict`` (handy in notebooks and tests).
 
     A float is the objective; a dict must hold the ``objective`` metric.
-    ``cost`` is a number or a function of the architecture.
+    ``cost`` is a number or a function of the architecture. ``metrics`` declares
+    the metrics the function returns (so a study can check objectives and
+    constraints before the first trial); None leaves them undeclared.
     """
 
     def __init__(self, fn: Callable[[Architecture], float | Mapping[str, float]], objective: str = "objective",
-                 report: str | None = None, cost: float | Callable[[Architecture], float] = 0.0) -> None:
+                 report: str | None = None, cost: float | Callable[[Architecture], float] = 0.0,
+                 metrics: tuple[str, ...] | list[str] | None = None) -> None:
         self.fn = fn
         self.objective = objective
         self.report = report or objective
         self.cost = cost
+        self.metrics = metrics
         self.provides_cost = callable(cost) or cost > 0
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(None, bool(self.provides_cost), tuple(self.metrics or ()))
 
     def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
         out = self.fn(arch)

@@ -1,13 +1,8 @@
-"""Where studies and their trials are kept: in memory, or in SQL (SQLite by default).
+"""SQL storage through SQLAlchemy Core: SQLite by default, PostgreSQL or any SQLAlchemy database.
 
-Storage hands out frozen :class:`~nasforge.results.TrialRecord` objects; callers
-own the records they receive and the storage owns what it holds. A trial is
-written when it starts (status ``running``) and again when it finishes, each
-in its own committed transaction, so a process killed at any point loses no
-finished trial.
-
-URLs: ``memory:`` (or ``None``) for :class:`InMemoryStorage`; any SQLAlchemy
-URL (``sqlite:///nasforge.db``, ``postgresql://...``) for :class:`SQLStorage`.
+One table of studies and one of trials. A database written by an earlier
+version (a trials table with an ``objective`` column and no ``feasible`` /
+``source`` columns) is brought up to date when opened.
 """
 
 from __future__ import annotations
@@ -15,91 +10,11 @@ from __future__ import annotations
 import json
 import math
 import time
-from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from nasforge.errors import StudyExistsError, StudyNotFoundError
-from nasforge.results import COMPLETE, FAILED, INTERRUPTED, RUNNING, TrialRecord
-
-
-
-
-@dataclass(frozen=True)
-class StudyInfo:
-    """A study's name, configuration (plain JSON-able dict) and creation time."""
-
-    name: str
-    config: Mapping[str, Any] = field(default_factory=dict)
-    created_at: float = 0.0
-
-
-class Storage(ABC):
-    """The storage interface used by :class:`~nasforge.study.Study`."""
-
-    @abstractmethod
-    def create_study(self, name: str, config: Mapping[str, Any]) -> StudyInfo: ...
-
-    @abstractmethod
-    def get_study(self, name: str) -> StudyInfo: ...
-
-    @abstractmethod
-    def list_studies(self) -> list[StudyInfo]: ...
-
-    @abstractmethod
-    def write_trial(self, record: TrialRecord) -> None:
-        """Insert or replace the record with the same (study, number)."""
-
-    @abstractmethod
-    def trials(self, study: str) -> list[TrialRecord]:
-        """All trials of a study in number order."""
-
-    def has_study(self, name: str) -> bool:
-        try:
-            self.get_study(name)
-        except StudyNotFoundError:
-            return False
-        return True
-
-    def close(self) -> None:
-        """Release connections (no-op by default)."""
-
-
-class InMemoryStorage(Storage):
-    """Dictionaries in this process; gone when it exits. The cheapest storage."""
-
-    def __init__(self) -> None:
-        self._studies: dict[str, StudyInfo] = {}
-        self._trials: dict[str, dict[int, TrialRecord]] = {}
-
-    def create_study(self, name: str, config: Mapping[str, Any]) -> StudyInfo:
-        if name in self._studies:
-            raise StudyExistsError(f"study {name!r} already exists")
-        info = StudyInfo(name, json.loads(json.dumps(dict(config))), time.time())
-        self._studies[name] = info
-        self._trials[name] = {}
-        return info
-
-    def get_study(self, name: str) -> StudyInfo:
-        try:
-            return self._studies[name]
-        except KeyError:
-            raise StudyNotFoundError(_not_found(name, list(self._studies))) from None
-
-    def list_studies(self) -> list[StudyInfo]:
-        return list(self._studies.values())
-
-    def write_trial(self, record: TrialRecord) -> None:
-        self.get_study(record.study)
-        self._trials[record.study][record.number] = record
-
-    def trials(self, study: str) -> list[TrialRecord]:
-        self.get_study(study)
-        return [self._trials[study][n] for n in sorted(self._trials[study])]
-
-
-def _not_found(name: str, known: list[str]) -> str:
-    return f"no study named {name!r}; known: {', '.join(known) if known else '(none)'}"
+from nasforge.results import RUNNING, TrialRecord
+from nasforge.storage.base import Storage, StudyInfo, not_found_message
 
 
 def _num(x: float | None) -> float | None:
@@ -151,13 +66,32 @@ class SQLStorage(Storage):
             sa.Column("finished_at", sa.Float),
             sa.Column("worker", sa.String(255)),
             sa.Column("duplicate_of", sa.Integer),
+            sa.Column("feasible", sa.Boolean, nullable=False, server_default=sa.true()),
+            sa.Column("source", sa.String(64), nullable=False, server_default="ask"),
         )
         try:
             meta.create_all(self.engine)
         except sa.exc.OperationalError:  # another process created the tables at the same moment
             meta.create_all(self.engine)
+        self._upgrade()
         self._conn = self.engine.connect()
         self._insert = self.trials_t.insert()
+
+    def _upgrade(self) -> None:
+        """Bring a trials table written by an earlier version up to date (columns renamed or added)."""
+        sa = self._sa
+        columns = {c["name"] for c in sa.inspect(self.engine).get_columns("trials")}
+        steps = []
+        if "objective" in columns and "value" not in columns:
+            steps.append("ALTER TABLE trials RENAME COLUMN objective TO value")
+        if "feasible" not in columns:
+            steps.append("ALTER TABLE trials ADD COLUMN feasible BOOLEAN NOT NULL DEFAULT TRUE")
+        if "source" not in columns:
+            steps.append("ALTER TABLE trials ADD COLUMN source VARCHAR(64) NOT NULL DEFAULT 'ask'")
+        if steps:
+            with self.engine.begin() as conn:
+                for step in steps:
+                    conn.execute(sa.text(step))
 
     def create_study(self, name: str, config: Mapping[str, Any]) -> StudyInfo:
         if self.has_study(name):
@@ -172,7 +106,7 @@ class SQLStorage(Storage):
         row = self._conn.execute(self._sa.select(self.studies_t).where(self.studies_t.c.name == name)).first()
         self._conn.rollback()
         if row is None:
-            raise StudyNotFoundError(_not_found(name, [s.name for s in self.list_studies()]))
+            raise StudyNotFoundError(not_found_message(name, [s.name for s in self.list_studies()]))
         return StudyInfo(row.name, json.loads(row.config), row.created_at)
 
     def list_studies(self) -> list[StudyInfo]:
@@ -186,6 +120,7 @@ class SQLStorage(Storage):
             "metrics": json.dumps(dict(record.metrics)), "value": record.value, "cost": record.cost,
             "fidelity": record.fidelity, "error": record.error, "started_at": record.started_at,
             "finished_at": record.finished_at, "worker": record.worker, "duplicate_of": record.duplicate_of,
+            "feasible": bool(record.feasible), "source": record.source,
         }
         t = self.trials_t
         with self._conn.begin():
@@ -206,6 +141,7 @@ class SQLStorage(Storage):
             study=r.study, number=r.number, arch=r.arch, status=r.status, metrics=json.loads(r.metrics),
             value=_num(r.value), cost=r.cost, fidelity=r.fidelity, error=r.error,
             started_at=r.started_at, finished_at=r.finished_at, worker=r.worker, duplicate_of=r.duplicate_of,
+            feasible=bool(r.feasible), source=r.source,
         ) for r in rows]
 
     def close(self) -> None:
@@ -213,17 +149,4 @@ class SQLStorage(Storage):
         self.engine.dispose()
 
 
-def get_storage(url: str | Storage | None) -> Storage:
-    """A storage from a URL (``memory:`` / ``None`` for in-memory) or an existing instance."""
-    if isinstance(url, Storage):
-        return url
-    if url is None or url in ("memory", "memory:", ":memory:"):
-        return InMemoryStorage()
-    if "://" not in url:
-        raise ValueError(f"storage {url!r} is not a URL; accepted: 'memory:', 'sqlite:///path.db', "
-                         f"or another SQLAlchemy URL such as 'postgresql://user@host/db'")
-    return SQLStorage(url)
-
-
-__all__ = ["Storage", "InMemoryStorage", "SQLStorage", "StudyInfo", "StudyExistsError", "StudyNotFoundError",
-           "get_storage", "COMPLETE", "FAILED", "INTERRUPTED", "RUNNING"]
+__all__ = ["SQLStorage"]
