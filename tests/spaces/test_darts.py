@@ -46,9 +46,9 @@ def test_choices_and_size() -> None:
     names = [c.name for c in SPACE.choices]
     assert names[:4] == ["normal.n0.in0", "normal.n0.op0", "normal.n0.in1", "normal.n0.op1"]
     assert len(names) == 32 and names[-1] == "reduce.n3.op1"
-    assert SPACE._by_name["reduce.n3.in0"].options == (0, 1, 2, 3, 4)
-    assert SPACE._by_name["normal.n2.op1"].options == DARTS_OPS
-    assert len(SPACE) == (1 * 3 * 6 * 10 * 8 ** 8) ** 2
+    assert SPACE.layout.choice("reduce.n3.in0").options == (0, 1, 2, 3, 4)
+    assert SPACE.layout.choice("normal.n2.op1").options == DARTS_OPS
+    assert len(SPACE) == SPACE.size() == (1 * 3 * 6 * 10 * 8 ** 8) ** 2
     first = list(itertools.islice(SPACE.enumerate(), 50))
     assert len(set(first)) == 50 and all(SPACE.contains(a) for a in first)
 
@@ -291,7 +291,7 @@ def test_onnx_round_trip(small_model, tmp_path) -> None:
 
 
 def test_factorized_reduce_is_darts_on_even_sizes_and_fits_odd_ones() -> None:
-    from nasforge.spaces.ops import FactorizedReduce
+    from nasforge.spaces.nn import FactorizedReduce
 
     F = torch.nn.functional
     torch.manual_seed(0)

@@ -1,4 +1,4 @@
-"""Search spaces: the generic choice machinery and the built-in spaces."""
+"""Search spaces: the generic choice machinery, the choice layout, and the built-in spaces."""
 
 from nasforge.spaces.base import (
     Architecture,
@@ -6,9 +6,12 @@ from nasforge.spaces.base import (
     InvalidArchitectureError,
     SearchSpace,
     categorical,
+    enumerable_size,
     integer,
     repeat,
+    sample_distinct,
 )
+from nasforge.spaces.layout import MISSING, Layout
 
-__all__ = ["Architecture", "Choice", "InvalidArchitectureError", "SearchSpace", "categorical",
-           "integer", "repeat"]
+__all__ = ["Architecture", "Choice", "InvalidArchitectureError", "Layout", "MISSING", "SearchSpace", "categorical",
+           "enumerable_size", "integer", "repeat", "sample_distinct"]

@@ -15,15 +15,15 @@ every strategy runs on every space; a space overrides only what it must
 from __future__ import annotations
 
 import json
+import sys
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Iterator, Mapping, Sequence
+from typing import Any, Collection, Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from nasforge.errors import InvalidArchitectureError
-
-
-
+from nasforge.spaces.layout import MISSING, Layout
 
 @dataclass(frozen=True)
 class Architecture:
@@ -127,37 +127,29 @@ class SearchSpace:
         if name is not None:
             self.name = name
         self.choices: tuple[Choice, ...] = tuple(choices)
-        self._by_name = {c.name: c for c in self.choices}
-        if len(self._by_name) != len(self.choices):
+        if len({c.name for c in self.choices}) != len(self.choices):
             raise ValueError(f"space {self.name!r} has repeated choice names")
-        seen: set[str] = set()
-        for c in self.choices:
-            if c.when is not None and c.when[0] not in seen:
-                raise ValueError(f"choice {c.name!r} depends on {c.when[0]!r}, which must come earlier")
-            seen.add(c.name)
-        self._offsets = np.cumsum([0] + [len(c.options) for c in self.choices])
-        self._index = {c.name: {o: i for i, o in enumerate(c.options)} for c in self.choices}
+        #: the choices' structure: activity, completion, one-hot columns, size (see :mod:`nasforge.spaces.layout`)
+        self.layout = Layout(self.choices)
 
     # -- construction -------------------------------------------------------
-    def _active(self, choice: Choice, values: Mapping[str, Hashable]) -> bool:
-        return choice.when is None or values.get(choice.when[0], _MISSING) in choice.when[1]
-
     def make(self, values: Mapping[str, Hashable]) -> Architecture:
         """Build an architecture from choice values; raises if they are not in the space."""
-        unknown = set(values) - set(self._by_name)
+        lay = self.layout
+        unknown = [n for n in values if n not in lay]
         if unknown:
             raise InvalidArchitectureError(
-                f"unknown choice(s) {sorted(unknown)} for space {self.name!r}; known: {list(self._by_name)}")
+                f"unknown choice(s) {sorted(unknown)} for space {self.name!r}; known: {list(lay.names)}")
         items: list[tuple[str, Hashable]] = []
         for c in self.choices:
-            if not self._active(c, values):
+            if not lay.is_active(c, values):
                 if c.name in values:
                     raise InvalidArchitectureError(f"choice {c.name!r} is set but inactive in space {self.name!r}")
                 continue
             if c.name not in values:
                 raise InvalidArchitectureError(f"choice {c.name!r} is missing for space {self.name!r}")
             v = values[c.name]
-            if v not in self._index[c.name]:
+            if v not in c.options:
                 raise InvalidArchitectureError(
                     f"{v!r} is not an option of choice {c.name!r}; options: {list(c.options)}")
             items.append((c.name, v))
@@ -165,18 +157,6 @@ class SearchSpace:
         if not self.is_valid(arch):
             raise InvalidArchitectureError(f"{self.to_string(arch)!r} is not a valid {self.name} architecture")
         return Architecture(self.name, arch.choices, self.to_string(arch))
-
-    def _fill(self, values: dict[str, Hashable], rng: np.random.Generator | None) -> dict[str, Hashable]:
-        """Drop inactive choices and fill newly active ones (randomly, or first option)."""
-        out: dict[str, Hashable] = {}
-        for c in self.choices:
-            if not self._active(c, out):
-                continue
-            if c.name in values:
-                out[c.name] = values[c.name]
-            else:
-                out[c.name] = c.options[int(rng.integers(len(c.options)))] if rng is not None else c.options[0]
-        return out
 
     # -- the SearchSpace contract --------------------------------------------
     def is_valid(self, arch: Architecture) -> bool:
@@ -193,7 +173,7 @@ class SearchSpace:
 
     def sample(self, rng: np.random.Generator) -> Architecture:
         for _ in range(self.max_tries):
-            values = self._fill({}, rng)
+            values = self.layout.complete({}, rng)
             arch = Architecture(self.name, tuple(values.items()))
             if self.is_valid(arch):
                 return Architecture(self.name, arch.choices, self.to_string(arch))
@@ -203,15 +183,15 @@ class SearchSpace:
         """Change one active choice to a different option (re-filling what it activates)."""
         self._check(arch)
         values = arch.as_dict()
-        names = [n for n in values if len(self._by_name[n].options) > 1]
+        names = [n for n in values if len(self.layout.choice(n).options) > 1]
         if not names:
             return arch
         for _ in range(self.max_tries):
             name = names[int(rng.integers(len(names)))]
-            others = [o for o in self._by_name[name].options if o != values[name]]
+            others = [o for o in self.layout.choice(name).options if o != values[name]]
             new = dict(values)
             new[name] = others[int(rng.integers(len(others)))]
-            child = Architecture(self.name, tuple(self._fill(new, rng).items()))
+            child = Architecture(self.name, tuple(self.layout.complete(new, rng).items()))
             if self.is_valid(child):
                 return Architecture(self.name, child.choices, self.to_string(child))
         raise RuntimeError(f"no valid mutation of {arch} found in {self.max_tries} tries")
@@ -222,12 +202,12 @@ class SearchSpace:
         values = arch.as_dict()
         out = []
         for name, value in values.items():
-            for option in self._by_name[name].options:
+            for option in self.layout.choice(name).options:
                 if option == value:
                     continue
                 new = dict(values)
                 new[name] = option
-                cand = Architecture(self.name, tuple(self._fill(new, None).items()))
+                cand = Architecture(self.name, tuple(self.layout.complete(new).items()))
                 if self.is_valid(cand):
                     out.append(Architecture(self.name, cand.choices, self.to_string(cand)))
         return out
@@ -243,24 +223,18 @@ class SearchSpace:
                 pool = [v[c.name] for v in (va, vb) if c.name in v]
                 if pool:
                     mixed[c.name] = pool[int(rng.integers(len(pool)))]
-            child = Architecture(self.name, tuple(self._fill(mixed, rng).items()))
+            child = Architecture(self.name, tuple(self.layout.complete(mixed, rng).items()))
             if self.is_valid(child):
                 return Architecture(self.name, child.choices, self.to_string(child))
         return a
 
     def encode(self, arch: Architecture) -> np.ndarray:
         """Fixed-length one-hot encoding (one block per choice, zeros where inactive)."""
-        vec = np.zeros(int(self._offsets[-1]), dtype=np.float32)
-        values = arch.as_dict()
-        for i, c in enumerate(self.choices):
-            value = values.get(c.name, _MISSING)
-            if value is not _MISSING:
-                vec[self._offsets[i] + self._index[c.name][value]] = 1.0
-        return vec
+        return self.layout.encode(arch.as_dict())
 
     @property
     def encoding_size(self) -> int:
-        return int(self._offsets[-1])
+        return self.layout.encoding_size
 
     def contains(self, arch: Any) -> bool:
         if not isinstance(arch, Architecture) or arch.space != self.name:
@@ -281,7 +255,7 @@ class SearchSpace:
                 yield dict(values)
                 return
             c = self.choices[i]
-            if not self._active(c, values):
+            if not self.layout.is_active(c, values):
                 yield from rec(i + 1, values)
                 return
             for o in c.options:
@@ -294,8 +268,32 @@ class SearchSpace:
             if self.is_valid(arch):
                 yield Architecture(self.name, arch.choices, self.to_string(arch))
 
+    def size(self) -> int | None:
+        """The number of architectures :meth:`enumerate` yields, as an exact Python int (however large);
+        None when it is not known without enumerating.
+
+        The default: the layout's count of assignments (:attr:`Layout.size`) when the space has no validity
+        rule and the generic enumeration, else ``len(self)`` when a subclass defines ``__len__``, else None.
+        Spaces with a closed form override this. Prefer it to ``len()``, which cannot exceed ``sys.maxsize``.
+        """
+        cls = type(self)
+        if cls.__len__ is not SearchSpace.__len__:
+            try:
+                return int(len(self))
+            except (TypeError, NotImplementedError, OverflowError):
+                return None
+        if cls.is_valid is SearchSpace.is_valid and cls.enumerate is SearchSpace.enumerate:
+            return self.layout.size
+        return None
+
     def __len__(self) -> int:
-        return sum(1 for _ in self.enumerate())
+        n = self.size()
+        if n is None:
+            n = sum(1 for _ in self.enumerate())
+        if n > sys.maxsize:
+            raise OverflowError(f"space {self.name!r} has {n:.3e} architectures, more than len() can return; "
+                                f"use space.size() for the exact count")
+        return n
 
     # -- networks ---------------------------------------------------------------
     def build(self, arch: Architecture, task: Any) -> Any:
@@ -314,11 +312,11 @@ class SearchSpace:
         values: dict[str, Hashable] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             name, sep, raw = part.partition("=")
-            if not sep or name not in self._by_name:
+            if not sep or name not in self.layout:
                 raise InvalidArchitectureError(
                     f"malformed {self.name} architecture {text!r}: expected 'name=value,...' "
-                    f"with names from {list(self._by_name)}")
-            opts = {str(o): o for o in self._by_name[name].options}
+                    f"with names from {list(self.layout.names)}")
+            opts = {str(o): o for o in self.layout.choice(name).options}
             if raw not in opts:
                 raise InvalidArchitectureError(
                     f"{raw!r} is not an option of choice {name!r}; options: {list(opts)}")
@@ -340,7 +338,7 @@ class SearchSpace:
         # JSON turns tuples into lists and int keys survive; map values back to option objects
         fixed = {}
         for name, v in values.items():
-            c = self._by_name.get(name)
+            c = self.layout.choice(name) if name in self.layout else None
             if c is not None:
                 match = [o for o in c.options if o == v or (isinstance(v, list) and o == tuple(v))]
                 fixed[name] = match[0] if match else v
@@ -371,12 +369,80 @@ class SearchSpace:
             for c in self.choices]}
 
 
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
+#: consecutive random draws that find nothing new before :func:`sample_distinct` turns to the enumeration
+STALE_DRAWS = 200
+#: a space with at most this many architectures may be enumerated by :func:`sample_distinct`
+ENUMERATE_LIMIT = 1_000_000
+_counted: "weakref.WeakKeyDictionary[SearchSpace, tuple[int, int | None]]" = weakref.WeakKeyDictionary()
 
 
-_MISSING: Any = _Missing()
+def enumerable_size(space: SearchSpace, limit: int = ENUMERATE_LIMIT) -> int | None:
+    """The number of architectures of ``space`` when it is at most ``limit``, else None.
+
+    Uses :meth:`SearchSpace.size`; a space that cannot say (a validity rule, no closed form) is counted by
+    enumerating at most ``limit + 1`` architectures (remembered per space object).
+    """
+    n = space.size()
+    if n is None:
+        bound, n = _counted.get(space, (-1, None))
+        if n is None and bound < limit:
+            n = 0
+            for _ in space.enumerate():
+                n += 1
+                if n > limit:
+                    n = None
+                    break
+            _counted[space] = (limit, n)
+    return n if n is not None and n <= limit else None
+
+
+def sample_distinct(space: SearchSpace, n: int, rng: np.random.Generator | None,
+                    exclude: Collection[str] = frozenset()) -> list[Architecture]:
+    """Up to ``n`` architectures with distinct keys (``space.key``, so isomorphic twins count once), none
+    of whose keys is in ``exclude``. The one helper for "n distinct architectures".
+
+    With an ``rng``: random draws (``space.sample``) until ``n`` are found or :data:`STALE_DRAWS` draws in a
+    row find nothing new; then, when the space can be enumerated (at most :data:`ENUMERATE_LIMIT`
+    architectures, see :func:`enumerable_size`), the rest of its new architectures complete the list in
+    random order. So when the space has at most ``n`` new architectures, the result is all of them; it never
+    loops forever, and a huge space (MobileNet's ~1e30) is only sampled, never counted with ``len()``.
+    With ``rng=None``: the first ``n`` in enumeration order (deterministic, for small spaces).
+
+    The draws consume ``rng`` exactly as ``space.sample`` does, so ``n=1`` with ``exclude`` is "one
+    architecture not tried yet" (an empty list when none is left).
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        from nasforge.errors import ConfigError
+
+        raise ConfigError(f"n must be an integer >= 0, got {n!r}")
+    out: list[Architecture] = []
+    if n == 0:
+        return out
+    seen = set(exclude)
+    if rng is not None:
+        stale = 0
+        while len(out) < n and stale < STALE_DRAWS:
+            arch = space.sample(rng)
+            key = space.key(arch)
+            if key in seen:
+                stale += 1
+                continue
+            stale = 0
+            seen.add(key)
+            out.append(arch)
+        if len(out) >= n or enumerable_size(space) is None:
+            return out
+    rest: list[Architecture] = []
+    for arch in space.enumerate():
+        key = space.key(arch)
+        if key not in seen:
+            seen.add(key)
+            rest.append(arch)
+            if rng is None and len(rest) >= n:
+                break
+    if rng is None:
+        return rest
+    return out + [rest[int(i)] for i in rng.permutation(len(rest))[:n - len(out)]]
 
 
 def product_size(choices: Sequence[Choice]) -> int:
@@ -384,5 +450,5 @@ def product_size(choices: Sequence[Choice]) -> int:
     return int(np.prod([len(c.options) for c in choices])) if choices else 1
 
 
-__all__ = ["Architecture", "Choice", "SearchSpace", "InvalidArchitectureError", "categorical",
-           "integer", "repeat", "product_size"]
+__all__ = ["Architecture", "Choice", "SearchSpace", "InvalidArchitectureError", "Layout", "MISSING", "categorical",
+           "integer", "repeat", "product_size", "sample_distinct", "enumerable_size"]

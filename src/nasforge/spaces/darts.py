@@ -91,7 +91,8 @@ class DartsSpace(SearchSpace):
                     return False
         return True
 
-    def __len__(self) -> int:
+    def size(self) -> int:
+        """The number of architectures, in closed form (about 9.1e18)."""
         per_cell = 1
         for k in range(NODES):
             per_cell *= comb(k + 2, 2) * len(DARTS_OPS) ** 2
@@ -269,7 +270,7 @@ class DartsSpace(SearchSpace):
         global average pool; linear head. No auxiliary head. Any image size
         works; a tabular task raises ValueError.
         """
-        from nasforge.spaces.ops import DartsNetwork, image_shape, positive_int
+        from nasforge.spaces.nn import DartsNetwork, image_shape, positive_int
 
         channels, _, _ = image_shape(self.name, task)
         C, layers, stem = (positive_int(self, k) for k in ("C", "layers", "stem_multiplier"))

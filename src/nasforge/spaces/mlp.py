@@ -28,7 +28,6 @@ dropout=0.1,norm=none``. torch is imported only when a network is built.
 from __future__ import annotations
 
 import math
-import sys
 from numbers import Integral, Real
 from typing import Any, Hashable, Sequence
 
@@ -87,13 +86,6 @@ class MLPSpace(SearchSpace):
         """The number of architectures, in closed form."""
         shapes = sum(len(self._widths) ** d for d in range(1, self.max_depth + 1))
         return shapes * len(self._acts) * len(self._dropouts) * len(self._norms)
-
-    def __len__(self) -> int:
-        n = self.size()
-        if n > sys.maxsize:
-            raise OverflowError(f"space {self.name!r} has {n:.3e} architectures, more than len() can return; "
-                                f"use space.size() for the exact count")
-        return n
 
     def hidden_widths(self, arch: Architecture) -> list[int]:
         """The hidden layers' widths, input side first."""

@@ -61,7 +61,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from functools import lru_cache
 from numbers import Integral, Real
 from typing import Any, Hashable, Sequence
@@ -184,13 +183,6 @@ class MobileNetSpace(SearchSpace):
         per_block = len(self._kernels) * len(self._expands) * len(self._se)
         per_stage = sum(per_block ** d for d in range(1, self.max_depth + 1))
         return per_stage ** len(self.stages)
-
-    def __len__(self) -> int:
-        n = self.size()
-        if n > sys.maxsize:
-            raise OverflowError(f"space {self.name!r} has {n:.3e} architectures, more than len() can return; "
-                                f"use space.size() for the exact count")
-        return n
 
     # -- structure ---------------------------------------------------------------
     def blocks(self, arch: Architecture) -> list[list[tuple[int, int, bool]]]:
