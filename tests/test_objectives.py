@@ -175,10 +175,10 @@ def test_add_trial_bad_input(kwargs, match):
 def test_a_result_without_the_objective_fails_the_trial_not_the_search():
     sp = grid()
     ev = FunctionEvaluator(lambda a: {"acc": 1.0} if a["a"] else {"other": 2.0}, objective="acc")
-    st = Study(sp, create_strategy("random", sp, seed=0), ev, objectives="acc")
-    st.optimize(n_trials=10)
+    st = Study(sp, create_strategy("random", sp, seed=0, replace=False), ev, objectives="acc")
+    st.optimize(n_trials=16)
     failed = [t for t in st.trials if t.status == "failed"]
-    assert failed and all("acc" in t.error for t in failed)
+    assert len(failed) == 4 and all("without the objective 'acc'" in t.error for t in failed)
 
 
 def test_resume_with_other_constraints_is_refused(tmp_path):
