@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from nasforge.data.task import Task
-from nasforge.spaces.nb201 import NB201_OPS, NB201Space
+from nasforge.spaces.nb201 import NB201_EDGES, NB201_OPS, NB201Space
 
 torch = pytest.importorskip("torch")
 
@@ -68,7 +68,7 @@ def test_output_shape(shape: tuple[int, ...], classes: int) -> None:
 
 
 def test_stages_and_channels() -> None:
-    from nasforge.spaces.ops import NB201Cell, ResNetBasicBlock
+    from nasforge.spaces.nn import NB201Cell, ResNetBasicBlock
 
     model = NB201Space(C=8, N=2).build(NB201Space().from_string(MIXED), make_task((3, 8, 8)))
     kinds = [type(c).__name__ for c in model.cells]
@@ -79,17 +79,55 @@ def test_stages_and_channels() -> None:
 
 
 def test_cell_wiring() -> None:
-    from nasforge.spaces.ops import NB201Cell
+    from nasforge.spaces.nn import NB201Cell
 
     x = torch.randn(2, 3, 5, 5)
     # all skips: node1 = x, node2 = x + node1, node3 = x + node1 + node2 = 4x
-    torch.testing.assert_close(NB201Cell(["skip_connect"] * 6, 3)(x), 4 * x)
+    torch.testing.assert_close(NB201Cell(["skip_connect"] * 6, 3, NB201_EDGES)(x), 4 * x)
     # only the edge 3<-1 is live, through 1<-0: the cell is the identity
     ops = ["skip_connect", "none", "none", "none", "skip_connect", "none"]
-    torch.testing.assert_close(NB201Cell(ops, 3)(x), x)
+    torch.testing.assert_close(NB201Cell(ops, 3, NB201_EDGES)(x), x)
     # an all-none cell outputs zeros of the input's shape
-    out = NB201Cell(["none"] * 6, 3)(x)
+    out = NB201Cell(["none"] * 6, 3, NB201_EDGES)(x)
     assert out.shape == x.shape and not out.any()
+
+
+def test_cell_wiring_follows_the_given_edges() -> None:
+    from nasforge.spaces.nn import NB201Cell
+
+    x = torch.randn(2, 3, 5, 5)
+    # a 3-node chain 1<-0, 2<-1 of skips is the identity; with the edges reversed in the list it still is
+    torch.testing.assert_close(NB201Cell(["skip_connect"] * 2, 3, [(1, 0), (2, 1)])(x), x)
+    torch.testing.assert_close(NB201Cell(["skip_connect"] * 2, 3, [(2, 1), (1, 0)])(x), x)
+    # 2<-0 and 2<-1 (through 1<-0): 2x
+    torch.testing.assert_close(NB201Cell(["skip_connect"] * 3, 3, [(1, 0), (2, 0), (2, 1)])(x), 2 * x)
+    with pytest.raises(ValueError, match="one op per edge"):
+        NB201Cell(["skip_connect"] * 2, 3, NB201_EDGES)
+    with pytest.raises(ValueError, match="node 1 .*no incoming edge"):
+        NB201Cell(["skip_connect"], 3, [(2, 0)])
+
+
+def test_nn_defines_every_op_the_spaces_name() -> None:
+    from nasforge.spaces.darts import DARTS_OPS
+    from nasforge.spaces.nn import DARTS_OP_MODULES, NB201_OP_MODULES, darts_op, nb201_op
+
+    assert set(NB201_OP_MODULES) == set(NB201_OPS)
+    assert set(DARTS_OP_MODULES) == set(DARTS_OPS)
+    with pytest.raises(ValueError, match="unknown NB201 op 'conv_5x5'; known: none, skip_connect"):
+        nb201_op("conv_5x5", 4)
+    with pytest.raises(ValueError, match="unknown DARTS op 'conv'"):
+        darts_op("conv", 4, 1)
+
+
+def test_nn_imports_no_space_module() -> None:
+    from nasforge.registry import SPACES
+
+    entries = [SPACES._entries[n] for n in SPACES.list()]
+    space_modules = sorted({e.partition(":")[0] if isinstance(e, str) else e.__module__ for e in entries})
+    assert "nasforge.spaces.nb201" in space_modules and "nasforge.spaces.darts" in space_modules
+    code = (f"import sys, nasforge.spaces.nn; bad = [m for m in {space_modules!r} if m in sys.modules]; "
+            f"assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_all_none_network_ignores_its_input() -> None:
@@ -105,7 +143,8 @@ def test_tabular_task_is_refused() -> None:
         space.build(space.from_string(MIXED), make_task((8,), 3))
 
 
-@pytest.mark.parametrize("params, bad", [({"C": 0}, "C=0"), ({"N": 2.5}, "N=2.5")])
+@pytest.mark.parametrize("params, bad", [({"C": 0}, "C must be an integer >= 1, got 0"),
+                                         ({"N": 2.5}, "N must be an integer >= 1, got 2.5")])
 def test_bad_options_are_named_at_build(params: dict, bad: str) -> None:
     space = NB201Space(**params)
     with pytest.raises(ValueError, match=bad):
