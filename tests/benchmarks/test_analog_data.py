@@ -1,4 +1,5 @@
-"""Tests for nasforge.benchmarks.analog_data (AnalogNAS-Bench loading and NB201 mapping)."""
+"""Tests for nasforge.benchmarks.analog_data (AnalogNAS-Bench loading) and the tuple layout it reads with
+(a fact of nasforge.spaces.nb201)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,8 @@ from pathlib import Path
 import pytest
 
 from nasforge.benchmarks import _files
-from nasforge.benchmarks.analog_data import (
-    ANALOG_METRICS,
-    ANALOG_STD_METRICS,
-    NB201_EDGES,
-    NB201_OPS,
-    load_analog,
-    nb201_to_tuple,
-    tuple_to_nb201,
-)
+from nasforge.benchmarks.analog_data import ANALOG_METRICS, ANALOG_STD_METRICS, load_analog
+from nasforge.spaces.nb201 import NB201_EDGES, NB201_OPS, nb201_to_tuple, tuple_to_nb201
 
 try:
     _files.package_file("analognasbench", "data.anb")
@@ -68,7 +62,7 @@ def test_metrics_are_floats_in_range(data: dict[str, dict[str, float]]) -> None:
 def _reaches_output(cell: str) -> bool:
     ops = re.findall(r"(\w+)~\d", cell)
     reach = {0}
-    for (src, dst), op in sorted(zip(NB201_EDGES, ops), key=lambda e: e[0][1]):
+    for (dst, src), op in sorted(zip(NB201_EDGES, ops), key=lambda e: e[0][0]):
         if op != "none" and src in reach:
             reach.add(dst)
     return 3 in reach
@@ -103,8 +97,8 @@ def _mirror(cell: str) -> str:
     """The cell with every edge (i, j) moved to (3-j, 3-i), keeping its op."""
     ops = re.findall(r"(\w+)~\d", cell)
     out = [""] * 6
-    for (i, j), op in zip(NB201_EDGES, ops):
-        out[NB201_EDGES.index((3 - j, 3 - i))] = op
+    for (j, i), op in zip(NB201_EDGES, ops):  # edge i -> j
+        out[NB201_EDGES.index((3 - i, 3 - j))] = op
     return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*out)
 
 
@@ -134,14 +128,14 @@ def test_bad_tuples(bad: object, fragment: str) -> None:
         "|none~0|+|none~0|none~1|+|none~0|none~1|",
         "|conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|",
         "|none~1|+|none~0|none~1|+|none~0|none~1|none~2|",
-        " |none~0|+|none~0|none~1|+|none~0|none~1|none~2|",
+        "|none~0|+|none~0|none~1|+|none~0|none~1|none~2",
     ],
 )
 def test_bad_strings(bad: str) -> None:
     with pytest.raises(ValueError) as info:
         nb201_to_tuple(bad)
     msg = str(info.value)
-    assert repr(bad) in msg and "|o1~0|+|o2~0|o3~1|+|o4~0|o5~1|o6~2|" in msg
+    assert repr(bad) in msg and "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|" in msg
     assert all(op in msg for op in NB201_OPS)
 
 
@@ -154,7 +148,7 @@ def test_unpickler_refuses_other_globals(tmp_path: Path) -> None:
     evil = tmp_path / "evil.anb"
     # protocol-0 pickle calling builtins.print: must be refused before anything runs
     evil.write_bytes(b"cbuiltins\nprint\n(S'should not run'\ntR.")
-    with pytest.raises(pickle.UnpicklingError, match=r"builtins\.print.*not allowed"):
+    with pytest.raises(pickle.UnpicklingError, match=r"global 'builtins\.print' is not allowed"):
         load_analog(evil)
     other = tmp_path / "other.anb"
     other.write_bytes(pickle.dumps({(0,) * 6: types.SimpleNamespace(baseline_accuracy=1.0)}))
@@ -216,3 +210,21 @@ def test_small_file_loads_warns_and_validates(tmp_path: Path, monkeypatch: pytes
     bad_val.write_bytes(_fake_pickle(monkeypatch, {(0,) * 6: _attrs((0,) * 6, acc=math.nan)}))
     with pytest.raises(ValueError, match=r"non-finite baseline_accuracy"):
         load_analog(bad_val)
+
+
+def test_benchmark_capabilities_are_the_record_columns(data: dict[str, dict[str, float]]) -> None:
+    from nasforge.benchmarks.analog import AnalogNB201Benchmark
+
+    b = AnalogNB201Benchmark(metric="analog_accuracy")
+    caps = b.capabilities()
+    assert caps.fidelity is None and caps.reports_cost is False
+    assert set(caps.metrics) == set(next(iter(data.values())))
+    assert "analog_accuracy" in caps.metrics and "analog_drift_60_std" in caps.metrics
+
+
+def test_bad_metric_names_what_is_accepted() -> None:
+    from nasforge.benchmarks.analog import AnalogNB201Benchmark
+    from nasforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown metric 'acc'; accepted: baseline_accuracy, ptq_accuracy"):
+        AnalogNB201Benchmark(metric="acc")

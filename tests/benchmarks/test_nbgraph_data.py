@@ -1,4 +1,6 @@
-"""Tests for nasforge.benchmarks.nbgraph_data (NAS-Bench-Graph records and canonical form)."""
+"""Tests for nasforge.benchmarks.nbgraph_data (NAS-Bench-Graph records and their keys).
+
+The canonical form itself is a fact of the space: tests/spaces/test_nbgraph_canonical.py."""
 
 from __future__ import annotations
 
@@ -6,26 +8,14 @@ import itertools
 import math
 import os
 import pickle
-import random
 from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from nasforge.benchmarks import _files
-from nasforge.benchmarks.nbgraph_data import (
-    DATASETS,
-    GNN_OPS,
-    GNN_OPS_PROTEINS,
-    LINK_PATTERNS,
-    METRICS,
-    bench_key,
-    canonical,
-    enumerate_canonical,
-    is_canonical,
-    load_nbgraph,
-    ops_for,
-)
+from nasforge.benchmarks.nbgraph_data import DATASETS, METRICS, bench_key, enumerate_canonical, load_nbgraph, ops_for
+from nasforge.spaces.nbgraph import LINK_PATTERNS, canonical
 
 FULL = [d for d in DATASETS if d != "proteins"]
 ALL_LINKS = list(itertools.product(range(1), range(2), range(3), range(4)))  # the 24 predecessor lists
@@ -104,69 +94,6 @@ def test_all_24_link_lists_fall_into_stored_classes(dataset: str, n_classes: int
         assert rep in members  # the representative belongs to its own class
 
 
-# ----------------------------------------------------------------------------- canonical form
-
-SAME = [
-    # relabelling of the same tree: gcn -> {gin -> fc, cheb}
-    (([0, 1, 2, 1], ["gcn", "gin", "fc", "cheb"]), ([0, 1, 1, 2], ["gcn", "gin", "cheb", "fc"])),
-    # three leaves on the input plus a chain, in different numbering
-    (([0, 0, 1, 0], ["gcn", "gat", "fc", "sage"]), ([0, 0, 0, 1], ["gcn", "sage", "gat", "fc"])),
-    # two swapped two-node branches
-    (([0, 0, 2, 1], ["sage", "gcn", "gat", "fc"]), ([0, 0, 1, 2], ["gcn", "sage", "gat", "fc"])),
-    # a skip with a successor is contracted wherever it sits on a chain
-    (([0, 1, 2, 3], ["gcn", "skip", "gat", "fc"]), ([0, 1, 2, 3], ["skip", "gcn", "gat", "fc"])),
-    # a lone skip leaf at the end of a chain duplicates its parent: dropped
-    (([0, 1, 2, 3], ["gcn", "gat", "fc", "skip"]), ([0, 1, 2, 3], ["skip", "gcn", "gat", "fc"])),
-    # skip leaves on the raw input do not reach the output
-    (([0, 0, 0, 0], ["gcn", "skip", "gat", "skip"]), ([0, 1, 2, 2], ["skip", "skip", "gcn", "gat"])),
-]
-
-DIFFERENT = [
-    # gcn -> {gin -> fc, cheb} is not gcn -> {cheb -> fc, gin}
-    (([0, 1, 2, 1], ["gcn", "gin", "fc", "cheb"]), ([0, 1, 1, 2], ["gcn", "cheb", "gin", "fc"])),
-    # a skip leaf beside a sibling routes its parent to the output too
-    (([0, 1, 2, 2], ["gcn", "gat", "fc", "skip"]), ([0, 1, 2, 3], ["skip", "gcn", "gat", "fc"])),
-    # two skip leaves under one node are kept, unlike a single one
-    (([0, 1, 1, 1], ["gcn", "gat", "skip", "skip"]), ([0, 1, 1, 2], ["gcn", "gat", "skip", "skip"])),
-]
-
-
-@pytest.mark.parametrize(("a", "b"), SAME)
-def test_isomorphic_pairs_share_a_canonical_form(a, b) -> None:
-    assert canonical(*a) == canonical(*b)
-
-
-@pytest.mark.parametrize(("a", "b"), DIFFERENT)
-def test_different_architectures_stay_apart(a, b) -> None:
-    assert canonical(*a) != canonical(*b)
-
-
-def test_canonical_examples() -> None:
-    assert canonical([0, 1, 2, 1], ["gcn", "gin", "fc", "cheb"]) == ((0, 1, 1, 2), ("gcn", "gin", "cheb", "fc"))
-    assert canonical([0, 0, 0, 0], ["fc", "gcn", "gat", "gcn"]) == ((0, 0, 0, 0), ("gat", "gcn", "gcn", "fc"))
-    assert canonical([0, 1, 2, 3], ["skip", "skip", "skip", "gcn"]) == ((0, 1, 2, 3), ("skip", "skip", "skip", "gcn"))
-    assert canonical((0, 0, 1, 1), ("gcn", "gat", "skip", "fc")) == ((0, 0, 1, 1), ("gcn", "gat", "fc", "skip"))
-
-
-def test_canonical_is_idempotent_and_lands_on_a_pattern() -> None:
-    rng = random.Random(0)
-    for _ in range(3000):
-        links = [rng.randrange(i + 1) for i in range(4)]
-        ops = [rng.choice(GNN_OPS) for _ in range(4)]
-        if set(ops) == {"skip"}:
-            continue
-        rep = canonical(links, ops)
-        assert rep[0] in LINK_PATTERNS
-        assert canonical(*rep) == rep and is_canonical(*rep)
-        assert sorted(o for o in rep[1] if o != "skip") == sorted(o for o in ops if o != "skip")
-
-
-def test_proteins_classes_use_only_proteins_ops() -> None:
-    groups = _classes(GNN_OPS_PROTEINS)
-    assert len(groups) == 2021
-    assert all(set(ops) <= set(GNN_OPS_PROTEINS) for _, ops in groups)
-
-
 # ----------------------------------------------------------------------------- errors
 
 
@@ -178,15 +105,11 @@ def test_unknown_dataset_is_named() -> None:
         assert "citeseer" in str(info.value)
 
 
-def test_invalid_architectures_are_rejected() -> None:
+def test_bench_key_rejects_what_is_not_stored() -> None:
     with pytest.raises(ValueError, match="links\\[1\\] = 2"):
-        canonical([0, 2, 0, 0], ["gcn"] * 4)
-    with pytest.raises(ValueError, match="'conv'"):
-        canonical([0, 0, 0, 0], ["gcn", "conv", "gcn", "gcn"])
-    with pytest.raises(ValueError, match="all-'skip'"):
-        canonical([0, 1, 2, 3], ["skip"] * 4)
-    with pytest.raises(ValueError, match="4 links"):
-        canonical([0, 0, 0], ["gcn"] * 3)
+        bench_key([0, 2, 0, 0], ["gcn"] * 4, "cora")
+    with pytest.raises(ValueError, match="canonical"):  # a valid pattern, ops not in canonical order
+        bench_key([0, 0, 0, 0], ["fc", "gcn", "gat", "gcn"], "cora")
     with pytest.raises(ValueError, match="canonical"):
         bench_key([0, 1, 0, 0], ["gcn"] * 4, "cora")
     with pytest.raises(ValueError, match="'gat' is not evaluated on 'proteins'"):
@@ -196,11 +119,54 @@ def test_invalid_architectures_are_rejected() -> None:
 def test_restricted_unpickler_refuses_other_globals(tmp_path: Path) -> None:
     path = tmp_path / "evil.bench"
     path.write_bytes(pickle.dumps({0: os.system}))
-    with pytest.raises(pickle.UnpicklingError, match="system"):
+    forbidden = f"{os.system.__module__}.system"  # posix.system
+    with pytest.raises(pickle.UnpicklingError, match=f"global '{forbidden}' is not allowed") as info:
         _files.load_pickle(path, _files.numpy_globals())
+    assert isinstance(info.value, _files.ForbiddenGlobalError) and str(path) in str(info.value)
+    assert "numpy.ndarray" in str(info.value)  # the message lists what is admitted
     ok = tmp_path / "ok.bench"
     import numpy as np
 
     ok.write_bytes(pickle.dumps({1: {"perf": np.float64(0.5), "arr": np.arange(3)}}))
     loaded = _files.load_pickle(ok, _files.numpy_globals())
     assert loaded[1]["perf"] == 0.5 and list(loaded[1]["arr"]) == [0, 1, 2]
+
+
+# ----------------------------------------------------------------------------- the benchmark and its space
+
+
+def test_benchmark_default_space_matches_the_dataset() -> None:
+    from nasforge.benchmarks.nbgraph import NASBenchGraphBenchmark
+
+    assert NASBenchGraphBenchmark("cora").space.op_set == "full"
+    assert NASBenchGraphBenchmark("proteins").space.op_set == "proteins"
+
+
+def test_benchmark_refuses_a_space_of_the_wrong_kind_or_ops() -> None:
+    from nasforge.benchmarks.nbgraph import NASBenchGraphBenchmark
+    from nasforge.errors import ConfigError
+    from nasforge.spaces.nb201 import NB201Space
+    from nasforge.spaces.nbgraph import NASBenchGraphSpace
+
+    with pytest.raises(ConfigError, match="NASBenchGraphSpace.*got NB201Space 'nb201'"):
+        NASBenchGraphBenchmark("cora", space=NB201Space())
+    with pytest.raises(ConfigError, match=r"'proteins'.*also has gat, gin, cheb, graph.*op_set='proteins'"):
+        NASBenchGraphBenchmark("proteins", space=NASBenchGraphSpace("full"))
+    small = NASBenchGraphSpace("proteins")  # a subset of the full ops: every architecture is stored
+    assert NASBenchGraphBenchmark("cora", space=small).space is small
+
+
+@needs_data
+def test_benchmark_capabilities_and_lookups() -> None:
+    from nasforge.benchmarks.nbgraph import NASBenchGraphBenchmark
+    from nasforge.spaces.nbgraph import NASBenchGraphSpace
+
+    b = NASBenchGraphBenchmark("cora", space=NASBenchGraphSpace("proteins"))
+    caps = b.capabilities()
+    assert caps.fidelity is None and caps.reports_cost is False
+    assert set(caps.metrics) == set(METRICS) == set(next(iter(b.table().values())))
+    # a twin is looked up under its canonical form
+    twin = b.space.from_parts((0, 1, 2, 3), ("gcn", "skip", "sage", "fc"))
+    assert b.evaluate(twin).metrics == b.evaluate(b.space.canonical(twin)).metrics
+    key = bench_key(*canonical((0, 1, 2, 3), ("gcn", "skip", "sage", "fc")), "cora")
+    assert b.evaluate(twin).value == load_nbgraph("cora")[key]["valid_perf"]

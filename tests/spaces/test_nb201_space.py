@@ -1,4 +1,6 @@
-"""NAS-Bench-201 space specifics: string form, neighbours, encoding, index and AnalogNAS conversions."""
+"""NAS-Bench-201 space specifics: string form, neighbours, encoding and AnalogNAS conversions.
+
+(The NB201 index is a row of the benchmark's data: see tests/benchmarks/test_nb201.py.)"""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nasforge.spaces.base import InvalidArchitectureError
-from nasforge.spaces.nb201 import NB201_OPS, NB201Space
+from nasforge.spaces.nb201 import (ANALOG_OP_IDS, ANALOG_TUPLE_EDGES, NB201_EDGES, NB201_OPS, NB201Space,
+                                    format_cell, parse_cell, tuple_to_nb201)
 
 SPACE = NB201Space()
 ALL = list(SPACE.enumerate())
@@ -85,28 +88,6 @@ def test_malformed_op_list_raises() -> None:
         SPACE.from_ops(["none"] * 5 + ["conv_5x5"])
 
 
-# -- NB201 index (needs the real nb201.csv) ----------------------------------------------
-
-def test_from_index_known_cells(real_nb201) -> None:
-    assert SPACE.to_string(SPACE.from_index(6111)) == CELL_6111
-    assert SPACE.to_string(SPACE.from_index(1835)) == ALL_SKIP
-    assert SPACE.to_index(SPACE.from_string(CELL_6111)) == 6111
-    assert SPACE.to_index(SPACE.from_string(ALL_SKIP)) == 1835
-
-
-def test_index_round_trip_covers_the_space(real_nb201) -> None:
-    indices = [SPACE.to_index(a) for a in ALL]
-    assert sorted(indices) == list(range(15_625))
-    for i in (0, 1, 1835, 6111, 15_624):
-        assert SPACE.to_index(SPACE.from_index(i)) == i
-
-
-@pytest.mark.parametrize("index", [-1, 15_625])
-def test_index_out_of_range(real_nb201, index: int) -> None:
-    with pytest.raises(InvalidArchitectureError, match=str(index)):
-        SPACE.from_index(index)
-
-
 # -- AnalogNAS-Bench tuples ------------------------------------------------------------
 
 def test_analog_tuple_round_trip_on_every_cell() -> None:
@@ -132,3 +113,45 @@ def test_analog_tuple_edge_order() -> None:
     arch = SPACE.from_ops(["nor_conv_3x3", "nor_conv_3x3", "nor_conv_3x3", "skip_connect",
                            "nor_conv_3x3", "nor_conv_1x1"])
     assert SPACE.to_analog_tuple(arch) == (2, 2, 0, 2, 2, 3)
+
+
+@pytest.mark.parametrize("bad, fragment", [((0, 1, 2), "has 3 entries"), ((0, 1, 2, 3, 4, 5), "op id 5 out of range"),
+                                           ((0, 1, 2, 3, 4, True), "is a bool"), ("012340", "6 integer op ids")])
+def test_bad_analog_tuples_are_named(bad, fragment: str) -> None:
+    with pytest.raises(InvalidArchitectureError) as info:
+        SPACE.from_analog_tuple(bad)
+    assert fragment in str(info.value) and repr(bad) in str(info.value) and "0=skip_connect" in str(info.value)
+
+
+# -- one home for each fact ---------------------------------------------------------------
+
+def test_edges_are_the_string_order_and_the_choices() -> None:
+    # (to_node, from_node) in the order of the cell string; one choice per edge, named 'to<-from'
+    assert NB201_EDGES == ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+    assert [c.name for c in SPACE.choices] == [f"{t}<-{f}" for t, f in NB201_EDGES]
+    ops = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3", "none")
+    assert format_cell(ops) == "|none~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|avg_pool_3x3~1|none~2|"
+    assert parse_cell(format_cell(ops)) == ops
+
+
+def test_analog_layout_is_naslib_order_derived_from_the_edges() -> None:
+    # NASLib order: by source node, then target: 0->1, 0->2, 0->3, 1->2, 1->3, 2->3
+    assert ANALOG_TUPLE_EDGES == ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
+    assert sorted(ANALOG_TUPLE_EDGES) == sorted(NB201_EDGES)
+    assert ANALOG_OP_IDS == ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
+    assert set(ANALOG_OP_IDS) == set(NB201_OPS)
+    # position p of the tuple is edge ANALOG_TUPLE_EDGES[p]: put op id 2 (conv3x3) on one edge at a time
+    for p, edge in enumerate(ANALOG_TUPLE_EDGES):
+        t = [1] * 6
+        t[p] = 2
+        ops = parse_cell(tuple_to_nb201(t))
+        assert [e for e, op in zip(NB201_EDGES, ops) if op == "nor_conv_3x3"] == [edge]
+
+
+def test_importing_the_space_imports_no_benchmark() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, nasforge.spaces.nb201; "
+            "bad = [m for m in sys.modules if m.startswith('nasforge.benchmarks')]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)

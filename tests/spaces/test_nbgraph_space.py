@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nasforge.benchmarks import nbgraph_data as nbg
+from nasforge.spaces import nbgraph as nbg
 from nasforge.spaces.base import InvalidArchitectureError
 from nasforge.spaces.nbgraph import NASBenchGraphSpace
 

@@ -12,21 +12,30 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from nasforge.benchmarks.analog_data import ANALOG_METRICS, load_analog
-from nasforge.benchmarks.base import TabularBenchmark, check_option
+from nasforge.benchmarks.analog_data import ANALOG_METRICS, ANALOG_STD_METRICS, load_analog
+from nasforge.benchmarks.base import TabularBenchmark
+from nasforge.options import check_choice
+from nasforge.spaces.nb201 import NB201Space
 
 
 class AnalogNB201Benchmark(TabularBenchmark):
-    """AnalogNAS-Bench lookups; ``metric`` picks the objective (default baseline_accuracy)."""
+    """AnalogNAS-Bench lookups; ``metric`` picks the objective (default baseline_accuracy).
+
+    ``space`` is an :class:`~nasforge.spaces.nb201.NB201Space` (default: ``NB201Space()``).
+    """
 
     space_name = "nb201"
+    space_type = NB201Space
 
-    def __init__(self, metric: str = "baseline_accuracy") -> None:
-        super().__init__()
-        self.metric = check_option("metric", metric, ANALOG_METRICS)
+    def __init__(self, metric: str = "baseline_accuracy", space: NB201Space | None = None) -> None:
+        super().__init__(space)
+        self.metric = check_choice("metric", metric, ANALOG_METRICS)
         self.objective = self.report = metric
         self.warning = (f"AnalogNAS-Bench has one accuracy per cell: the search selects on the reported "
                         f"{metric} itself (no separate validation figure)")
+
+    def columns(self) -> tuple[str, ...]:
+        return ANALOG_METRICS + ANALOG_STD_METRICS
 
     def table(self) -> Mapping[str, Mapping[str, float]]:
         return load_analog()

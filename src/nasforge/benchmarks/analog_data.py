@@ -3,31 +3,28 @@
 AnalogNAS-Bench (PyPI ``analog-nasbench``) ships ``analognasbench/data.anb``, a
 pickle mapping a 6-tuple of op ids to an ``Architecture`` object holding digital,
 quantised, noisy, analog and conductance-drift accuracies on CIFAR-10 for every
-NAS-Bench-201 cell. nasforge reads the file with a restricted unpickler and two
+NAS-Bench-201 cell. nasforge reads the file with the restricted unpickler and two
 stand-in classes, never importing ``analognasbench`` (it needs pandas and
 ``pkg_resources``).
 
-The tuple layout is not documented by the package. It was verified empirically
-(see :data:`TUPLE_EDGES`): of all 6! edge orders x 5! op-id assignments, one
-mapping makes ``baseline_accuracy`` agree with NAS-Bench-201's 200-epoch CIFAR-10
-test accuracy (``nb201.csv``) at Spearman 0.9901 (Pearson 0.9993, all 341
-chance-level cells coincide); the runner-up, the same op ids on the mirrored
-DAG (tuple edge (i, j) read as (3-j, 3-i)), reaches 0.9680 (Pearson 0.9939), and
-the best with any other op-id assignment 0.7815.
+The tuple layout (which edge each position is, which op each id is) is a fact of
+the NB201 space: :data:`nasforge.spaces.nb201.ANALOG_TUPLE_EDGES` and
+:data:`~nasforge.spaces.nb201.ANALOG_OP_IDS`, with the conversions
+:func:`~nasforge.spaces.nb201.tuple_to_nb201` and
+:func:`~nasforge.spaces.nb201.nb201_to_tuple`; this module only loads the data.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import operator
 import os
-import re
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 from nasforge.benchmarks._files import load_pickle, package_file
+from nasforge.spaces.nb201 import NB201Space, tuple_to_nb201
 
 __all__ = [
     "ANALOG_ACCURACY_METRICS",
@@ -35,19 +32,13 @@ __all__ = [
     "ANALOG_METRICS",
     "ANALOG_STD_METRICS",
     "ANALOG_NUM_CELLS",
-    "NB201_EDGES",
-    "NB201_OPS",
-    "TUPLE_EDGES",
-    "TUPLE_OPS",
     "analog_data_path",
     "load_analog",
-    "nb201_to_tuple",
-    "tuple_to_nb201",
 ]
 
 ANALOG_PACKAGE = "analognasbench"
 ANALOG_FILE = "data.anb"
-ANALOG_NUM_CELLS = 5**6  # 15,625 NAS-Bench-201 cells
+ANALOG_NUM_CELLS = len(NB201Space())  # every NAS-Bench-201 cell (15,625)
 
 #: Accuracy metrics (%), stored as plain floats.
 ANALOG_ACCURACY_METRICS: tuple[str, ...] = (
@@ -66,81 +57,6 @@ ANALOG_DRIFT_METRICS: tuple[str, ...] = tuple(
 ANALOG_METRICS: tuple[str, ...] = ANALOG_ACCURACY_METRICS + ANALOG_DRIFT_METRICS
 #: Uncertainty of each drift metric, ``<drift metric>_std``; also in every record.
 ANALOG_STD_METRICS: tuple[str, ...] = tuple(f"{name}_std" for name in ANALOG_DRIFT_METRICS)
-
-#: NAS-Bench-201 op names in the benchmark's canonical order.
-NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-#: Edges (from node, to node) in the order they appear in an NB201 cell string.
-NB201_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3))
-
-#: Edge of each position of an AnalogNAS-Bench tuple (NASLib's order).
-#: Verified by exhaustive search over all 720 edge orders x 120 op-id assignments:
-#: only this order with :data:`TUPLE_OPS` gives Spearman 0.9901 between
-#: ``baseline_accuracy`` and nb201.csv ``cifar10_test_acc_200ep``; the runner-up
-#: (the mirrored DAG, edge (i, j) read as (3-j, 3-i)) gives 0.9680, any other op
-#: assignment at most 0.7815. The 341 cells whose output is cut off from the input
-#: are exactly the cells at 10.0 % (chance) in both benchmarks.
-TUPLE_EDGES: tuple[tuple[int, int], ...] = ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
-#: NB201 op name of each AnalogNAS-Bench op id (index = id); verified with :data:`TUPLE_EDGES`.
-TUPLE_OPS: tuple[str, ...] = ("skip_connect", "none", "nor_conv_3x3", "nor_conv_1x1", "avg_pool_3x3")
-
-# tuple position -> index of the same edge in the NB201 string.
-_POS_TO_STR: tuple[int, ...] = tuple(NB201_EDGES.index(e) for e in TUPLE_EDGES)
-_OP_TO_ID: dict[str, int] = {op: i for i, op in enumerate(TUPLE_OPS)}
-
-_OP_RE = "|".join(NB201_OPS)
-_CELL_RE = re.compile(
-    rf"\|({_OP_RE})~0\|\+\|({_OP_RE})~0\|({_OP_RE})~1\|\+\|({_OP_RE})~0\|({_OP_RE})~1\|({_OP_RE})~2\|"
-)
-_CELL_FORMAT = "'|o1~0|+|o2~0|o3~1|+|o4~0|o5~1|o6~2|'"
-
-
-def tuple_to_nb201(t: Sequence[int]) -> str:
-    """NB201 cell string of an AnalogNAS-Bench op-id tuple (6 ints in 0..4)."""
-    ids = _check_tuple(t)
-    ops = [""] * 6
-    for pos, op_id in enumerate(ids):
-        ops[_POS_TO_STR[pos]] = TUPLE_OPS[op_id]
-    return "|{}~0|+|{}~0|{}~1|+|{}~0|{}~1|{}~2|".format(*ops)
-
-
-def nb201_to_tuple(s: str) -> tuple[int, ...]:
-    """AnalogNAS-Bench op-id tuple of an NB201 cell string."""
-    if not isinstance(s, str):
-        raise ValueError(f"NB201 cell must be a string of the form {_CELL_FORMAT}, got {type(s).__name__} {s!r}")
-    m = _CELL_RE.fullmatch(s)
-    if m is None:
-        raise ValueError(
-            f"malformed NB201 cell string {s!r}: expected {_CELL_FORMAT} with each op one of "
-            f"{list(NB201_OPS)}"
-        )
-    ops = m.groups()
-    return tuple(_OP_TO_ID[ops[_POS_TO_STR[pos]]] for pos in range(6))
-
-
-def _check_tuple(t: Any) -> tuple[int, ...]:
-    """Validate an op-id tuple; return it as a tuple of Python ints."""
-    accepted = "a sequence of 6 integer op ids in 0..4 (" + ", ".join(
-        f"{i}={op}" for i, op in enumerate(TUPLE_OPS)
-    ) + ")"
-    if isinstance(t, (str, bytes)) or not isinstance(t, Iterable):
-        raise ValueError(f"bad AnalogNAS-Bench architecture {t!r}: expected {accepted}")
-    items = list(t)
-    if len(items) != 6:
-        raise ValueError(f"bad AnalogNAS-Bench architecture {t!r}: has {len(items)} entries; expected {accepted}")
-    out: list[int] = []
-    for x in items:
-        if isinstance(x, bool):
-            raise ValueError(f"bad AnalogNAS-Bench architecture {t!r}: entry {x!r} is a bool; expected {accepted}")
-        try:
-            v = operator.index(x)
-        except TypeError:
-            raise ValueError(
-                f"bad AnalogNAS-Bench architecture {t!r}: entry {x!r} is not an integer; expected {accepted}"
-            ) from None
-        if not 0 <= v < len(TUPLE_OPS):
-            raise ValueError(f"bad AnalogNAS-Bench architecture {t!r}: op id {v} out of range; expected {accepted}")
-        out.append(v)
-    return tuple(out)
 
 
 class _ArchitectureStandIn:

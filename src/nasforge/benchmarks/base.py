@@ -4,6 +4,9 @@ A :class:`TabularBenchmark` holds one row of metrics per canonical
 architecture string and answers ``evaluate`` by lookup. Which metric is the
 feedback, which is reported and which (if any) is the simulated cost is what
 a benchmark's *protocol* decides.
+
+A benchmark is given its space (``space=``) or builds its default space
+class directly (never through the registry); spaces never import benchmarks.
 """
 
 from __future__ import annotations
@@ -13,43 +16,56 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from nasforge.evaluators.base import Evaluator
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import Capabilities, Evaluator
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace
 
 
-def check_option(kind: str, value: Any, accepted: Any) -> Any:
-    """Raise ``ValueError: unknown <kind> 'x'; accepted: a, b`` unless ``value`` is accepted."""
-    if value not in accepted:
-        raise ValueError(f"unknown {kind} {value!r}; accepted: {', '.join(map(str, accepted))}")
-    return value
-
-
 class TabularBenchmark(Evaluator):
-    """Answers evaluations from a table keyed by the space's canonical string."""
+    """Answers evaluations from a table keyed by the space's canonical string.
 
-    #: name of the registered space whose architectures the table covers
+    ``space`` is the space whose architectures are looked up; it must be an
+    instance of :attr:`space_type` (None: :meth:`make_space` builds the default).
+    """
+
+    #: registered name of the space kind the table covers (what the CLI matches ``--space`` against)
     space_name: str = ""
+    #: the class a given space must be an instance of
+    space_type: type[SearchSpace] = SearchSpace
     #: the metric charged as cost (simulated seconds), or None
     cost_metric: str | None = None
     #: the fidelity (epochs) the feedback metric was measured at, if known
     fidelity: float | None = None
 
-    def __init__(self) -> None:
-        self._space: SearchSpace | None = None
+    def __init__(self, space: SearchSpace | None = None) -> None:
+        self._space: SearchSpace | None = None if space is None else self.check_space(space)
 
     @abstractmethod
     def table(self) -> Mapping[str, Mapping[str, float]]:
         """Canonical architecture string -> metrics (loaded lazily, cached)."""
 
+    def columns(self) -> tuple[str, ...]:
+        """The metric columns of the table (every row holds them). By default read from the first row;
+        benchmarks that know their columns override this so that it needs no data."""
+        first = next(iter(self.table().values()), None)
+        return tuple(first) if first is not None else ()
+
     def prepare(self) -> None:
         """Load the table now, so a missing data file stops the search before its first trial."""
         self.table()
 
-    def make_space(self) -> SearchSpace:
-        from nasforge.registry import create_space
+    def check_space(self, space: SearchSpace) -> SearchSpace:
+        """``space`` if the table covers its architectures, else a ConfigError saying what is needed."""
+        if not isinstance(space, self.space_type):
+            raise ConfigError(
+                f"{type(self).__name__} looks up architectures of a {self.space_type.__name__} "
+                f"(space {self.space_name!r}); got {type(space).__name__} {getattr(space, 'name', None)!r}")
+        return space
 
-        return create_space(self.space_name)
+    def make_space(self) -> SearchSpace:
+        """The default space, when none was given: ``space_type()``."""
+        return self.space_type()
 
     @property
     def space(self) -> SearchSpace:
@@ -60,6 +76,11 @@ class TabularBenchmark(Evaluator):
     @property
     def provides_cost(self) -> bool:  # type: ignore[override]
         return self.cost_metric is not None
+
+    def capabilities(self) -> Capabilities:
+        """One fidelity (a table answers the same row whatever fidelity is asked), cost when the
+        protocol charges a column, and the table's metric columns."""
+        return Capabilities(fidelity=None, reports_cost=self.cost_metric is not None, metrics=self.columns())
 
     def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
         key = self.space.key(arch)

@@ -13,6 +13,10 @@ Protocols:
   CIFAR-10 it charges the same 12-epoch seconds; for CIFAR-100 and
   ImageNet16-120 the file has no training times, so evaluations cost nothing
   and a search needs a trial budget.
+
+The NAS-Bench-201 index of a cell is its row in ``nb201.csv`` (the benchmark's
+own order, not an enumeration of the space), so it lives here:
+:meth:`NB201Benchmark.index_of` and :meth:`NB201Benchmark.arch_at`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from nasforge.benchmarks._files import DATA_DIR_ENV, DataNotFoundError, data_dir
-from nasforge.benchmarks.base import TabularBenchmark, check_option
+from nasforge.benchmarks.base import TabularBenchmark
+from nasforge.errors import ConfigError, InvalidArchitectureError
+from nasforge.options import check_choice, check_int
+from nasforge.spaces.base import Architecture
+from nasforge.spaces.nb201 import NB201Space
 
 DATASETS = ("cifar10", "cifar100", "imagenet16-120")
 PROTOCOLS = ("nb201", "oracle")
@@ -78,18 +86,28 @@ def load_nb201_table(path: Path) -> dict[str, Any]:
     return table
 
 
+@lru_cache(maxsize=4)
+def _index_table(path: Path) -> tuple[list[str], dict[str, int]]:
+    strings = list(load_nb201_table(path)["arch"])
+    return strings, {s: i for i, s in enumerate(strings)}
+
+
 class NB201Benchmark(TabularBenchmark):
-    """NAS-Bench-201 lookups on cifar10, cifar100 or imagenet16-120 under a protocol."""
+    """NAS-Bench-201 lookups on cifar10, cifar100 or imagenet16-120 under a protocol.
+
+    ``space`` is an :class:`~nasforge.spaces.nb201.NB201Space` (default: ``NB201Space()``).
+    """
 
     space_name = "nb201"
+    space_type = NB201Space
 
     def __init__(self, dataset: str = "cifar10", protocol: str = "nb201",
-                 data_dir: str | Path | None = None) -> None:
-        super().__init__()
-        self.dataset = check_option("dataset", dataset, DATASETS)
-        self.protocol = check_option("protocol", protocol, PROTOCOLS)
+                 data_dir: str | Path | None = None, space: NB201Space | None = None) -> None:
+        super().__init__(space)
+        self.dataset = check_choice("dataset", dataset, DATASETS)
+        self.protocol = check_choice("protocol", protocol, PROTOCOLS)
         if protocol == "nb201" and dataset != "cifar10":
-            raise ValueError(
+            raise ConfigError(
                 f"protocol 'nb201' needs 12-epoch validation accuracies, which the data has only for "
                 f"cifar10, not {dataset!r}; use protocol 'oracle' for {dataset!r}")
         self.data_dir = data_dir
@@ -103,14 +121,17 @@ class NB201Benchmark(TabularBenchmark):
             self.warning = ORACLE_WARNING
         self._rows: dict[str, dict[str, float]] | None = None
 
+    def columns(self) -> tuple[str, ...]:
+        extra = ("valid_acc_12ep", "train_seconds_12ep") if self.dataset == "cifar10" else ()
+        return ("test_acc_200ep", *extra)
+
     def table(self) -> Mapping[str, Mapping[str, float]]:
         if self._rows is None:
             t = load_nb201_table(nb201_csv_path(self.data_dir))
-            cols = {"test_acc_200ep": t[_TEST_COLUMN[self.dataset]]}
-            if self.dataset == "cifar10":
-                cols["valid_acc_12ep"] = t[_VALID_12]
-                cols["train_seconds_12ep"] = t[_SECONDS_12]
-            names = list(cols)
+            sources = {"test_acc_200ep": _TEST_COLUMN[self.dataset], "valid_acc_12ep": _VALID_12,
+                       "train_seconds_12ep": _SECONDS_12}
+            names = list(self.columns())
+            cols = {n: t[sources[n]] for n in names}
             stacked = np.stack([cols[n] for n in names], axis=1).tolist()
             self._rows = {arch: dict(zip(names, vals)) for arch, vals in zip(t["arch"], stacked)}
         return self._rows
@@ -118,3 +139,17 @@ class NB201Benchmark(TabularBenchmark):
     def describe(self) -> dict[str, Any]:
         return {"benchmark": "nb201", "dataset": self.dataset, "protocol": self.protocol,
                 "objective": self.objective, "report": self.report}
+
+    # -- the NB201 index (row order of nb201.csv) -------------------------------
+    def index_of(self, arch: Architecture) -> int:
+        """The NAS-Bench-201 index of a cell (its row in ``nb201.csv``)."""
+        return _index_table(nb201_csv_path(self.data_dir))[1][self.space.to_string(arch)]
+
+    def arch_at(self, index: int) -> Architecture:
+        """The cell at a NAS-Bench-201 index; InvalidArchitectureError outside ``0..15624``."""
+        strings = _index_table(nb201_csv_path(self.data_dir))[0]
+        try:
+            i = check_int("NB201 index", index, 0, len(strings) - 1)
+        except ConfigError as e:
+            raise InvalidArchitectureError(str(e)) from None
+        return self.space.from_string(strings[i])

@@ -1,84 +1,35 @@
-"""NAS-Bench-Graph: loading its tabular data and mapping architectures to the stored form.
+"""NAS-Bench-Graph: loading its tabular data and finding an architecture's record.
 
 NAS-Bench-Graph (Qin et al., NeurIPS 2022 Datasets & Benchmarks) trains every GNN of a
-small macro space on nine node-classification datasets. An architecture has four
-computing nodes; ``links[i]`` names the single predecessor of computing node ``i + 1``
-(``0`` is the raw input, ``j >= 1`` is computing node ``j``, so ``links[i]`` lies in
-``0..i``) and ``ops[i]`` its operation. Every computing node without successors (a
-*leaf*) feeds the output, which concatenates the leaves and applies a linear layer, so the
-order of the leaves does not matter.
+small macro space on nine node-classification datasets. The space's facts (operations,
+link structure, the canonical form of isomorphic twins) live in
+:mod:`nasforge.spaces.nbgraph`; this module holds what belongs to the data: the
+datasets, the metrics of a record, which operations a dataset was evaluated with, and
+how the files key their records (:func:`bench_key`).
 
-The benchmark stores one representative per equivalence class of architectures. This
-module reproduces those classes (see :func:`canonical`) with its own algorithm:
-
-1. A ``skip`` node with successors is an identity on the way to them: its successors are
-   re-attached to its nearest non-skip ancestor (or to the input).
-2. A ``skip`` leaf whose nearest non-skip ancestor is the input would send the raw
-   features (of a different width) to the output; the benchmark's network leaves it out,
-   so it is dropped.
-3. A ``skip`` leaf that is the only remaining successor of its ancestor ``p`` is dropped:
-   ``p`` becomes a leaf itself and the output is unchanged. A ``skip`` leaf next to other
-   successors of ``p`` is kept: it routes ``p`` to the output as well.
-4. What is left is a rooted tree with ordered-free children. Dropped skips come back as a
-   chain of ``skip`` nodes hanging from the input (an identity path) and the tree hangs
-   from the end of that chain. Children are ordered by subtree size (larger first), then
-   by operation (in :data:`GNN_OPS` order) and recursively by their own children; nodes
-   are numbered breadth first. The nine possible shapes then come out exactly as the nine
-   link patterns of :data:`LINK_PATTERNS`.
-
-Enumerating all 24 predecessor lists times all operation lists (except all-``skip``) gives
-exactly 26,206 classes with the nine-operation list and 2,021 with the five PROTEINS
-operations, and each class's representative is a key stored in the benchmark.
-
-The data files ship in the PyPI package ``nas-bench-graph``; nasforge reads them through a
-restricted unpickler and never imports that package.
+The data files ship in the PyPI package ``nas-bench-graph``; nasforge reads them through
+the restricted unpickler (numpy scalars only) and never imports that package.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
 from nasforge.benchmarks._files import load_pickle, numpy_globals, package_file
+from nasforge.options import check_choice
+from nasforge.spaces.nbgraph import GNN_OPS, LINK_PATTERNS, OP_SETS, canonical_forms, is_canonical
 
 __all__ = [
     "DATASETS",
-    "GNN_OPS",
-    "GNN_OPS_PROTEINS",
-    "LINK_PATTERNS",
     "METRICS",
-    "NUM_NODES",
     "bench_key",
-    "canonical",
     "enumerate_canonical",
-    "is_canonical",
     "load_nbgraph",
+    "op_set_for",
     "ops_for",
 ]
-
-NUM_NODES = 4
-"""Computing nodes per architecture."""
-
-LINK_PATTERNS: tuple[tuple[int, ...], ...] = (
-    (0, 0, 0, 0),
-    (0, 0, 0, 1),
-    (0, 0, 1, 1),
-    (0, 0, 1, 2),
-    (0, 0, 1, 3),
-    (0, 1, 1, 1),
-    (0, 1, 1, 2),
-    (0, 1, 2, 2),
-    (0, 1, 2, 3),
-)
-"""The nine canonical predecessor lists (one per rooted-tree shape); the key starts from the index here."""
-
-GNN_OPS: tuple[str, ...] = ("gat", "gcn", "gin", "cheb", "sage", "arma", "graph", "fc", "skip")
-"""Operations of the eight full datasets, in the benchmark's order (the order keys use)."""
-
-GNN_OPS_PROTEINS: tuple[str, ...] = ("gcn", "sage", "arma", "fc", "skip")
-"""The operations evaluated on ogbn-proteins (a subset of :data:`GNN_OPS`, same relative order)."""
 
 DATASETS: tuple[str, ...] = (
     "cora", "citeseer", "pubmed", "cs", "physics", "photo", "computers", "arxiv", "proteins",
@@ -93,22 +44,34 @@ METRICS: dict[str, str] = {
 }
 """The scalar metrics each record holds, with what they measure."""
 
-_SKIP = "skip"
-_OP_INDEX: dict[str, int] = {name: i for i, name in enumerate(GNN_OPS)}
-_SKIP_INDEX = _OP_INDEX[_SKIP]
+# Keys: the link pattern's index, then each operation's index in GNN_OPS as one more digit
+# in base len(GNN_OPS) + 1 (the PROTEINS file uses the same nine-operation numbering).
 _KEY_BASE = len(GNN_OPS) + 1
+_OP_INDEX: dict[str, int] = {name: i for i, name in enumerate(GNN_OPS)}
 _PATTERN_INDEX: dict[tuple[int, ...], int] = {p: i for i, p in enumerate(LINK_PATTERNS)}
 
 
 def _check_dataset(dataset: str) -> str:
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown NAS-Bench-Graph dataset {dataset!r}; known: {', '.join(DATASETS)}")
-    return dataset
+    return check_choice("NAS-Bench-Graph dataset", dataset, DATASETS)
+
+
+def op_set_for(dataset: str) -> str:
+    """The space ``op_set`` a dataset was evaluated with: ``proteins`` for PROTEINS, else ``full``."""
+    return "proteins" if _check_dataset(dataset) == "proteins" else "full"
 
 
 def ops_for(dataset: str) -> tuple[str, ...]:
     """The operation list a dataset was evaluated with (PROTEINS uses five of the nine)."""
-    return GNN_OPS_PROTEINS if _check_dataset(dataset) == "proteins" else GNN_OPS
+    return OP_SETS[op_set_for(dataset)]
+
+
+def enumerate_canonical(dataset: str) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
+    """Every stored architecture of a dataset as ``(links, ops)``, in increasing key order.
+
+    26,206 entries for the eight full datasets, 2,021 for PROTEINS (the space's
+    :func:`~nasforge.spaces.nbgraph.canonical_forms` of the dataset's operation list).
+    """
+    return list(canonical_forms(op_set_for(dataset)))
 
 
 # ----------------------------------------------------------------------------- data
@@ -145,142 +108,26 @@ def load_nbgraph(dataset: str) -> dict[int, dict[str, float]]:
 # ----------------------------------------------------------------------------- keys
 
 
-def _validate(links: Sequence[int], ops: Sequence[str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    lk = tuple(int(x) for x in links)
-    op = tuple(str(x) for x in ops)
-    if len(lk) != NUM_NODES or len(op) != NUM_NODES:
-        raise ValueError(f"need {NUM_NODES} links and {NUM_NODES} ops, got {list(lk)} and {list(op)}")
-    for i, parent in enumerate(lk):
-        if not 0 <= parent <= i:
-            raise ValueError(f"links[{i}] = {parent} must lie in 0..{i} (the input or an earlier node): {list(lk)}")
-    for name in op:
-        if name not in _OP_INDEX:
-            raise ValueError(f"unknown operation {name!r}; known: {', '.join(GNN_OPS)}")
-    if all(name == _SKIP for name in op):
-        raise ValueError("the all-'skip' architecture is not part of NAS-Bench-Graph")
-    return lk, op
-
-
 def bench_key(links: Sequence[int], ops: Sequence[str], dataset: str) -> int:
     """The integer key of an architecture in the dataset's records.
 
-    ``links`` must be one of :data:`LINK_PATTERNS` (pass the result of :func:`canonical`
-    to look up an arbitrary architecture). The key starts at the pattern's index and
-    appends each operation's index in :data:`GNN_OPS` as a base-10 digit; the PROTEINS
-    file uses the same nine-operation numbering, restricted to its five operations.
+    ``(links, ops)`` must be a canonical form (pass the result of
+    :func:`nasforge.spaces.nbgraph.canonical` to look up an arbitrary architecture). The key
+    starts at the pattern's index in :data:`~nasforge.spaces.nbgraph.LINK_PATTERNS` and
+    appends each operation's index in :data:`~nasforge.spaces.nbgraph.GNN_OPS` as a base-10
+    digit; the PROTEINS file uses the same nine-operation numbering, restricted to its five
+    operations.
     """
-    lk, op = _validate(links, ops)
     allowed = ops_for(dataset)
+    canonical_now = is_canonical(links, ops)  # validates: InvalidArchitectureError names the problem
+    lk, op = tuple(int(x) for x in links), tuple(str(x) for x in ops)
     for name in op:
         if name not in allowed:
             raise ValueError(f"operation {name!r} is not evaluated on {dataset!r}; allowed: {', '.join(allowed)}")
-    try:
-        key = _PATTERN_INDEX[lk]
-    except KeyError:
-        raise ValueError(
-            f"links {list(lk)} are not one of the nine stored patterns; use canonical() first"
-        ) from None
+    if lk not in _PATTERN_INDEX or not canonical_now:
+        raise ValueError(f"{list(lk)} {list(op)} is not a stored (canonical) form; use "
+                         f"nasforge.spaces.nbgraph.canonical() first")
+    key = _PATTERN_INDEX[lk]
     for name in op:
         key = key * _KEY_BASE + _OP_INDEX[name]
     return key
-
-
-# ----------------------------------------------------------------------------- canonical form
-
-# A reduced subtree is encoded as (-size, op_index, children) with children sorted; plain
-# tuple order then puts larger subtrees first, then smaller operation indices, then
-# compares children recursively.
-_Tree = tuple[int, int, tuple[Any, ...]]
-
-
-def _reduced_children(lk: tuple[int, ...], op: tuple[str, ...]) -> dict[int, list[int]]:
-    """Children of each kept node (0 = input) after contracting and dropping skips (rules 1-3)."""
-    n = len(op)
-    has_child = [False] * (n + 1)
-    for parent in lk:
-        has_child[parent] = True
-
-    def anchor(node: int) -> int:
-        # nearest ancestor-or-self that is the input or a non-skip node
-        while node != 0 and op[node - 1] == _SKIP:
-            node = lk[node - 1]
-        return node
-
-    kids: dict[int, list[int]] = {v: [] for v in range(n + 1)}
-    for v in range(1, n + 1):
-        if op[v - 1] != _SKIP:
-            kids[anchor(lk[v - 1])].append(v)
-        elif not has_child[v]:
-            a = anchor(lk[v - 1])
-            if a != 0:  # a skip leaf fed (through skips) by the raw input is dropped
-                kids[a].append(v)
-    for v in range(1, n + 1):
-        only = kids[v]
-        if len(only) == 1 and op[only[0] - 1] == _SKIP:
-            kids[v] = []  # a lone skip leaf duplicates its ancestor's own output
-    return kids
-
-
-def canonical(links: Sequence[int], ops: Sequence[str]) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """The benchmark's representative of the architecture's equivalence class.
-
-    Accepts any valid predecessor list (``links[i]`` in ``0..i``) and operation names
-    from :data:`GNN_OPS`; returns ``(links, ops)`` with ``links`` among
-    :data:`LINK_PATTERNS`, whose :func:`bench_key` is the key stored in the data.
-    Architectures that compute the same function up to node relabelling (with ``skip``
-    treated as the benchmark does, see the module docstring) get the same result, and
-    ``canonical(*canonical(a, o)) == canonical(a, o)``.
-    """
-    lk, op = _validate(links, ops)
-    kids = _reduced_children(lk, op)
-
-    def encode(v: int) -> _Tree:
-        children = tuple(sorted(encode(c) for c in kids[v]))
-        return (-1 + sum(c[0] for c in children), _OP_INDEX[op[v - 1]], children)
-
-    top = tuple(sorted(encode(c) for c in kids[0]))
-    kept = -sum(t[0] for t in top)
-    dropped = NUM_NODES - kept
-
-    # rule 4: dropped skips form an identity chain 0 <- 1 <- ... <- dropped; the tree hangs
-    # from its end and is numbered breadth first.
-    out_links: list[int] = list(range(dropped))
-    out_ops: list[str] = [_SKIP] * dropped
-    queue: list[tuple[_Tree, int]] = [(t, dropped) for t in top]
-    head = 0
-    while head < len(queue):
-        tree, parent = queue[head]
-        head += 1
-        out_links.append(parent)
-        out_ops.append(GNN_OPS[tree[1]])
-        me = len(out_links)
-        queue.extend((child, me) for child in tree[2])
-    return tuple(out_links), tuple(out_ops)
-
-
-def is_canonical(links: Sequence[int], ops: Sequence[str]) -> bool:
-    """Whether ``(links, ops)`` is already its class's stored representative."""
-    lk, op = _validate(links, ops)
-    return canonical(lk, op) == (lk, op)
-
-
-@functools.lru_cache(maxsize=None)
-def _enumerate(dataset: str) -> tuple[tuple[tuple[int, ...], tuple[str, ...]], ...]:
-    allowed = ops_for(dataset)
-    found: list[tuple[tuple[int, ...], tuple[str, ...]]] = []
-    for pattern in LINK_PATTERNS:  # already in key order
-        for op in itertools.product(sorted(allowed, key=_OP_INDEX.__getitem__), repeat=NUM_NODES):
-            if all(name == _SKIP for name in op):
-                continue
-            if canonical(pattern, op) == (pattern, op):
-                found.append((pattern, op))
-    return tuple(found)
-
-
-def enumerate_canonical(dataset: str) -> list[tuple[tuple[int, ...], tuple[str, ...]]]:
-    """Every stored architecture of a dataset as ``(links, ops)``, in increasing key order.
-
-    26,206 entries for the eight full datasets, 2,021 for PROTEINS; computed once per
-    operation list and cached.
-    """
-    return list(_enumerate("proteins" if _check_dataset(dataset) == "proteins" else "cora"))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import IO, Any, Sequence
 
 import numpy as np
 
+from nasforge.benchmarks._files import ForbiddenGlobalError, RestrictedUnpickler, numpy_globals
 from nasforge.data.errors import DataError
 
 #: File extensions read as images in an image folder; other files are ignored (and reported).
@@ -77,31 +77,6 @@ def _npz_member(npz: Any, path: Path, key: str) -> np.ndarray:
         return _read_object_npy(fh, f"{path}[{key!r}]")
 
 
-_RECONSTRUCT = np.zeros(1).__reduce__()[0]
-_SCALAR = np.int64(0).__reduce__()[0]
-_SAFE_GLOBALS = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "scalar"): _SCALAR,
-    ("numpy.core.multiarray", "scalar"): _SCALAR,
-}
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickles numpy arrays, numpy scalars and builtin values; refuses every other global."""
-
-    where = ""
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return _SAFE_GLOBALS[(module, name)]
-        except KeyError:
-            raise DataError(f"{self.where} holds pickled objects of type {module}.{name}; only numpy arrays, "
-                            f"numbers and strings are accepted") from None
-
-
 def _read_object_npy(fh: IO[bytes], where: str) -> np.ndarray:
     fmt = np.lib.format
     version = fmt.read_magic(fh)
@@ -111,12 +86,11 @@ def _read_object_npy(fh: IO[bytes], where: str) -> np.ndarray:
         fmt.read_array_header_2_0(fh)
     else:
         raise DataError(f"{where}: unsupported .npy format version {version} for an object array")
-    unpickler = _NumpyOnlyUnpickler(fh)
-    unpickler.where = where
     try:
-        obj = unpickler.load()
-    except DataError:
-        raise
+        obj = RestrictedUnpickler(fh, numpy_globals(), where).load()
+    except ForbiddenGlobalError as e:
+        raise DataError(f"{where} holds pickled objects of type {e.module}.{e.name}; only numpy arrays, "
+                        f"numbers and strings are accepted") from None
     except Exception as e:
         raise DataError(f"cannot read object array {where}: {e}") from e
     if not isinstance(obj, np.ndarray):
