@@ -34,7 +34,7 @@ def test_search_json_shape(fake_data_dir, db):
                       "--seed", "0", "-p", "population_size=5", "-p", "sample_size=2")
     assert out["study"] == "nb201-cifar10-rea-s0"
     assert set(out["best"]) >= {"arch", "metrics"} and "test_acc_200ep" in out["best"]["metrics"]
-    assert out["trials"] > 0 and out["simulated_seconds"] >= 3000 and out["wall_seconds"] > 0
+    assert out["trials"] > 0 and out["cost_seconds"] >= 3000 and out["cost_kind"] == "simulated" and out["wall_seconds"] > 0
     assert out["strategy"] == {"name": "rea", "seed": 0, "population_size": 5, "sample_size": 2}
 
 
@@ -43,7 +43,7 @@ def test_search_table_and_show_and_studies(fake_data_dir, db):
               "--study", "mine", "--no-progress")
     assert "best architecture" in res.stdout and "test_acc_200ep (reported)" in res.stdout
     shown = json.loads(run("show", "mine", "--storage", db, "--top", "3", "--json").stdout)
-    objs = [t["objective"] for t in shown["top"]]
+    objs = [t["value"] for t in shown["top"]]
     assert len(objs) == 3 and objs == sorted(objs, reverse=True)
     assert shown["counts"]["complete"] == 30
     table = run("show", "mine", "--storage", db).stdout
@@ -76,7 +76,7 @@ def test_other_benchmarks(db):
     out = search_json(db, "-b", "nasbench-graph", "--dataset", "citeseer", "--trials", "20", "-s", "local")
     assert set(out["best"]["metrics"]) == {"valid_perf", "perf", "latency", "para"}
     out = search_json(db, "-b", "analog-nb201", "--metric", "analog_accuracy", "--trials", "20")
-    assert out["best"]["objective"] == out["best"]["metrics"]["analog_accuracy"]
+    assert out["best"]["value"] == out["best"]["metrics"]["analog_accuracy"]
 
 
 @pytest.mark.parametrize("args,message", [

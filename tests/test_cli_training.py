@@ -35,7 +35,7 @@ def test_search_on_digits(searched):
     m = out["best"]["metrics"]
     assert 0 <= m["val_acc"] <= 100 and m["params"] > 0 and m["flops"] > 0 and m["latency_ms"] > 0
     assert out["task"]["input_shape"] == [1, 8, 8] and out["space"] == {"name": "nb201", "C": 4, "N": 1}
-    assert out["simulated_seconds"] > 0  # training seconds are the cost
+    assert out["cost_seconds"] > 0 and out["cost_kind"] == "measured"  # training seconds are the cost
 
 
 def test_train_from_study_then_export(searched):
@@ -64,7 +64,7 @@ def test_npz_task(tmp_path):
     np.savez(tmp_path / "mine.npz", X=X, y=y)
     out = json.loads(run("search", "--task", str(tmp_path / "mine.npz"), *SMALL, "--trials", "2",
                          "--storage", "memory:", "--json").stdout)
-    assert out["study"] == "mine-rea-s0" and out["task"]["num_classes"] == 3
+    assert out["study"] == "mine-nb201-rea-s0" and out["task"]["num_classes"] == 3
 
 
 @pytest.mark.parametrize("args,message", [
@@ -89,4 +89,4 @@ def test_train_refuses_benchmark_studies(tmp_path, fake_data_dir):
     db = f"sqlite:///{tmp_path}/b.db"
     run("search", "--data-dir", str(fake_data_dir), "--trials", "2", "--storage", db, "--study", "tab", "--json")
     res = run("train", "--study", "tab", "--storage", db, code=2)
-    assert "only --task studies can be retrained" in res.output
+    assert "only task studies (--task) can be retrained" in res.output

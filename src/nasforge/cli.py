@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nasforge.registry import BENCHMARKS, SPACES, STRATEGIES, UnknownNameError, accepted_options, check_options
+from nasforge.registry import BENCHMARKS, EVALUATORS, SPACES, STRATEGIES, accepted_options, check_options
 
 DEFAULT_STORAGE = "sqlite:///nasforge.db"
 
@@ -41,15 +41,13 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the library's user-facing exceptions into a clear message and exit code 2."""
     import functools
 
-    from nasforge.benchmarks._files import DataNotFoundError
-    from nasforge.storage import StudyExistsError, StudyNotFoundError
+    from nasforge.errors import NasforgeError
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (CLIError, ValueError, UnknownNameError, DataNotFoundError, StudyExistsError,
-                StudyNotFoundError) as exc:
+        except (CLIError, NasforgeError, ValueError) as exc:
             _fail(str(exc))
     return wrapper
 
@@ -115,89 +113,73 @@ def search(
     proxy_data: Optional[str] = typer.Option(None, help="training-free strategies: the proxies' batch, task / patches / noise (default task with --task, else patches)"),
     proxy_batch_size: int = typer.Option(64, help="training-free strategies: batch size of the proxies"),
     proxy_table: Optional[str] = typer.Option(None, help="training-free strategies: read proxies from a file written by `nasforge proxies --out` instead of computing them"),
+    objectives: Optional[str] = typer.Option(None, "--objectives", "-o", help="comma-separated objectives metric:max|min (default: the evaluator's objective, maximised), e.g. val_acc:max,params:min"),
+    constraint: List[str] = typer.Option([], "--constraint", "-c", help="a constraint 'metric <= bound' (or <, >=, >), repeatable, e.g. -c 'params <= 1e6'; infeasible architectures are recorded and never the best"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of tables"),
     progress: bool = typer.Option(True, help="show a progress bar on stderr"),
 ) -> None:
     """Search a tabular benchmark, or train candidates on real data (--task); print the best architecture."""
-    from nasforge.study import Study, check_budgets
+    from nasforge import api
 
-    executor = None
-    if task is not None:
-        if benchmark is not None:
-            raise CLIError("give either --benchmark (a tabular benchmark) or --task (real data), not both")
-        task_cfg = {"source": task, "label_column": label_column, "image_size": image_size, "grayscale": grayscale,
-                    "seed": data_seed}
-        tk = _load_task(task_cfg)
-        sp = _make_space(space or ("mlp" if tk.kind == "tabular" else "nb201"), space_param)
-        from nasforge.evaluators.training import TrainingEvaluator
-
-        evaluator: Any = TrainingEvaluator(tk, sp, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
-                                           weight_decay=weight_decay, label_smoothing=label_smoothing, seed=data_seed,
-                                           device=device, time_limit=time_limit)
-        if workers > 1:
-            from nasforge.executors import ProcessExecutor
-
-            executor = ProcessExecutor(evaluator, n_workers=workers)
-        elif workers < 1:
-            raise CLIError(f"--workers must be at least 1, got {workers}")
-        label = Path(task).stem if Path(task).suffix else Path(task).name
-        config = {"task": task_cfg, "seed": seed}
-    else:
-        benchmark = benchmark or "nb201"
-        bench_factory = BENCHMARKS.get(benchmark)
-        bench_kwargs = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
-                                          "data_dir": data_dir}.items() if v is not None}
-        evaluator = _build("benchmark", benchmark, bench_factory, bench_kwargs)
-        space_name = space or evaluator.space_name
-        SPACES.get(space_name)
-        if space_name != evaluator.space_name:
-            raise CLIError(f"benchmark {benchmark!r} covers space {evaluator.space_name!r}, not {space_name!r}")
-        if space_param:
-            raise CLIError("--space-param is for --task searches; a benchmark's space is fixed")
-        sp = evaluator.space
-        label = "-".join(filter(None, [benchmark, getattr(evaluator, "dataset", None)]))
-        config = {"benchmark": benchmark, "seed": seed}
-    strat_cls = STRATEGIES.get(strategy)
-    strat_kwargs = {"seed": seed, **_parse_params(param)}
-    if "scorer" in accepted_options(strat_cls):
-        strat_kwargs["scorer"] = _make_scorer(strategy, strat_kwargs, sp, tk if task is not None else None,
-                                              None if task is not None else evaluator, proxy_names, proxy_data,
-                                              proxy_batch_size, proxy_table, seed)
-    elif proxy_names or proxy_data or proxy_table:
-        raise CLIError(f"--proxies / --proxy-data / --proxy-table are for the training-free strategies "
-                       f"(naswot, prescreen, robot), not {strategy!r}")
-    strat = _build("strategy", strategy, strat_cls, strat_kwargs, sp)
+    if task is not None and benchmark is not None:
+        raise CLIError("give either --benchmark (a tabular benchmark) or --task (real data), not both")
+    if workers < 1:
+        raise CLIError(f"--workers must be at least 1, got {workers}")
+    if space_param and task is None:
+        raise CLIError("--space-param is for --task searches; a benchmark's space is fixed")
+    if workers > 1 and task is None:
+        raise CLIError("--workers is for --task searches (a tabular lookup is faster in one process)")
+    bench_opts = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
+                                    "data_dir": data_dir}.items() if v is not None}
+    if task is not None and bench_opts:
+        raise CLIError(f"--{'/--'.join(k.replace('_', '-') for k in bench_opts)} are for --benchmark searches, "
+                       f"not --task")
+    train_opts = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
+                  "weight_decay": weight_decay, "label_smoothing": label_smoothing, "device": device,
+                  "time_limit": time_limit}
+    task_opts = {"label_column": label_column, "image_size": image_size, "grayscale": grayscale, "seed": data_seed}
+    proxy_opts = {"proxies": proxy_names, "data": proxy_data, "batch_size": proxy_batch_size, "table": proxy_table,
+                  "seed": seed}
+    st = api.search(benchmark=None if task is not None else (benchmark or "nb201"), task=task, space=space,
+                    strategy=strategy, objectives=objectives, constraints=constraint or None,
+                    n_trials=trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds, seed=seed,
+                    study=study, storage=storage, resume=resume, workers=workers,
+                    charge_duplicates=charge_duplicates, space_options=_parse_params(space_param) or None,
+                    strategy_options=_parse_params(param), benchmark_options=bench_opts,
+                    training_options=train_opts if task is not None else None,
+                    task_options=task_opts if task is not None else None,
+                    proxy_options=proxy_opts if (proxy_names or proxy_data or proxy_table) else
+                    ({"seed": seed, "batch_size": proxy_batch_size} if "scorer" in
+                     accepted_options(STRATEGIES.get(strategy)) else None), run=False)
     if trials is None and budget_seconds is None and wall_seconds is None:
-        trials = 100
-    check_budgets(evaluator, trials, budget_seconds, wall_seconds)
-    name = study or f"{label}-{strategy}-s{seed}"
-    st = Study(sp, strat, evaluator, name=name, storage=storage, resume=resume, charge_duplicates=charge_duplicates,
-               config=config)
+        trials = api.DEFAULT_TRIALS
+    evaluator = st.evaluator
     if evaluator.warning and not as_json:
         err.print(f"[bold yellow]warning:[/] {evaluator.warning}", highlight=False)
     t0 = time.monotonic()
+    executor = None
+    if workers > 1:
+        from nasforge.executors import ProcessExecutor
+
+        executor = ProcessExecutor(evaluator, n_workers=workers)
     try:
         _run_with_progress(st, trials, budget_seconds, wall_seconds, show=progress and not as_json, executor=executor)
     except KeyboardInterrupt:
-        err.print(f"interrupted after {st.n_trials} finished trials (all recorded in {storage}); "
-                  f"continue with the same command and --resume --study {name}", highlight=False)
+        err.print(f"interrupted after {st.n_trials} finished trials (all recorded in {_safe_url(storage)}); "
+                  f"continue with the same command and --resume --study {st.name}", highlight=False)
         raise typer.Exit(130)
     finally:
         if executor is not None:
             executor.shutdown()
-    summary = st.summary()
+    summary = api.summarise(st)
+    summary.pop("config")
     summary["wall_seconds"] = time.monotonic() - t0
-    summary["strategy"] = {"name": strategy, **strat.plain_params()}
+    summary["strategy"] = {"name": st.strategy.name, **st.strategy.plain_params()}
     if task is None:
         summary["benchmark"] = evaluator.describe()
-        avg = evaluator.random_average()
-        summary["reference"] = {"random_average": avg, "best_in_table": evaluator.best_possible()}
-        if summary["best"] is not None:
-            got = summary["best"]["metrics"][evaluator.report]
-            summary["reference"]["relative_improvement_pct"] = 100.0 * (got - avg) / abs(avg) if avg else None
     else:
-        summary["task"] = tk.describe()
-        summary["space"] = {"name": sp.name, **sp.get_params()}
+        summary["task"] = evaluator.task.describe()
+        summary["space"] = {"name": st.space.name, **st.space.get_params()}
     st.close()
     if as_json:
         print(json.dumps(summary, default=float))
@@ -205,46 +187,14 @@ def search(
     _print_summary(summary)
 
 
-def _make_scorer(strategy: str, kwargs: dict[str, Any], space: Any, task: Any, bench: Any, names: str | None,
-                 data: str | None, batch_size: int, table: str | None, seed: int) -> Any:
-    """The zero-cost proxy scorer a training-free strategy calls: computed on the fly, or read from a table."""
-    if names is None:  # the proxies the strategy reads
-        if strategy == "naswot":
-            names = kwargs.get("proxy", "naswot")
-        elif strategy == "prescreen":
-            names = kwargs.setdefault("proxy", "naswot")
-        else:
-            if isinstance(kwargs.get("proxies"), str):  # -p proxies=synflow,naswot
-                kwargs["proxies"] = [n.strip() for n in kwargs["proxies"].split(",") if n.strip()]
-            names = kwargs.get("proxies") and ",".join(kwargs["proxies"])
-    if table is not None:
-        from nasforge.evaluators.proxy_study import ProxyTable
+def _safe_url(url: str) -> str:
+    """A storage URL with any password replaced by ``***``."""
+    try:
+        from sqlalchemy.engine import make_url
 
-        return ProxyTable(space, table, proxies=names)
-    from nasforge.evaluators.zero_cost import ProxyScorer
-
-    if task is not None:
-        return ProxyScorer(space, proxies=names, task=task, data=data or "task", batch_size=batch_size, seed=seed)
-    if data == "task":
-        raise CLIError("--proxy-data task needs --task; a benchmark has no training data: use patches or noise")
-    from nasforge.evaluators.proxy_study import benchmark_network_input
-
-    shape, classes = benchmark_network_input(bench)
-    return ProxyScorer(space, proxies=names, input_shape=shape, num_classes=classes, data=data or "patches",
-                       batch_size=batch_size, seed=seed)
-
-
-def _load_task(cfg: dict[str, Any]) -> Any:
-    from nasforge.data import load_task
-
-    return load_task(cfg["source"], label_column=cfg["label_column"], image_size=cfg["image_size"],
-                     grayscale=cfg["grayscale"], seed=cfg["seed"])
-
-
-def _make_space(name: str, params: list[str] | dict[str, Any]) -> Any:
-    factory = SPACES.get(name)
-    kwargs = params if isinstance(params, dict) else _parse_params(params)
-    return _build("space", name, factory, kwargs)
+        return make_url(url).render_as_string(hide_password=True) if "://" in url else url
+    except Exception:  # not a SQLAlchemy URL: nothing to hide
+        return url
 
 
 def _run_with_progress(st: Any, trials: int | None, budget_seconds: float | None,
@@ -254,7 +204,8 @@ def _run_with_progress(st: Any, trials: int | None, budget_seconds: float | None
     if trials is not None:
         total, unit, done = float(trials), "trials", lambda: float(st.n_trials)
     elif budget_seconds is not None:
-        total, unit, done = float(budget_seconds), "sim. s", lambda: st.cost_spent
+        unit = "sim. s" if st.evaluator.capabilities().simulated_cost else "s"
+        total, done = float(budget_seconds), lambda: st.cost_spent
     else:
         t0 = time.monotonic()
         total, unit, done = float(wall_seconds or 1), "s", lambda: time.monotonic() - t0
@@ -263,28 +214,52 @@ def _run_with_progress(st: Any, trials: int | None, budget_seconds: float | None
                   console=err, transient=True, disable=not show) as bar:
         task = bar.add_task("searching", total=total, completed=min(done(), total))
 
+        first = st.objectives[0]
+        best: list[Any] = [st.best_trial()]  # kept up to date per trial, never by rescanning the study
+
         def update(study: Any, rec: Any) -> None:
-            best = study.best_trial()
-            desc = "searching" if best is None else f"best {study.evaluator.objective} {best.value:.3f}"
+            b = best[0]
+            if rec.status == "complete" and rec.feasible and rec.value is not None and (
+                    b is None or (rec.fidelity or 0) > (b.fidelity or 0)
+                    or ((rec.fidelity or 0) == (b.fidelity or 0) and first.sign * rec.value > first.sign * b.value)):
+                best[0] = b = rec
+            desc = "searching" if b is None else f"best {first.name} {b.value:.3f}"
             bar.update(task, completed=min(done(), total), description=desc)
+            if not show:
+                return
+            if not sys.stderr.isatty():  # a log: one plain line per trial
+                if rec.status == "complete":
+                    what = f"{first.name} {rec.value:.4f}" + ("" if rec.feasible else " (infeasible)")
+                else:
+                    what = f"{rec.status}: {rec.error}"
+                err.print(f"trial {rec.number}: {what}; {desc}", highlight=False, soft_wrap=True)
 
         st.optimize(n_trials=trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds, callbacks=[update],
                     executor=executor)
 
 
 def _print_summary(s: dict[str, Any]) -> None:
-    out.print(f"study [bold]{s['study']}[/]: {s['trials']} trials ({s['failed']} failed, {s['duplicates']} "
-              f"duplicates), {s['simulated_seconds']:.1f} s of evaluation cost ({'training' if 'task' in s else 'simulated'}), "
+    extra = "".join(f", {s[k]} {k}" for k in ("failed", "infeasible", "duplicates") if s.get(k))
+    out.print(f"study [bold]{s['study']}[/]: {s['trials']} trials{extra}; {s['cost_seconds']:.1f} s of "
+              f"{'simulated' if s['cost_kind'] == 'simulated' else 'measured'} evaluation cost, "
               f"{s['wall_seconds']:.1f} wall s", highlight=False)
+    if s["constraints"]:
+        out.print("constraints: " + ", ".join(s["constraints"]), highlight=False)
     if s["best"] is None:
-        out.print("no trial finished successfully")
+        out.print("no trial finished successfully" + (" and feasibly" if s["constraints"] else ""))
         return
-    out.print(f"best architecture (by {s['objective']}): [bold]{s['best']['arch']}[/]", highlight=False)
+    out.print(f"best architecture (by {s['objectives'][0]}): [bold]{s['best']['arch']}[/]", highlight=False)
     table = Table("metric", "value")
     for k, v in s["best"]["metrics"].items():
         if not isinstance(v, list):  # curves are in `nasforge show --json`
             table.add_row(k + (" (reported)" if k == s["report"] else ""), _metric_fmt(v))
     out.print(table)
+    if s.get("pareto"):
+        names = [o.partition(":")[0] for o in s["objectives"]]
+        pt = Table("architecture", *names, title=f"Pareto set ({len(s['pareto'])}) of {', '.join(s['objectives'])}")
+        for r in s["pareto"]:
+            pt.add_row(r["arch"], *(_metric_fmt(r["metrics"].get(n, r["value"])) for n in names))
+        out.print(pt)
     ref = s.get("reference", {})
     if ref.get("relative_improvement_pct") is not None:
         out.print(f"{s['report']}: average random architecture {ref['random_average']:.4f}, best in table "
@@ -292,18 +267,6 @@ def _print_summary(s: dict[str, Any]) -> None:
                   f"{ref['relative_improvement_pct']:+.2f}%", highlight=False)
     if "warning" in s:
         out.print(f"[bold yellow]warning:[/] {s['warning']}", highlight=False)
-
-
-def _open_storage(storage: str) -> Any:
-    from nasforge.storage import get_storage
-
-    if storage.startswith("sqlite:///"):
-        from pathlib import Path
-
-        path = Path(storage[len("sqlite:///"):])
-        if not path.is_file():
-            raise CLIError(f"no study database at {path}; pass --storage sqlite:///path/to/file.db")
-    return get_storage(storage)
 
 
 @app.command()
@@ -329,81 +292,43 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Retrain an architecture on train+validation with a longer schedule and report its test accuracy."""
-    import numpy as np
-
-    from nasforge.evaluators.training import TrainingEvaluator, train_final
-    from nasforge.export import save_checkpoint
-
-    train_cfg: dict[str, Any] = {}
-    if study is not None:
-        store = _open_storage(storage)
-        info = store.get_study(study)
-        cfg = info.config
-        if "task" not in cfg:
-            raise CLIError(f"study {study!r} searched a tabular benchmark ({cfg.get('benchmark')}); "
-                           f"only --task studies can be retrained")
-        task_cfg, space_name, space_kwargs = cfg["task"], cfg["space"], cfg.get("space_params", {})
-        train_cfg = {k: cfg["evaluator"][k] for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay",
-                                                      "label_smoothing", "schedule")}
-        if arch is None:
-            done = [t for t in store.trials(study) if t.status == "complete" and t.value is not None]
-            if not done:
-                raise CLIError(f"study {study!r} has no complete trial to retrain")
-            arch = max(done, key=lambda t: (t.value, -t.number)).arch
-        store.close()
-    else:
-        if task is None or space is None or arch is None:
-            raise CLIError("give --study NAME, or all of --task, --space and --arch")
-        task_cfg = {"source": task, "label_column": label_column, "image_size": image_size,
-                    "grayscale": grayscale, "seed": data_seed}
-        space_name, space_kwargs = space, _parse_params(space_param)
-    tk = _load_task(task_cfg)
-    sp = _make_space(space_name, space_kwargs)
-    chosen = sp.parse(arch)
-    search_epochs = train_cfg.pop("epochs", None)
-    final_epochs = epochs or (3 * search_epochs if search_epochs else 30)
-    if batch_size is not None:
-        train_cfg["batch_size"] = batch_size
-    if lr is not None:
-        train_cfg["lr"] = lr
-    if baseline_random < 0:
-        raise CLIError(f"--baseline-random must be >= 0, got {baseline_random}")
-    ev = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg["seed"], device=device, **train_cfg)
     from rich.progress import Progress
 
-    with Progress(console=err, transient=True, disable=as_json) as bar:
-        job = bar.add_task(f"training {chosen}", total=1 + baseline_random)
-        model, metrics = train_final(ev, chosen)
-        bar.advance(job)
-        baseline = []
-        rng = np.random.default_rng(seed)
-        for _ in range(baseline_random):
-            ra = sp.sample(rng)
-            bar.update(job, description=f"random baseline {ra}")
-            baseline.append({"arch": str(ra), "test_acc": train_final(ev, ra)[1]["test_acc"]})
-            bar.advance(job)
-    result: dict[str, Any] = {"arch": str(chosen), "space": sp.name, "task": tk.name, "epochs": final_epochs,
-                              **{k: v for k, v in metrics.items() if k != "train_loss_curve"},
-                              "train_loss_curve": metrics["train_loss_curve"]}
-    if baseline:
-        mean = float(np.mean([b["test_acc"] for b in baseline]))
-        result["random_baseline"] = {"n": len(baseline), "mean_test_acc": mean,
-                                     "std_test_acc": float(np.std([b["test_acc"] for b in baseline])),
-                                     "archs": baseline}
-    if out_dir is not None:
-        save_checkpoint(out_dir, sp, chosen, tk, model, metrics, {"epochs": final_epochs, **train_cfg,
-                                                              "task": task_cfg})
-        result["checkpoint"] = str(out_dir)
+    from nasforge import api
+
+    if study is None and (task is None or space is None or arch is None):
+        raise CLIError("give --study NAME, or all of --task, --space and --arch")
+    if epochs is not None and epochs < 1:
+        raise CLIError(f"--epochs must be at least 1, got {epochs}")
+    if baseline_random < 0:
+        raise CLIError(f"--baseline-random must be >= 0, got {baseline_random}")
+    plain = not as_json and not sys.stderr.isatty()  # a log: plain lines instead of a bar
+    with Progress(console=err, transient=True, disable=as_json or plain) as bar:
+        job = bar.add_task("training", total=1 + max(baseline_random, 0))
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(job, description=what, completed=done, total=total)
+            if plain:
+                err.print(f"[{done}/{total}] {what}", highlight=False, soft_wrap=True)
+
+        result = api.retrain(study, storage, arch=arch, task=task, space=space,
+                             space_options=_parse_params(space_param),
+                             task_options={"label_column": label_column, "image_size": image_size,
+                                           "grayscale": grayscale, "seed": data_seed},
+                             epochs=epochs, batch_size=batch_size, lr=lr, device=device,
+                             baseline_random=baseline_random, seed=seed, out=out_dir, progress=progress)
     if as_json:
         print(json.dumps(result, default=float))
         return
-    out_lines = [f"retrained [bold]{chosen}[/] on {tk.name} train+validation for {final_epochs} epochs",
-                 f"test accuracy {metrics['test_acc']:.2f}%  ({metrics['params']:,} parameters, "
-                 f"{metrics['flops']:,} FLOPs, {metrics['latency_ms']:.2f} ms at batch 1)"]
-    if baseline:
+    chosen, tk_name, final_epochs = result["arch"], result["task"], result["epochs"]
+    out_lines = [f"retrained [bold]{chosen}[/] on {tk_name} train+validation for {final_epochs} epochs",
+                 f"test accuracy {result['test_acc']:.2f}%  ({result['params']:,} parameters, "
+                 f"{result['flops']:,} FLOPs, {result['latency_ms']:.2f} ms at batch 1)"]
+    if "random_baseline" in result:
         rb = result["random_baseline"]
+        sem = f", standard error {rb['sem_test_acc']:.2f}" if rb.get("sem_test_acc") is not None else ""
         out_lines.append(f"average of {rb['n']} random architectures of the same space, trained the same way: "
-                         f"{rb['mean_test_acc']:.2f}% (std {rb['std_test_acc']:.2f})")
+                         f"{rb['mean_test_acc']:.2f}% (std {rb['std_test_acc']:.2f}{sem})")
     if out_dir is not None:
         out_lines.append(f"saved to {out_dir} (export with `nasforge export {out_dir}`)")
     for line in out_lines:
@@ -458,7 +383,7 @@ def bench(
     """Compare strategies (and peers) over many seeds: table at budget checkpoints, regret plot, JSON of every run."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from nasforge.bench import BenchConfig, run_bench
+    from nasforge import api
 
     strat_params: dict[str, dict[str, Any]] = {}
     for key, value in _parse_params(param).items():
@@ -466,8 +391,6 @@ def bench(
         if not dot or not opt:
             raise CLIError(f"malformed --param {key!r}; expected strategy.option=value, e.g. rea.population_size=20")
         strat_params.setdefault(name, {})[opt] = value
-    if trials is None and budget_seconds is None:
-        trials = 100
     try:
         cps = [float(c) for c in checkpoints.split(",") if c.strip()]
     except ValueError:
@@ -476,29 +399,23 @@ def bench(
         raise CLIError(f"--seeds must be at least 1, got {seeds}")
     bench_kwargs = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
                                       "data_dir": data_dir}.items() if v is not None}
-    _build("benchmark", benchmark, BENCHMARKS.get(benchmark), bench_kwargs)  # validates names and options
-    cfg = BenchConfig(strategies=[s for s in strategies.split(",") if s.strip()],
-                      peers=[p for p in peers.split(",") if p.strip()], benchmark=benchmark,
-                      benchmark_kwargs=bench_kwargs, seeds=list(range(seed_start, seed_start + seeds)),
-                      n_trials=trials, budget_seconds=budget_seconds, checkpoints=cps,
-                      strategy_params=strat_params, workers=workers)
     with Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                   transient=True, disable=as_json) as bar:
-        task = bar.add_task("runs", total=len(cfg.methods) * len(cfg.seeds))
-        if reuse is not None and not Path(reuse).is_file():
-            raise CLIError(f"--reuse {reuse!r}: no such file; give the bench.json of an earlier run")
-        try:
-            result = run_bench(cfg, out_dir or None, progress=lambda done, total: bar.update(task, completed=done, total=total),
-                               reuse=reuse)
-        except ValueError as e:
-            raise CLIError(str(e)) from None
+        task = bar.add_task("runs", total=None)
+        result = api.compare([s for s in strategies.split(",") if s.strip()],
+                             peers=[p for p in peers.split(",") if p.strip()], benchmark=benchmark,
+                             benchmark_options=bench_kwargs, seeds=seeds, seed_start=seed_start, n_trials=trials,
+                             budget_seconds=budget_seconds, checkpoints=cps, strategy_options=strat_params,
+                             workers=workers, out=out_dir or None, reuse=reuse,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total))
+    cfg_trials = result["config"]["n_trials"] if "config" in result else trials
     summary = {k: v for k, v in result.items() if k != "runs"}
     if as_json:
         print(json.dumps(summary, default=float))
         return
-    unit = "trials" if cfg.n_trials is not None else "sim. s"
+    unit = "trials" if cfg_trials is not None else "sim. s"
     table = Table("method", f"budget ({unit})", "mean", "std", "median", "sem", "n", "rel. impr. %", "regret",
-                  title=", ".join(f"{k} {v}" for k, v in result["benchmark"].items()) + f", {len(cfg.seeds)} seeds")
+                  title=", ".join(f"{k} {v}" for k, v in result["benchmark"].items()) + f", {seeds} seeds")
     for r in result["rows"]:
         table.add_row(r["method"], f"{r['checkpoint']:g}", f"{r['mean']:.3f}", f"{r['std']:.3f}",
                       f"{r['median']:.3f}", f"{r['sem']:.3f}", str(r["n"]), f"{r['relative_improvement_pct']:.2f}",
@@ -571,24 +488,18 @@ def proxies(
 @_guard
 def studies(storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL"),
             as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List the studies in a storage with their size and best objective."""
-    store = _open_storage(storage)
-    rows = []
-    for info in store.list_studies():
-        trials = store.trials(info.name)
-        done = [t for t in trials if t.status == "complete" and t.value is not None]
-        best = max(done, key=lambda t: t.value, default=None)
-        rows.append({"study": info.name, "space": info.config.get("space"), "strategy": info.config.get("strategy"),
-                     "benchmark": info.config.get("benchmark"), "trials": sum(t.finished for t in trials),
-                     "best_objective": None if best is None else best.value,
-                     "created_at": info.created_at})
+    """List the studies in a storage with their size and best value."""
+    from nasforge import api
+
+    rows = api.list_studies(storage)
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table("study", "space", "strategy", "benchmark", "trials", "best objective")
+    table = Table("study", "space", "strategy", "benchmark / task", "objectives", "trials", "best value")
     for r in rows:
-        table.add_row(r["study"], str(r["space"]), str(r["strategy"]), str(r["benchmark"]), str(r["trials"]),
-                      "-" if r["best_objective"] is None else f"{r['best_objective']:.4f}")
+        table.add_row(r["study"], str(r["space"]), str(r["strategy"]), str(r["benchmark"] or r["task"]),
+                      ", ".join(r["objectives"]), str(r["trials"]),
+                      "-" if r["best_value"] is None else f"{r['best_value']:.4f}")
     out.print(table)
 
 
@@ -598,45 +509,38 @@ def show(name: str = typer.Argument(..., help="study name"),
          storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL"),
          top: int = typer.Option(10, help="how many of the best trials to show"),
          as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """Show a study's best trials (by objective) with their metrics."""
+    """Show a study's best trials (feasible, at the highest fidelity, by the first objective) and its Pareto set."""
+    from nasforge import api
+
     if top < 1:
         raise CLIError(f"--top must be at least 1, got {top}")
-    store = _open_storage(storage)
-    info = store.get_study(name)
-    trials = store.trials(name)
-    done = sorted((t for t in trials if t.status == "complete" and t.value is not None),
-                  key=lambda t: (-t.value, t.number))
-    unique, seen = [], set()
-    for t in done:
-        if t.arch not in seen:
-            seen.add(t.arch)
-            unique.append(t)
-    best = unique[:top]
-    counts = {s: sum(t.status == s for t in trials) for s in ("complete", "failed", "interrupted", "running")}
-    ev = info.config.get("evaluator", {})
-    payload = {"study": name, "config": info.config, "counts": counts,
-               "simulated_seconds": sum(t.cost for t in trials if t.finished),
-               "top": [{"trial": t.number, "arch": t.arch, "objective": t.value, "metrics": dict(t.metrics)}
-                       for t in best]}
+    payload = api.summarise(name, storage, top=top)
     if as_json:
-        print(json.dumps(payload))
+        print(json.dumps(payload, default=float))
         return
+    counts = payload["counts"]
     out.print(f"study [bold]{name}[/]: " + ", ".join(f"{v} {k}" for k, v in counts.items() if v)
-              + f"; objective {ev.get('objective')}, reported {ev.get('report')}", highlight=False)
-    metric_names = sorted({k for t in best for k in t.metrics})
-    table = Table("#", "trial", "architecture", "objective", *metric_names)
+              + (f" ({payload['infeasible']} infeasible)" if payload["infeasible"] else "")
+              + f"; objectives {', '.join(payload['objectives'])}, reported {payload['report']}"
+              + (f"; constraints {', '.join(payload['constraints'])}" if payload["constraints"] else ""),
+              highlight=False)
+    best = payload["top"]
+    metric_names = sorted({k for t in best for k, v in t["metrics"].items() if not isinstance(v, (list, dict))})
+    table = Table("#", "trial", "architecture", "value", *metric_names)
     for i, t in enumerate(best, 1):
-        table.add_row(str(i), str(t.number), t.arch, f"{t.value:.4f}",
-                      *(_metric_fmt(t.metrics.get(m, "")) for m in metric_names))
+        table.add_row(str(i), str(t["trial"]) + ("" if t["source"] == "ask" else f" ({t['source']})"),
+                      t["arch"], f"{t['value']:.4f}", *(_metric_fmt(t["metrics"].get(m, "")) for m in metric_names))
     out.print(table)
+    if payload.get("pareto"):
+        out.print(f"Pareto set: {len(payload['pareto'])} architectures (--json lists them)", highlight=False)
 
 
 @app.command("list")
 @_guard
-def list_(kind: str = typer.Argument(..., help="spaces, strategies or benchmarks"),
+def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks or evaluators"),
           as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List registered spaces, strategies or benchmarks with their options."""
-    registries = {"spaces": SPACES, "strategies": STRATEGIES, "benchmarks": BENCHMARKS}
+    """List registered spaces, strategies, benchmarks or evaluators with their options."""
+    registries = {"spaces": SPACES, "strategies": STRATEGIES, "benchmarks": BENCHMARKS, "evaluators": EVALUATORS}
     if kind not in registries:
         raise CLIError(f"unknown kind {kind!r}; accepted: {', '.join(registries)}")
     reg = registries[kind]

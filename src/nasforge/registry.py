@@ -1,4 +1,4 @@
-"""Registries of plug-ins: one per kind (spaces, strategies, benchmarks).
+"""Registries of plug-ins: one per kind (spaces, strategies, benchmarks, evaluators).
 
 Each name maps to a class or factory; built-ins are registered by import path
 and imported only when first used, so ``import nasforge`` stays cheap and a
@@ -96,6 +96,7 @@ def check_options(kind: str, name: str, factory: Callable[..., Any], kwargs: dic
 SPACES: Registry[Any] = Registry("space")
 STRATEGIES: Registry[Any] = Registry("strategy")
 BENCHMARKS: Registry[Any] = Registry("benchmark")
+EVALUATORS: Registry[Any] = Registry("evaluator")
 
 SPACES.register("nb201", "nasforge.spaces.nb201:NB201Space")
 SPACES.register("nasbench-graph", "nasforge.spaces.nbgraph:NASBenchGraphSpace")
@@ -124,6 +125,11 @@ BENCHMARKS.register("nb201", "nasforge.benchmarks.nb201:NB201Benchmark")
 BENCHMARKS.register("analog-nb201", "nasforge.benchmarks.analog:AnalogNB201Benchmark")
 BENCHMARKS.register("nasbench-graph", "nasforge.benchmarks.nbgraph:NASBenchGraphBenchmark")
 
+# tabular benchmarks are evaluators too, with their own registry (they are given their space)
+EVALUATORS.register("training", "nasforge.evaluators.training:TrainingEvaluator")
+EVALUATORS.register("hardware", "nasforge.evaluators.hardware:HardwareEvaluator")
+EVALUATORS.register("function", "nasforge.evaluators.base:FunctionEvaluator")
+
 
 def list_spaces(pattern: str | None = None) -> list[str]:
     return SPACES.list(pattern)
@@ -147,3 +153,11 @@ def create_strategy(name: str, space: Any, **kwargs: Any) -> Any:
 
 def create_benchmark(name: str, **kwargs: Any) -> Any:
     return BENCHMARKS.create(name, **kwargs)
+
+
+def list_evaluators(pattern: str | None = None) -> list[str]:
+    return EVALUATORS.list(pattern)
+
+
+def create_evaluator(name: str, *args: Any, **kwargs: Any) -> Any:
+    return EVALUATORS.create(name, *args, **kwargs)

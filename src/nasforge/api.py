@@ -1,0 +1,402 @@
+"""The Python API: search, retrain, compare and summarise.
+
+These functions are what the ``nasforge`` command line, notebooks and the
+dashboard call; the CLI only parses arguments, calls them and prints. Each
+takes plain values (names, option dicts, URLs) or ready objects, checks
+everything it can before the first trial (so bad input never leaves an empty
+study behind), and returns plain results.
+
+>>> from nasforge import api
+>>> study = api.search(benchmark="nb201", strategy="rea", n_trials=50, seed=0)   # doctest: +SKIP
+>>> api.summarise(study)["best"]["arch"]                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from nasforge.errors import ConfigError, UnknownNameError
+from nasforge.registry import BENCHMARKS, SPACES, STRATEGIES, accepted_options, check_options
+from nasforge.results import COMPLETE, Constraint, Objective, TrialRecord, parse_constraints, parse_objectives
+
+#: the budget of a search given none
+DEFAULT_TRIALS = 100
+
+
+# ----------------------------------------------------------------------------- building blocks
+def make_space(name: str, options: Mapping[str, Any] | None = None) -> Any:
+    """A registered space with its options checked (``unknown space``/``has no option`` errors)."""
+    return SPACES.create(name, **dict(options or {}))
+
+
+def task_config(source: str, label_column: str = "label", image_size: int = 32, grayscale: bool = False,
+                seed: int = 0) -> dict[str, Any]:
+    """The plain description of a task a study records (a path is made absolute, so a study can be
+    retrained from another folder)."""
+    p = Path(source)
+    if p.suffix or p.exists():
+        source = str(p.resolve())
+    return {"source": source, "label_column": label_column, "image_size": image_size, "grayscale": grayscale,
+            "seed": seed}
+
+
+def load_task(cfg: Mapping[str, Any]) -> Any:
+    """The task a :func:`task_config` describes."""
+    from nasforge.data import load_task as load
+
+    return load(cfg["source"], label_column=cfg.get("label_column", "label"), image_size=cfg.get("image_size", 32),
+                grayscale=cfg.get("grayscale", False), seed=cfg.get("seed", 0))
+
+
+def make_scorer(strategy: str, options: dict[str, Any], space: Any, *, task: Any = None, benchmark: Any = None,
+                proxies: str | None = None, data: str | None = None, batch_size: int = 64,
+                table: str | None = None, seed: int = 0) -> Any:
+    """The zero-cost proxy scorer a training-free strategy calls: computed on the fly, or read from a table.
+
+    ``options`` are the strategy's options; the proxies default to those it reads (``proxy`` or
+    ``proxies``). A table missing cells is refused here, before a study is created.
+    """
+    names = proxies
+    if names is None:
+        if strategy == "naswot":
+            names = options.get("proxy", "naswot")
+        elif strategy == "prescreen":
+            names = options.setdefault("proxy", "naswot")
+        else:
+            if isinstance(options.get("proxies"), str):  # proxies=synflow,naswot
+                options["proxies"] = [n.strip() for n in options["proxies"].split(",") if n.strip()]
+            names = options.get("proxies") and ",".join(options["proxies"])
+    if table is not None:
+        from nasforge.evaluators.proxy_study import ProxyTable
+
+        return ProxyTable(space, table, proxies=names)
+    from nasforge.evaluators.zero_cost import ProxyScorer
+
+    if task is not None:
+        return ProxyScorer(space, proxies=names, task=task, data=data or "task", batch_size=batch_size, seed=seed)
+    if data == "task":
+        raise ConfigError("proxy data 'task' needs a task; a benchmark has no training data: use patches or noise")
+    from nasforge.evaluators.proxy_study import benchmark_network_input
+
+    shape, classes = benchmark_network_input(benchmark)
+    return ProxyScorer(space, proxies=names, input_shape=shape, num_classes=classes, data=data or "patches",
+                       batch_size=batch_size, seed=seed)
+
+
+def default_study_name(label: str, strategy: str, seed: int, space: str | None = None) -> str:
+    """``<benchmark>-<dataset>-<strategy>-s<seed>``, or ``<task>-<space>-<strategy>-s<seed>`` for a task
+    search (whose space is a choice), so searches of different spaces never share a default name."""
+    return "-".join(filter(None, [label, space, strategy, f"s{seed}"]))
+
+
+# ----------------------------------------------------------------------------- search
+def search(*, benchmark: str | Any | None = None, task: str | Any | None = None, space: str | Any | None = None,
+           strategy: str | Any = "rea", evaluator: Any = None,
+           objectives: str | Sequence[str | Objective] | None = None,
+           constraints: str | Sequence[str | Constraint] | None = None,
+           n_trials: int | None = None, budget_seconds: float | None = None, wall_seconds: float | None = None,
+           seed: int = 0, study: str | None = None, storage: str | Any = None, resume: bool = False,
+           workers: int = 1, charge_duplicates: bool = True,
+           space_options: Mapping[str, Any] | None = None, strategy_options: Mapping[str, Any] | None = None,
+           benchmark_options: Mapping[str, Any] | None = None, training_options: Mapping[str, Any] | None = None,
+           task_options: Mapping[str, Any] | None = None, proxy_options: Mapping[str, Any] | None = None,
+           callbacks: Iterable[Callable[[Any, TrialRecord], None]] = (), run: bool = True) -> Any:
+    """Search a tabular benchmark, or train candidates on a task, and return the :class:`~nasforge.study.Study`.
+
+    Exactly one of ``benchmark`` (a registered name or a benchmark object), ``task`` (``digits``,
+    ``mnist1d``, a ``.npz``/``.csv``/image folder, or a Task) or ``evaluator`` (any Evaluator, with
+    ``space`` an object) says how candidates are scored. ``space`` defaults to the benchmark's own,
+    or with a task to ``nb201`` for images and ``mlp`` for tabular data. ``strategy`` is a registered
+    name (options in ``strategy_options``) or a Strategy built for ``space``. Objectives default to
+    the evaluator's objective, maximised; with several objectives and a strategy that takes
+    ``objectives`` (nsga2) they are passed on unless given in ``strategy_options``. Budgets count the
+    whole study (a resumed study stops where an uninterrupted one would); without any,
+    ``DEFAULT_TRIALS`` trials. ``workers > 1`` trains trials in parallel processes.
+    ``run=False`` builds and records the study without running it.
+    """
+    from nasforge.study import Study, check_budgets
+
+    given = [n for n, v in (("benchmark", benchmark), ("task", task), ("evaluator", evaluator)) if v is not None]
+    if len(given) > 1:
+        raise ConfigError(f"give one of benchmark, task or evaluator, not {' and '.join(given)}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
+    config: dict[str, Any] = {"seed": seed}
+    tk = None
+    if evaluator is not None:
+        if space is None or isinstance(space, str):
+            raise ConfigError("with an evaluator object, give the space object it evaluates")
+        sp, ev, label = space, evaluator, type(evaluator).__name__.lower()
+    elif task is not None:
+        if isinstance(task, str):
+            tcfg = task_config(task, **dict(task_options or {}))
+            tk = load_task(tcfg)
+            config["task"] = tcfg
+            label = Path(task).stem if Path(task).suffix else Path(task).name
+        else:
+            tk, label = task, getattr(task, "name", "task")
+            config["task"] = {"name": label}
+        sp = space if space is not None and not isinstance(space, str) else \
+            make_space(space or ("mlp" if tk.kind == "tabular" else "nb201"), space_options)
+        from nasforge.evaluators.training import TrainingEvaluator
+
+        topts = {"seed": config["task"].get("seed", 0), **dict(training_options or {})}
+        check_options("evaluator", "training", TrainingEvaluator, topts)
+        ev = TrainingEvaluator(tk, sp, **topts)
+    else:
+        benchmark = benchmark if benchmark is not None else "nb201"
+        if isinstance(benchmark, str):
+            ev = BENCHMARKS.create(benchmark, **dict(benchmark_options or {}))
+            config["benchmark"] = benchmark
+        else:
+            ev = benchmark
+            config["benchmark"] = type(benchmark).__name__
+        if space is not None and not isinstance(space, str):
+            raise ConfigError("a benchmark's space is fixed: give its name or leave space out")
+        if space is not None and space != ev.space_name:
+            SPACES.get(space)
+            raise ConfigError(f"benchmark {config['benchmark']!r} covers space {ev.space_name!r}, not {space!r}")
+        if space_options:
+            raise ConfigError("space options are for task searches; a benchmark's space is fixed")
+        sp = ev.space
+        label = "-".join(filter(None, [config["benchmark"], getattr(ev, "dataset", None)]))
+    objs = parse_objectives(objectives)
+    cons = parse_constraints(constraints)
+    if isinstance(strategy, str):
+        strat_name = strategy
+        cls = STRATEGIES.get(strategy)
+        sopts = {"seed": seed, **dict(strategy_options or {})}
+        accepted = accepted_options(cls)
+        if len(objs) > 1 and "objectives" in accepted and "objectives" not in sopts:
+            sopts["objectives"] = [str(o) for o in objs]
+        if "scorer" in accepted and "scorer" not in sopts:
+            sopts["scorer"] = make_scorer(strategy, sopts, sp, task=tk, benchmark=None if tk is not None else ev,
+                                          **dict(proxy_options or {}))
+        elif proxy_options and any(v is not None for v in proxy_options.values()):
+            raise ConfigError(f"proxy options are for the training-free strategies (naswot, prescreen, robot), "
+                              f"not {strategy!r}")
+        check_options("strategy", strategy, cls, sopts)
+        strat = cls(sp, **sopts)
+    else:
+        strat, strat_name = strategy, strategy.name
+    if n_trials is None and budget_seconds is None and wall_seconds is None:
+        n_trials = DEFAULT_TRIALS
+    check_budgets(ev, n_trials, budget_seconds, wall_seconds)
+    name = study or default_study_name(label, strat_name, seed, sp.name if tk is not None or evaluator else None)
+    st = Study(sp, strat, ev, name=name, storage=storage, resume=resume, charge_duplicates=charge_duplicates,
+               config=config, objectives=objs or None, constraints=cons or None)
+    if not run:
+        return st
+    executor = None
+    if workers > 1:
+        from nasforge.executors import ProcessExecutor
+
+        executor = ProcessExecutor(ev, n_workers=workers)
+    try:
+        st.optimize(n_trials=n_trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds,
+                    callbacks=callbacks, executor=executor)
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    return st
+
+
+# ----------------------------------------------------------------------------- summaries
+def open_storage(url: str | Any, must_exist: bool = True) -> Any:
+    """A storage from a URL; a ``sqlite:///`` file that does not exist is an error when ``must_exist``."""
+    from nasforge.storage import get_storage
+
+    if must_exist and isinstance(url, str) and url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if not path.is_file():
+            raise ConfigError(f"no study database at {path}; pass --storage sqlite:///path/to/file.db")
+    return get_storage(url)
+
+
+def _study_objectives(config: Mapping[str, Any]) -> tuple[Objective, ...]:
+    objs = parse_objectives(config.get("objectives") or None)
+    return objs or (Objective(config.get("evaluator", {}).get("objective", "objective")),)
+
+
+def summarise(study: Any, storage: str | Any = None, *, top: int = 10, evaluator: Any = None) -> dict[str, Any]:
+    """A study's summary: best trial (feasible, highest fidelity), top-k distinct architectures, the Pareto
+    set with several objectives, counts, cost spent, and, when the evaluator is a tabular benchmark, the
+    relative improvement of the best over the average random architecture.
+
+    ``study`` is a :class:`~nasforge.study.Study` or a study name in ``storage``.
+    """
+    from nasforge.study import _candidates, summarise_trials
+
+    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
+        raise ConfigError(f"top must be an integer >= 1, got {top!r}")
+    if hasattr(study, "trials") and hasattr(study, "objectives"):
+        name, records, config = study.name, study.storage.trials(study.name), study.config
+        objectives, constraints = study.objectives, study.constraints
+        evaluator = evaluator or study.evaluator
+    else:
+        store = open_storage(storage if storage is not None else "memory:")
+        info = store.get_study(study)
+        name, records, config = info.name, store.trials(info.name), dict(info.config)
+        objectives = _study_objectives(config)
+        constraints = parse_constraints(config.get("constraints") or None)
+    ev_cfg = config.get("evaluator", {})
+    out = summarise_trials(name, records, objectives, constraints, evaluator, report=ev_cfg.get("report"),
+                           simulated_cost=None if evaluator is not None else "benchmark" in config)
+    first = objectives[0]
+    ranked = sorted(_candidates(records),
+                    key=lambda r: (-first.sign * float(r.metrics.get(first.name, r.value)), r.number))
+    seen: set[str] = set()
+    top_k = []
+    for r in ranked:
+        if r.arch not in seen:
+            seen.add(r.arch)
+            top_k.append({"trial": r.number, "arch": r.arch, "value": r.value, "fidelity": r.fidelity,
+                          "source": r.source, "metrics": dict(r.metrics)})
+        if len(top_k) == top:
+            break
+    out["top"] = top_k
+    out["counts"] = {s: sum(r.status == s for r in records) for s in ("complete", "failed", "interrupted", "running")}
+    out["config"] = config
+    if evaluator is not None and hasattr(evaluator, "random_average") and out["best"] is not None:
+        avg = evaluator.random_average()
+        got = out["best"]["metrics"].get(evaluator.report)
+        out["reference"] = {"random_average": avg, "best_in_table": evaluator.best_possible(),
+                            "relative_improvement_pct": None if got is None or not avg
+                            else 100.0 * (float(got) - avg) / abs(avg)}
+    return out
+
+
+def list_studies(storage: str | Any) -> list[dict[str, Any]]:
+    """One row per study in a storage: names, size and best value (feasible, highest fidelity)."""
+    from nasforge.study import best_trial
+
+    store = open_storage(storage)
+    rows = []
+    for info in store.list_studies():
+        trials = store.trials(info.name)
+        objectives = _study_objectives(info.config)
+        best = best_trial(trials, objectives[0])
+        rows.append({"study": info.name, "space": info.config.get("space"), "strategy": info.config.get("strategy"),
+                     "benchmark": info.config.get("benchmark"), "task": (info.config.get("task") or {}).get("source"),
+                     "objectives": [str(o) for o in objectives], "trials": sum(t.finished for t in trials),
+                     "best_value": None if best is None else best.value, "created_at": info.created_at})
+    store.close()
+    return rows
+
+
+# ----------------------------------------------------------------------------- retrain
+def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | None = None,
+            task: str | None = None, space: str | None = None, space_options: Mapping[str, Any] | None = None,
+            task_options: Mapping[str, Any] | None = None, epochs: int | None = None, batch_size: int | None = None,
+            lr: float | None = None, device: str = "auto", baseline_random: int = 0, seed: int = 0,
+            out: str | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
+    """Retrain a study's best architecture (or ``arch``) on train+validation with a longer schedule and
+    report its test accuracy; optionally train ``baseline_random`` random architectures of the same
+    space the same way (mean and spread of their test accuracy), and save a checkpoint to ``out``.
+
+    ``progress(what, done, total)`` is called before and after each model.
+    """
+    from nasforge.evaluators.training import TrainingEvaluator, train_final
+    from nasforge.options import check_int
+
+    if epochs is not None:
+        check_int("epochs", epochs, 1)
+    check_int("baseline_random", baseline_random, 0)
+    train_cfg: dict[str, Any] = {}
+    if study is not None:
+        store = open_storage(storage)
+        info = store.get_study(study)
+        cfg = dict(info.config)
+        if "task" not in cfg or "source" not in cfg["task"]:
+            store.close()
+            raise ConfigError(f"study {study!r} searched a tabular benchmark ({cfg.get('benchmark')}); "
+                              f"only task studies (--task) can be retrained")
+        if task is not None:
+            store.close()
+            raise ConfigError(f"study {study!r} records its task ({cfg['task']['source']}); do not give a task too")
+        task_cfg, space_name, space_kwargs = cfg["task"], cfg["space"], cfg.get("space_params", {})
+        train_cfg = {k: cfg["evaluator"][k] for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay",
+                                                      "label_smoothing", "schedule") if k in cfg["evaluator"]}
+        if arch is None:
+            best = summarise(study, store)["best"]
+            if best is None:
+                store.close()
+                raise ConfigError(f"study {study!r} has no complete feasible trial to retrain")
+            arch = best["arch"]
+        store.close()
+    else:
+        if task is None or space is None or arch is None:
+            raise ConfigError("give a study, or all of task, space and arch")
+        task_cfg = task_config(task, **dict(task_options or {}))
+        space_name, space_kwargs = space, dict(space_options or {})
+    tk = load_task(task_cfg)
+    sp = make_space(space_name, space_kwargs)
+    chosen = sp.parse(arch)
+    search_epochs = train_cfg.pop("epochs", None)
+    final_epochs = epochs or (3 * search_epochs if search_epochs else 30)
+    if batch_size is not None:
+        train_cfg["batch_size"] = batch_size
+    if lr is not None:
+        train_cfg["lr"] = lr
+    ev = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg.get("seed", 0), device=device, **train_cfg)
+    total = 1 + baseline_random
+    report = progress or (lambda what, done, tot: None)
+    report(f"training {chosen}", 0, total)
+    model, metrics = train_final(ev, chosen)
+    report(f"trained {chosen}: test accuracy {metrics['test_acc']:.2f}%", 1, total)
+    baseline = []
+    rng = np.random.default_rng(seed)
+    for i in range(baseline_random):
+        ra = sp.sample(rng)
+        report(f"random baseline {i + 1}/{baseline_random}: {ra}", 1 + i, total)
+        acc = train_final(ev, ra)[1]["test_acc"]
+        baseline.append({"arch": str(ra), "test_acc": acc})
+        report(f"random baseline {i + 1}/{baseline_random}: test accuracy {acc:.2f}%", 2 + i, total)
+    result: dict[str, Any] = {"arch": str(chosen), "space": sp.name, "task": tk.name, "epochs": final_epochs,
+                              **{k: v for k, v in metrics.items() if k != "train_loss_curve"},
+                              "train_loss_curve": metrics["train_loss_curve"]}
+    if baseline:
+        accs = np.array([b["test_acc"] for b in baseline])
+        result["random_baseline"] = {"n": len(baseline), "mean_test_acc": float(accs.mean()),
+                                     "std_test_acc": float(accs.std()),
+                                     "sem_test_acc": float(accs.std(ddof=1) / np.sqrt(len(accs))) if len(accs) > 1
+                                     else None, "archs": baseline}
+    if out is not None:
+        from nasforge.export import save_checkpoint
+
+        save_checkpoint(out, sp, chosen, tk, model, metrics, {"epochs": final_epochs, **train_cfg, "task": task_cfg})
+        result["checkpoint"] = str(out)
+    return result
+
+
+# ----------------------------------------------------------------------------- compare
+def compare(strategies: Sequence[str] = ("random", "rea", "local"), *, peers: Sequence[str] = (),
+            benchmark: str = "nb201", benchmark_options: Mapping[str, Any] | None = None, seeds: int = 10,
+            seed_start: int = 0, n_trials: int | None = None, budget_seconds: float | None = None,
+            checkpoints: Sequence[float] = (), strategy_options: Mapping[str, Mapping[str, Any]] | None = None,
+            workers: int = 2, out: str | None = None, reuse: str | None = None,
+            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Compare strategies (and peer frameworks) over many seeds on a tabular benchmark: a table at budget
+    checkpoints, a regret plot and every run (see :func:`nasforge.bench.run_bench`)."""
+    from nasforge.bench import BenchConfig, run_bench
+    from nasforge.options import check_int
+
+    check_int("seeds", seeds, 1)
+    if reuse is not None and not Path(reuse).is_file():
+        raise ConfigError(f"reuse {reuse!r}: no such file; give the bench.json of an earlier run")
+    bopts = dict(benchmark_options or {})
+    BENCHMARKS.create(benchmark, **bopts)  # validates the name and options before any run
+    if n_trials is None and budget_seconds is None:
+        n_trials = DEFAULT_TRIALS
+    cfg = BenchConfig(strategies=list(strategies), peers=list(peers), benchmark=benchmark, benchmark_kwargs=bopts,
+                      seeds=list(range(seed_start, seed_start + seeds)), n_trials=n_trials,
+                      budget_seconds=budget_seconds, checkpoints=[float(c) for c in checkpoints],
+                      strategy_params={k: dict(v) for k, v in (strategy_options or {}).items()}, workers=workers)
+    return run_bench(cfg, out, progress=progress, reuse=reuse)
+
+
+__all__ = ["search", "summarise", "list_studies", "retrain", "compare", "make_space", "make_scorer", "task_config",
+           "load_task", "open_storage", "default_study_name", "DEFAULT_TRIALS", "UnknownNameError", "COMPLETE"]
