@@ -12,7 +12,7 @@ import fnmatch
 import importlib
 from typing import Any, Callable, Generic, TypeVar
 
-from nasforge.errors import UnknownNameError
+from nasforge.errors import ConfigError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -89,7 +89,7 @@ def check_options(kind: str, name: str, factory: Callable[..., Any], kwargs: dic
     accepted = accepted_options(factory)
     bad = sorted(set(kwargs) - set(accepted))
     if bad:
-        raise ValueError(f"{kind} {name!r} has no option(s) {', '.join(bad)}; its options: "
+        raise ConfigError(f"{kind} {name!r} has no option(s) {', '.join(bad)}; its options: "
                          f"{', '.join(accepted) or '(none)'}")
 
 
