@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from nasforge.data import DataError, Task, apply_normalization, list_datasets, load_task, make_task
+from nasforge.errors import ConfigError
 
 
 def _blobs(n_per_class: int = 20, k: int = 3, f: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -336,21 +337,36 @@ def test_bad_class_too_small_minimum_depends_on_fractions() -> None:
 
 
 @pytest.mark.parametrize("val, test, expected", [
-    (0.0, 0.15, "val_fraction must be a number in (0, 1); got 0.0"),
-    (0.15, 0.0, "test_fraction must be a number in (0, 1); got 0.0"),
-    (-0.1, 0.2, "val_fraction must be a number in (0, 1); got -0.1"),
-    (0.15, 1.0, "test_fraction must be a number in (0, 1); got 1.0"),
+    (0.0, 0.15, "val_fraction must be a number > 0 and < 1, got 0.0"),
+    (0.15, 0.0, "test_fraction must be a number > 0 and < 1, got 0.0"),
+    (-0.1, 0.2, "val_fraction must be a number > 0 and < 1, got -0.1"),
+    (0.15, 1.0, "test_fraction must be a number > 0 and < 1, got 1.0"),
+    (True, 0.2, "val_fraction must be a number > 0 and < 1, got True"),
     (0.7, 0.5, "val_fraction + test_fraction must be in (0, 1) so that training data remains; got 0.7 + 0.5 = 1.2"),
 ])
 def test_bad_fractions(val: float, test: float, expected: str) -> None:
     X, y = _blobs()
-    with pytest.raises(DataError, match=re.escape(expected)):
+    with pytest.raises(ConfigError, match=re.escape(expected)):
         make_task(X, y, name="t", val_fraction=val, test_fraction=test)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "0"])
+def test_bad_seed(seed: object) -> None:
+    X, y = _blobs()
+    with pytest.raises(ConfigError, match=re.escape(f"seed must be an integer in [0, 4294967295], got {seed!r}")):
+        make_task(X, y, name="t", seed=seed)
+
+
+@pytest.mark.parametrize("size", [0, -3, (6,), (6, 0), (6, 10, 3), 2.5, "32", True])
+def test_bad_image_size(image_folder: Path, size: object) -> None:
+    with pytest.raises(ConfigError, match=re.escape(f"image_size must be an integer >= 1 or a (height, width) "
+                                                    f"pair of them, got {size!r}")):
+        load_task(image_folder, image_size=size)
 
 
 def test_bad_fraction_sum_message() -> None:
     X, y = _blobs()
-    with pytest.raises(DataError, match=r"val_fraction \+ test_fraction must be in \(0, 1\).*0\.6 \+ 0\.4 = 1"):
+    with pytest.raises(ConfigError, match=r"val_fraction \+ test_fraction must be in \(0, 1\).*0\.6 \+ 0\.4 = 1"):
         make_task(X, y, name="t", val_fraction=0.6, test_fraction=0.4)
 
 

@@ -26,6 +26,8 @@ import numpy as np
 from nasforge.data.errors import DataError
 from nasforge.data.readers import RawData, read_csv, read_image_folder, read_npz
 from nasforge.data.task import Task
+from nasforge.errors import ConfigError
+from nasforge.options import check_int, check_number
 
 _LISTED = 5  # offending classes / columns named in one message
 
@@ -116,8 +118,7 @@ def make_task(X: Any, y: Any, *, name: str, classes: Sequence[Any] | None = None
     if not isinstance(name, str) or not name:
         raise DataError(f"name must be a non-empty string; got {name!r}")
     _check_fractions(val_fraction, test_fraction)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
-        raise DataError(f"seed must be an integer in [0, 2**32); got {seed!r}")
+    seed = check_int("seed", seed, 0, 2**32 - 1)
     Xa, layout = _as_samples(X)
     n = len(Xa)
     image = Xa.ndim == 4
@@ -173,12 +174,11 @@ def apply_normalization(X: Any, normalization: Task | Mapping[str, Any]) -> np.n
 # --------------------------------------------------------------------------- checks and steps
 
 def _check_fractions(val_fraction: float, test_fraction: float) -> None:
-    for label, v in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1:
-            raise DataError(f"{label} must be a number in (0, 1); got {v!r}")
+    check_number("val_fraction", val_fraction, 0, 1, low_open=True, high_open=True)
+    check_number("test_fraction", test_fraction, 0, 1, low_open=True, high_open=True)
     total = val_fraction + test_fraction
     if not total < 1:
-        raise DataError(f"val_fraction + test_fraction must be in (0, 1) so that training data remains; got "
+        raise ConfigError(f"val_fraction + test_fraction must be in (0, 1) so that training data remains; got "
                         f"{val_fraction} + {test_fraction} = {total:g}")
 
 

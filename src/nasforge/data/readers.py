@@ -19,6 +19,8 @@ import numpy as np
 
 from nasforge.benchmarks._files import ForbiddenGlobalError, RestrictedUnpickler, numpy_globals
 from nasforge.data.errors import DataError
+from nasforge.errors import ConfigError
+from nasforge.options import check_int
 
 #: File extensions read as images in an image folder; other files are ignored (and reported).
 IMAGE_EXTENSIONS = (".bmp", ".gif", ".jpeg", ".jpg", ".pbm", ".pgm", ".png", ".ppm", ".tif", ".tiff", ".webp")
@@ -200,19 +202,16 @@ def _typed_labels(labels: list[str]) -> np.ndarray:
 # --------------------------------------------------------------------------- image folder
 
 def image_size_hw(image_size: int | Sequence[int]) -> tuple[int, int]:
-    """``image_size`` as ``(H, W)``: an int means a square."""
-    if isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool):
-        hw = (int(image_size), int(image_size))
-    else:
-        try:
-            hw = tuple(int(v) for v in image_size)  # type: ignore[union-attr]
-        except (TypeError, ValueError):
-            hw = ()
-        if len(hw) != 2:
-            raise DataError(f"image_size must be an int or (height, width); got {image_size!r}")
-    if min(hw) < 1:
-        raise DataError(f"image_size must be positive; got {image_size!r}")
-    return hw  # type: ignore[return-value]
+    """``image_size`` as ``(H, W)``: an int means a square (checked with :func:`nasforge.options.check_int`)."""
+    pair = isinstance(image_size, (tuple, list))
+    try:
+        if pair and len(image_size) != 2:  # type: ignore[arg-type]
+            raise ConfigError("not a pair")
+        h, w = (image_size if pair else (image_size, image_size))  # type: ignore[misc]
+        return check_int("image_size", h, minimum=1), check_int("image_size", w, minimum=1)
+    except ConfigError:
+        raise ConfigError(f"image_size must be an integer >= 1 or a (height, width) pair of them, "
+                          f"got {image_size!r}") from None
 
 
 def read_image_folder(path: str | os.PathLike[str], image_size: int | Sequence[int] = 32,
