@@ -299,3 +299,24 @@ def test_multi_fidelity_strategy_passes_fidelity_and_dedups_per_fidelity():
     assert set(seen) == {1.0, 3.0} and len(seen) == 4  # 2 archs x 2 fidelities evaluated, the rest answered
     for t in st.trials:
         assert t.status == "complete" and t.value == sp.from_string(t.arch)["a"] + t.fidelity
+
+
+def test_resume_replays_in_recorded_order_not_by_clock(bench, monkeypatch):
+    """A clock that jumps 5 s back mid-run (another machine, NTP) must not reorder the replay."""
+    import nasforge.study as study_mod
+
+    real = time.time
+    calls = [0]
+
+    def skewed() -> float:
+        calls[0] += 1
+        return real() - (5.0 if calls[0] > 25 else 0.0)
+
+    store = InMemoryStorage()
+    monkeypatch.setattr(study_mod.time, "time", skewed)
+    make_study(bench, "rea", seed=2, storage=store, name="skew", population_size=4, sample_size=2).optimize(n_trials=20)
+    monkeypatch.setattr(study_mod.time, "time", real)
+    resumed = make_study(bench, "rea", seed=2, storage=store, name="skew", resume=True, population_size=4,
+                         sample_size=2).optimize(n_trials=35)
+    straight = make_study(bench, "rea", seed=2, population_size=4, sample_size=2).optimize(n_trials=35)
+    assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]

@@ -195,7 +195,10 @@ class TrialRecord:
     ``feasible`` is False for a complete trial that violates a constraint (its
     values are kept); ``source`` says where the trial came from: ``ask`` (the
     study's strategy) or what :meth:`~nasforge.study.Study.add_trial` was given
-    (``darts``, ``import``, a peer's name, ...).
+    (``darts``, ``import``, a peer's name, ...). ``tells_before`` (how many results
+    the study had told its strategy when this trial was asked) and ``tell_order``
+    (this result's place among them) let a resume replay asks and tells in the
+    order they happened, whatever the clocks said.
     """
 
     study: str
@@ -213,6 +216,8 @@ class TrialRecord:
     duplicate_of: int | None = None
     feasible: bool = True
     source: str = "ask"
+    tells_before: int | None = None
+    tell_order: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", _frozen_metrics(self.metrics))

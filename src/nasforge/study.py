@@ -58,6 +58,7 @@ class Trial:
     started_at: float
     duplicate_of: int | None = None
     fidelity: float | None = None
+    tells_before: int = 0
 
 
 def check_budgets(evaluator: Evaluator, n_trials: int | None = None, budget_seconds: float | None = None,
@@ -119,6 +120,7 @@ class Study:
         self._finished: list[TrialRecord] = []
         self._answers: dict[str, TrialRecord] = {}
         self._running: dict[int, Trial] = {}
+        self._n_told = 0  # results told to the strategy (their order is recorded for resume)
         self.cost_spent = 0.0
         self._next_number = 0
         if self.storage.has_study(name):
@@ -151,17 +153,33 @@ class Study:
             if r.status == RUNNING:  # its process died: keep the record, do not replay it
                 self.storage.write_trial(r.with_(status=INTERRUPTED, error="process ended before the trial finished",
                                                  finished_at=time.time()))
-        events = []
-        for r in finished:
-            if r.source == "ask":
-                events.append((r.started_at or 0.0, r.number, 0, r))
-            events.append((r.finished_at or 0.0, r.number, 1, r))
-        events.sort(key=lambda e: e[:3])
-        for _, _, kind, r in events:
-            if kind == 0:
-                self.strategy.ask()
-            else:
+        asked = [r for r in finished if r.source == "ask"]
+        if all(r.tells_before is not None and (r.source != "ask" or r.tell_order is not None) for r in finished):
+            # the recorded order: trial i was asked (or added) after tells_before[i] results had been told
+            tells = sorted(asked, key=lambda r: r.tell_order)  # type: ignore[arg-type, return-value]
+            done = 0
+            for r in sorted(finished, key=lambda r: (r.tells_before, r.number)):
+                while done < len(tells) and done < r.tells_before:  # type: ignore[operator]
+                    self._record_finished(tells[done])
+                    done += 1
+                if r.source == "ask":
+                    self.strategy.ask()
+                else:
+                    self._record_finished(r)
+            for r in tells[done:]:
                 self._record_finished(r)
+        else:  # records written before the order was kept: by their timestamps
+            events = []
+            for r in finished:
+                if r.source == "ask":
+                    events.append((r.started_at or 0.0, r.number, 0, r))
+                events.append((r.finished_at or 0.0, r.number, 1, r))
+            events.sort(key=lambda e: e[:3])
+            for _, _, kind, r in events:
+                if kind == 0:
+                    self.strategy.ask()
+                else:
+                    self._record_finished(r)
         self._next_number = max((r.number for r in records), default=-1) + 1
 
     def _record_finished(self, rec: TrialRecord) -> None:
@@ -169,6 +187,7 @@ class Study:
         self.cost_spent += rec.cost
         if rec.source != "ask":  # results from elsewhere are kept, not told or reused as answers
             return
+        self._n_told += 1
         answer = self._answer_key(rec.arch, rec.fidelity)
         if rec.status == COMPLETE and rec.duplicate_of is None and answer not in self._answers:
             self._answers[answer] = rec
@@ -230,11 +249,13 @@ class Study:
         key = self.space.to_string(canon)
         fid = self.strategy.fidelity(arch) if self.strategy.multi_fidelity else None
         prior = self._answers.get(self._answer_key(key, fid))
-        trial = Trial(self._next_number, canon, key, time.time(), None if prior is None else prior.number, fid)
+        trial = Trial(self._next_number, canon, key, time.time(), None if prior is None else prior.number, fid,
+                      self._n_told)
         self._next_number += 1
         self._running[trial.number] = trial
         self.storage.write_trial(TrialRecord(self.name, trial.number, key, RUNNING, started_at=trial.started_at,
-                                             worker=self.worker, duplicate_of=trial.duplicate_of))
+                                             worker=self.worker, duplicate_of=trial.duplicate_of,
+                                             tells_before=trial.tells_before))
         return trial
 
     def evaluate(self, trial: Trial) -> Result:
@@ -257,7 +278,8 @@ class Study:
         fidelity = live.fidelity if live.fidelity is not None else result.fidelity
         rec = TrialRecord(self.name, number, live.key, result.status, result.metrics, result.value,
                           result.cost, fidelity, result.error, live.started_at, time.time(),
-                          self.worker, live.duplicate_of, feasible=feasible)
+                          self.worker, live.duplicate_of, feasible=feasible, tells_before=live.tells_before,
+                          tell_order=self._n_told)
         self.storage.write_trial(rec)
         self._record_finished(rec)
         return rec
@@ -285,7 +307,7 @@ class Study:
         now = time.time()
         rec = TrialRecord(self.name, self._next_number, key, result.status, result.metrics, result.value,
                           result.cost, result.fidelity, result.error, now, now, self.worker,
-                          feasible=feasible, source=source.strip())
+                          feasible=feasible, source=source.strip(), tells_before=self._n_told)
         self._next_number += 1
         self.storage.write_trial(rec)
         self._record_finished(rec)
@@ -296,7 +318,8 @@ class Study:
         if self._running.pop(trial.number, None) is not None:
             self.storage.write_trial(TrialRecord(self.name, trial.number, trial.key, INTERRUPTED, error=reason,
                                                  started_at=trial.started_at, finished_at=time.time(),
-                                                 worker=self.worker, duplicate_of=trial.duplicate_of))
+                                                 worker=self.worker, duplicate_of=trial.duplicate_of,
+                                                 tells_before=trial.tells_before))
 
     # -- the loop ---------------------------------------------------------------
     def optimize(self, n_trials: int | None = None, budget_seconds: float | None = None,

@@ -68,6 +68,8 @@ class SQLStorage(Storage):
             sa.Column("duplicate_of", sa.Integer),
             sa.Column("feasible", sa.Boolean, nullable=False, server_default=sa.true()),
             sa.Column("source", sa.String(64), nullable=False, server_default="ask"),
+            sa.Column("tells_before", sa.Integer),
+            sa.Column("tell_order", sa.Integer),
         )
         try:
             meta.create_all(self.engine)
@@ -88,6 +90,9 @@ class SQLStorage(Storage):
             steps.append("ALTER TABLE trials ADD COLUMN feasible BOOLEAN NOT NULL DEFAULT TRUE")
         if "source" not in columns:
             steps.append("ALTER TABLE trials ADD COLUMN source VARCHAR(64) NOT NULL DEFAULT 'ask'")
+        for name in ("tells_before", "tell_order"):
+            if name not in columns:
+                steps.append(f"ALTER TABLE trials ADD COLUMN {name} INTEGER")
         if steps:
             with self.engine.begin() as conn:
                 for step in steps:
@@ -121,6 +126,7 @@ class SQLStorage(Storage):
             "fidelity": record.fidelity, "error": record.error, "started_at": record.started_at,
             "finished_at": record.finished_at, "worker": record.worker, "duplicate_of": record.duplicate_of,
             "feasible": bool(record.feasible), "source": record.source,
+            "tells_before": record.tells_before, "tell_order": record.tell_order,
         }
         t = self.trials_t
         with self._conn.begin():
@@ -141,7 +147,7 @@ class SQLStorage(Storage):
             study=r.study, number=r.number, arch=r.arch, status=r.status, metrics=json.loads(r.metrics),
             value=_num(r.value), cost=r.cost, fidelity=r.fidelity, error=r.error,
             started_at=r.started_at, finished_at=r.finished_at, worker=r.worker, duplicate_of=r.duplicate_of,
-            feasible=bool(r.feasible), source=r.source,
+            feasible=bool(r.feasible), source=r.source, tells_before=r.tells_before, tell_order=r.tell_order,
         ) for r in rows]
 
     def close(self) -> None:
