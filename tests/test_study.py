@@ -320,3 +320,33 @@ def test_resume_replays_in_recorded_order_not_by_clock(bench, monkeypatch):
                          sample_size=2).optimize(n_trials=35)
     straight = make_study(bench, "rea", seed=2, population_size=4, sample_size=2).optimize(n_trials=35)
     assert [t.arch for t in resumed.trials] == [t.arch for t in straight.trials]
+
+
+class OddEvaluator(Evaluator):
+    """Returns numpy scalars for some architectures, junk for others."""
+
+    objective = report = "score"
+
+    def evaluate(self, arch, fidelity=None):
+        if arch["a"] == 0:
+            return {"score": 1.0}  # not a Result
+        if arch["a"] == 1:
+            return Result({"score": np.float32(2.5), "curve": np.arange(3), "n": np.int64(4)}, 2.5)
+        return Result({"score": 3.0, "model": object()}, 3.0)
+
+
+@pytest.mark.parametrize("storage", ["memory", "sqlite"])
+def test_odd_evaluator_results_fail_the_trial_not_the_search(storage, tmp_path):
+    sp = tiny_space()
+    url = None if storage == "memory" else f"sqlite:///{tmp_path / 'o.db'}"
+    st = Study(sp, create_strategy("random", sp, seed=0, replace=False), OddEvaluator(), storage=url)
+    st.optimize(n_trials=9)
+    by_a = {}
+    for t in st.storage.trials(st.name):
+        by_a.setdefault(sp.parse(t.arch)["a"], []).append(t)
+    assert all(t.status == "failed" and "returned dict" in t.error and "not a nasforge Result" in t.error
+               for t in by_a[0])
+    assert all(t.status == "complete" and t.metrics == {"score": 2.5, "curve": [0, 1, 2], "n": 4}
+               and type(t.metrics["n"]) is int for t in by_a[1])
+    assert all(t.status == "failed" and "metric 'model' is object" in t.error for t in by_a[2])
+    assert all(t.finished for t in st.storage.trials(st.name))  # nothing left running

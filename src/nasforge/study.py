@@ -202,11 +202,21 @@ class Study:
         """The objectives' values in ``metrics`` (as measured, not signed)."""
         return tuple(float(metrics[o.name]) for o in self.objectives)
 
-    def _finish(self, result: Result) -> tuple[Result, bool]:
-        """The result as recorded: ``value`` is the first objective's metric; and whether it is feasible."""
+    def _finish(self, result: Any) -> tuple[Result, bool]:
+        """The result as recorded: ``value`` is the first objective's metric; and whether it is feasible.
+
+        Anything that is not a :class:`Result`, or whose metrics cannot be stored, becomes a failed
+        result naming the problem (numpy scalars and arrays are stored as plain numbers and lists).
+        """
+        if not isinstance(result, Result):
+            return Result.failure(f"the evaluator returned {type(result).__name__} {_short(result)}, "
+                                  f"not a nasforge Result"), True
+        try:
+            metrics = plain_metrics(result.metrics)
+        except TypeError as exc:
+            return Result.failure(str(exc), result.cost), True
         if not result.ok:
-            return result, True
-        metrics = dict(result.metrics)
+            return Result(metrics, None, result.cost, result.fidelity, result.status, result.error), True
         first = self.objectives[0]
         if first.name not in metrics and first.name == self.evaluator.objective and result.value is not None:
             metrics[first.name] = result.value  # an evaluator that reports its objective only as the value
@@ -436,6 +446,41 @@ class Study:
         """Plain summary: best architecture with its metrics, the Pareto set with several objectives,
         counts and spent cost (``cost_seconds``: simulated on a tabular benchmark, measured otherwise)."""
         return summarise_trials(self.name, self._finished, self.objectives, self.constraints, self.evaluator)
+
+
+def _short(value: Any, n: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= n else text[:n] + "..."
+
+
+def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """Metrics as JSON-able values: numpy scalars become numbers, arrays and tuples lists.
+
+    Raises TypeError naming the first metric that cannot be stored (an object, a tensor, ...).
+    """
+    import json
+
+    import numpy as np
+
+    def conv(name: str, v: Any) -> Any:
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, np.ndarray):
+            return v.tolist()
+        if isinstance(v, (list, tuple)):
+            return [conv(name, x) for x in v]
+        if isinstance(v, dict):
+            return {str(k): conv(name, x) for k, x in v.items()}
+        if hasattr(v, "item") and callable(v.item) and getattr(v, "ndim", None) == 0:  # a 0-d tensor
+            return v.item()
+        raise TypeError(f"metric {name!r} is {type(v).__name__} {_short(v)}, which cannot be stored; "
+                        f"return numbers, strings, lists or dicts of them")
+
+    out = {str(k): conv(str(k), v) for k, v in dict(metrics).items()}
+    json.dumps(out)  # what storage will do: fail here, not there
+    return out
 
 
 def _candidates(records: Iterable[TrialRecord]) -> list[TrialRecord]:
