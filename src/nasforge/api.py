@@ -205,15 +205,16 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
 
 
 # ----------------------------------------------------------------------------- summaries
-def open_storage(url: str | Any, must_exist: bool = True) -> Any:
-    """A storage from a URL; a ``sqlite:///`` file that does not exist is an error when ``must_exist``."""
+def open_storage(url: str | Any, read_only: bool = True) -> Any:
+    """An existing storage opened for reading (nothing is written, not even tables); a ``sqlite:///``
+    file that does not exist is an error."""
     from nasforge.storage import get_storage
 
-    if must_exist and isinstance(url, str) and url.startswith("sqlite:///"):
+    if isinstance(url, str) and url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
         if not path.is_file():
             raise ConfigError(f"no study database at {path}; pass --storage sqlite:///path/to/file.db")
-    return get_storage(url)
+    return get_storage(url, read_only=read_only)
 
 
 def _study_objectives(config: Mapping[str, Any]) -> tuple[Objective, ...]:

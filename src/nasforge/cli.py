@@ -120,6 +120,7 @@ def search(
 ) -> None:
     """Search a tabular benchmark, or train candidates on real data (--task); print the best architecture."""
     from nasforge import api
+    from nasforge.storage.sql import safe_url
 
     if task is not None and benchmark is not None:
         raise CLIError("give either --benchmark (a tabular benchmark) or --task (real data), not both")
@@ -165,7 +166,7 @@ def search(
     try:
         _run_with_progress(st, trials, budget_seconds, wall_seconds, show=progress and not as_json, executor=executor)
     except KeyboardInterrupt:
-        err.print(f"interrupted after {st.n_trials} finished trials (all recorded in {_safe_url(storage)}); "
+        err.print(f"interrupted after {st.n_trials} finished trials (all recorded in {safe_url(storage)}); "
                   f"continue with the same command and --resume --study {st.name}", highlight=False)
         raise typer.Exit(130)
     finally:
@@ -185,16 +186,6 @@ def search(
         print(json.dumps(summary, default=float))
         return
     _print_summary(summary)
-
-
-def _safe_url(url: str) -> str:
-    """A storage URL with any password replaced by ``***``."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True) if "://" in url else url
-    except Exception:  # not a SQLAlchemy URL: nothing to hide
-        return url
 
 
 def _run_with_progress(st: Any, trials: int | None, budget_seconds: float | None,

@@ -13,8 +13,11 @@ from nasforge.storage.base import Storage, StudyInfo
 from nasforge.storage.memory import InMemoryStorage
 
 
-def get_storage(url: "str | Storage | None") -> Storage:
-    """A storage from a URL (``memory:`` / ``None`` for in-memory) or an existing instance."""
+def get_storage(url: "str | Storage | None", read_only: bool = False) -> Storage:
+    """A storage from a URL (``memory:`` / ``None`` for in-memory) or an existing instance.
+
+    ``read_only`` opens an existing SQL database without writing anything to it.
+    """
     if isinstance(url, Storage):
         return url
     if url is None or url in ("memory", "memory:", ":memory:"):
@@ -24,7 +27,7 @@ def get_storage(url: "str | Storage | None") -> Storage:
                           f"or another SQLAlchemy URL such as 'postgresql://user@host/db'")
     from nasforge.storage.sql import SQLStorage
 
-    return SQLStorage(url)
+    return SQLStorage(url, read_only=read_only)
 
 
 def __getattr__(name: str) -> object:  # SQLStorage imports SQLAlchemy: only when asked for

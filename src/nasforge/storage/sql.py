@@ -2,23 +2,67 @@
 
 One table of studies and one of trials. A database written by an earlier
 version (a trials table with an ``objective`` column and no ``feasible`` /
-``source`` columns) is brought up to date when opened.
+``source`` / order columns) is brought up to date when opened for writing, and
+read as it is when opened ``read_only`` (which never writes: no tables are
+created, no journal mode is changed).
+
+Every database problem (not a database, read-only, disk full, locked past the
+timeout, server refused, missing driver, a SQLite file deleted or replaced
+while a study runs) becomes a :class:`~nasforge.errors.StorageError` whose
+message names the storage with any password hidden.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
+import os
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, TypeVar
 
-from nasforge.errors import StudyExistsError, StudyNotFoundError
+from nasforge.errors import StorageError, StudyExistsError, StudyNotFoundError
 from nasforge.results import RUNNING, TrialRecord
 from nasforge.storage.base import Storage, StudyInfo, not_found_message
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _num(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def safe_url(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (for messages and logs)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a SQLAlchemy URL: nothing recognisable to hide
+        return url
+
+
+def _wrap(fn: F) -> F:
+    """Turn SQLAlchemy's errors into a StorageError naming the storage (password hidden)."""
+    @functools.wraps(fn)
+    def wrapper(self: "SQLStorage", *args: Any, **kwargs: Any) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return fn(self, *args, **kwargs)
+        except SQLAlchemyError as exc:
+            try:
+                self._conn.rollback()
+            except Exception:  # the connection itself may be gone
+                pass
+            raise StorageError(f"storage {self.safe_url}: {_reason(exc)}") from None
+    return wrapper  # type: ignore[return-value]
+
+
+def _reason(exc: Exception) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip().splitlines()[0]
+    return f"{type(orig if orig is not None else exc).__name__}: {text}"
 
 
 class SQLStorage(Storage):
@@ -26,21 +70,47 @@ class SQLStorage(Storage):
 
     SQLite files use WAL journaling with ``synchronous=NORMAL``: a commit
     survives the process being killed (the case resume is for), and costs far
-    less than a full fsync per trial.
+    less than a full fsync per trial. ``read_only=True`` opens an existing
+    database for reading only (``nasforge show``, ``studies``).
     """
 
-    def __init__(self, url: str = "sqlite:///nasforge.db") -> None:
+    def __init__(self, url: str = "sqlite:///nasforge.db", read_only: bool = False) -> None:
         import sqlalchemy as sa
 
         self.url = url
+        self.safe_url = safe_url(url)
+        self.read_only = bool(read_only)
         self._sa = sa
-        self.engine = sa.create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
+        self._file: str | None = None
+        self._file_id: tuple[int, int] | None = None
+        try:
+            parsed = sa.engine.make_url(url)
+        except Exception as exc:
+            raise StorageError(f"storage {url!r} is not a valid SQLAlchemy URL: {exc}") from None
+        sqlite = parsed.get_backend_name() == "sqlite"
+        if sqlite and parsed.database not in (None, "", ":memory:") and not str(parsed.database).startswith("file:"):
+            self._file = os.path.abspath(parsed.database)
+            if self.read_only and not os.path.isfile(self._file):
+                raise StorageError(f"no study database at {self._file}")
+        try:
+            if sqlite and self.read_only and self._file is not None:
+                self.engine = sa.create_engine(f"sqlite:///file:{self._file}?mode=ro&uri=true", future=True)
+            else:
+                self.engine = sa.create_engine(url, future=True)
+        except ModuleNotFoundError as exc:
+            raise StorageError(f"storage {self.safe_url} needs the database driver {exc.name!r}, which is not "
+                               f"installed (for PostgreSQL: pip install 'psycopg[binary]')") from None
+        except Exception as exc:
+            raise StorageError(f"storage {self.safe_url}: {_reason(exc)}") from None
+        if sqlite:
+            ro = self.read_only
+
             @sa.event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cur = dbapi_conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA synchronous=NORMAL")
+                if not ro:
+                    cur.execute("PRAGMA journal_mode=WAL")
+                    cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA busy_timeout=30000")
                 cur.close()
 
@@ -72,11 +142,26 @@ class SQLStorage(Storage):
             sa.Column("tell_order", sa.Integer),
         )
         try:
-            meta.create_all(self.engine)
-        except sa.exc.OperationalError:  # another process created the tables at the same moment
-            meta.create_all(self.engine)
-        self._upgrade()
-        self._conn = self.engine.connect()
+            if self.read_only:
+                tables = set(sa.inspect(self.engine).get_table_names())
+                if not {"studies", "trials"} <= tables:
+                    raise StorageError(f"{self.safe_url} is not a nasforge database (it has no studies and trials "
+                                       f"tables)")
+                self._columns = {c["name"] for c in sa.inspect(self.engine).get_columns("trials")}
+            else:
+                try:
+                    meta.create_all(self.engine)
+                except sa.exc.OperationalError:  # another process created the tables at the same moment
+                    meta.create_all(self.engine)
+                self._upgrade()
+                self._columns = {c.name for c in self.trials_t.columns}
+            self._conn = self.engine.connect()
+        except sa.exc.SQLAlchemyError as exc:
+            self.engine.dispose()
+            raise StorageError(f"storage {self.safe_url}: {_reason(exc)}") from None
+        if self._file is not None:
+            st = os.stat(self._file)
+            self._file_id = (st.st_dev, st.st_ino)
         self._insert = self.trials_t.insert()
 
     def _upgrade(self) -> None:
@@ -98,15 +183,36 @@ class SQLStorage(Storage):
                 for step in steps:
                     conn.execute(sa.text(step))
 
+    def _check_file(self) -> None:
+        """A SQLite file deleted or replaced under a running study: stop rather than write into the void."""
+        if self._file is None or self._file_id is None:
+            return
+        try:
+            st = os.stat(self._file)
+        except FileNotFoundError:
+            raise StorageError(f"the study database {self._file} was deleted while the study was running; "
+                               f"trials finished after that could not be recorded") from None
+        if (st.st_dev, st.st_ino) != self._file_id:
+            raise StorageError(f"the study database {self._file} was replaced by another file while the study was "
+                               f"running; trials finished after that could not be recorded")
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise StorageError(f"storage {self.safe_url} was opened read-only")
+        self._check_file()
+
+    @_wrap
     def create_study(self, name: str, config: Mapping[str, Any]) -> StudyInfo:
+        self._writable()
         if self.has_study(name):
-            raise StudyExistsError(f"study {name!r} already exists in {self.url}")
+            raise StudyExistsError(f"study {name!r} already exists in {self.safe_url}")
         info = StudyInfo(name, json.loads(json.dumps(dict(config))), time.time())
         with self._conn.begin():
             self._conn.execute(self.studies_t.insert().values(
                 name=name, config=json.dumps(info.config), created_at=info.created_at))
         return info
 
+    @_wrap
     def get_study(self, name: str) -> StudyInfo:
         row = self._conn.execute(self._sa.select(self.studies_t).where(self.studies_t.c.name == name)).first()
         self._conn.rollback()
@@ -114,12 +220,15 @@ class SQLStorage(Storage):
             raise StudyNotFoundError(not_found_message(name, [s.name for s in self.list_studies()]))
         return StudyInfo(row.name, json.loads(row.config), row.created_at)
 
+    @_wrap
     def list_studies(self) -> list[StudyInfo]:
         rows = self._conn.execute(self._sa.select(self.studies_t).order_by(self.studies_t.c.created_at)).all()
         self._conn.rollback()
         return [StudyInfo(r.name, json.loads(r.config), r.created_at) for r in rows]
 
+    @_wrap
     def write_trial(self, record: TrialRecord) -> None:
+        self._writable()
         values = {
             "study": record.study, "number": record.number, "arch": record.arch, "status": record.status,
             "metrics": json.dumps(dict(record.metrics)), "value": record.value, "cost": record.cost,
@@ -138,21 +247,34 @@ class SQLStorage(Storage):
                 if res.rowcount == 0:
                     self._conn.execute(self._insert, values)
 
+    @_wrap
     def trials(self, study: str) -> list[TrialRecord]:
         self.get_study(study)
-        t = self.trials_t
-        rows = self._conn.execute(self._sa.select(t).where(t.c.study == study).order_by(t.c.number)).all()
+        sa = self._sa
+        if self.read_only:  # the columns this database has (an older one is read as it is)
+            t = sa.Table("trials", sa.MetaData(), autoload_with=self._conn)
+        else:
+            t = self.trials_t
+        rows = self._conn.execute(sa.select(t).where(t.c.study == study).order_by(t.c.number)).all()
         self._conn.rollback()
-        return [TrialRecord(
-            study=r.study, number=r.number, arch=r.arch, status=r.status, metrics=json.loads(r.metrics),
-            value=_num(r.value), cost=r.cost, fidelity=r.fidelity, error=r.error,
-            started_at=r.started_at, finished_at=r.finished_at, worker=r.worker, duplicate_of=r.duplicate_of,
-            feasible=bool(r.feasible), source=r.source, tells_before=r.tells_before, tell_order=r.tell_order,
-        ) for r in rows]
+        out = []
+        for row in rows:
+            r = row._mapping
+            value = r["value"] if "value" in r else r.get("objective")
+            out.append(TrialRecord(
+                study=r["study"], number=r["number"], arch=r["arch"], status=r["status"],
+                metrics=json.loads(r["metrics"]), value=_num(value), cost=r["cost"], fidelity=r["fidelity"],
+                error=r["error"], started_at=r["started_at"], finished_at=r["finished_at"], worker=r["worker"],
+                duplicate_of=r["duplicate_of"], feasible=bool(r.get("feasible", True)),
+                source=r.get("source") or "ask", tells_before=r.get("tells_before"), tell_order=r.get("tell_order"),
+            ))
+        return out
 
     def close(self) -> None:
-        self._conn.close()
-        self.engine.dispose()
+        try:
+            self._conn.close()
+        finally:
+            self.engine.dispose()
 
 
-__all__ = ["SQLStorage"]
+__all__ = ["SQLStorage", "safe_url"]
