@@ -1,71 +1,207 @@
-"""Executors run evaluations for the study loop: in this process, or in a pool of processes.
+"""Worker processes: the one process pool of nasforge, and the executor built on it.
 
-An executor is made for one evaluator; ``submit(arch, fidelity)`` returns a
-``concurrent.futures.Future`` whose result is always a :class:`Result`
-(an evaluator that raises gives a failed result with the reason, so a bad
-trial never stops the search).
+:class:`WorkerPool` runs any picklable function in ``n_workers`` processes and is
+the only place that knows how: workers start with the ``spawn`` method (forking
+a process that has started torch's thread pools can hang); each worker limits
+torch (and OpenMP/MKL) to ``threads`` threads before anything else runs, so the
+workers together use the machine's cores without spinning against each other;
+a worker that dies (killed, out of memory) fails the calls in flight with
+:class:`WorkerDied` and the pool is rebuilt for later calls. Study executors
+(:class:`ProcessExecutor`), bench comparisons (:func:`nasforge.bench.run_bench`)
+and proxy studies (:func:`nasforge.evaluators.proxy_study.proxy_study`) all use it.
 
 :class:`ProcessExecutor` sends the evaluator to each worker once, when the
-worker starts, and sets torch's thread count per worker so the workers
-together use the machine's cores without oversubscribing them. Workers start
-with the ``spawn`` method (forking a process that has started torch's thread
-pools can hang).
+worker starts, and turns every outcome of a call (an exception, a dead
+worker) into a :class:`Result`.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future
-from typing import Any
+import sys
+import threading
+from concurrent.futures import Future, InvalidStateError, as_completed
+from typing import Any, Callable, Iterable, Iterator
 
 from nasforge.evaluators.base import Evaluator
+from nasforge.executors.base import Executor, run_evaluation
+from nasforge.options import check_int
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture
 
 
-def run_evaluation(evaluator: Evaluator, arch: Architecture, fidelity: float | None = None) -> Result:
-    """``evaluator.evaluate`` with any exception turned into a failed Result naming it."""
-    try:
-        return evaluator.evaluate(arch, fidelity)
-    except Exception as exc:  # a failing trial is recorded with its reason; the search goes on
-        return Result.failure(f"{type(exc).__name__}: {exc}")
+def default_threads(n_workers: int) -> int:
+    """Threads per worker so that ``n_workers`` workers share this machine's cores."""
+    return max(1, (os.cpu_count() or 1) // n_workers)
 
 
-class SerialExecutor:
-    """Runs each evaluation at once, in this process."""
+class WorkerDied(RuntimeError):
+    """A worker process ended while running (or holding) this call: killed, out of memory, ``os._exit``."""
 
-    def __init__(self, evaluator: Evaluator) -> None:
-        self.evaluator = evaluator
-        self.n_workers = 1
 
-    def submit(self, arch: Architecture, fidelity: float | None = None) -> Future:
-        fut: Future = Future()
-        fut.set_result(run_evaluation(self.evaluator, arch, fidelity))
-        return fut
+def limit_threads(threads: int) -> None:
+    """Limit this process to ``threads`` compute threads (torch, OpenMP, MKL).
+
+    The environment variables reach torch when it is imported later in the process;
+    a torch already imported is set directly. Idle OpenMP threads sleep rather than spin.
+    """
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+
+
+def _start_worker(threads: int, initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
+    limit_threads(threads)
+    if initializer is not None:
+        initializer(*initargs)
+    limit_threads(threads)  # the initializer may have imported torch
+
+
+def _follow(outer: Future, inner: Future) -> None:
+    """Cancelling ``outer`` cancels ``inner``; a cancelled ``outer`` wakes ``wait`` / ``as_completed``.
+
+    (A plain ``Future.cancel`` only wakes them once ``set_running_or_notify_cancel`` is called,
+    which an executor does when it would have started the call.)
+    """
+
+    def on_done(o: Future) -> None:
+        if o.cancelled():
+            inner.cancel()
+            try:
+                o.set_running_or_notify_cancel()
+            except RuntimeError:  # already notified
+                pass
+
+    outer.add_done_callback(on_done)
+
+
+class _Generation:
+    """One ``ProcessPoolExecutor``; a broken or stopped one is replaced by a new generation."""
+
+    def __init__(self, executor: Any) -> None:
+        self.executor = executor
+        self.stopped = False  # shut down with cancel: its failing calls end cancelled, not WorkerDied
+
+
+class WorkerPool:
+    """``n_workers`` spawn-started processes with ``threads`` compute threads each.
+
+    ``initializer(*initargs)`` runs once in each worker when it starts (load data, build
+    a scorer); it and the functions given to :meth:`submit` must be picklable (module-level).
+    Processes start at the first call. ``threads`` defaults to :func:`default_threads`.
+    """
+
+    def __init__(self, n_workers: int = 2, threads: int | None = None,
+                 initializer: Callable[..., Any] | None = None, initargs: tuple[Any, ...] = ()) -> None:
+        self.n_workers = check_int("n_workers", n_workers, minimum=1)
+        self.threads = default_threads(self.n_workers) if threads is None else check_int("threads", threads, minimum=1)
+        self.initializer, self.initargs = initializer, tuple(initargs)
+        self._lock = threading.Lock()
+        self._gen: _Generation | None = None
+
+    def _current(self) -> _Generation:
+        with self._lock:
+            if self._gen is None:
+                import multiprocessing as mp
+                from concurrent.futures import ProcessPoolExecutor
+
+                self._gen = _Generation(ProcessPoolExecutor(
+                    max_workers=self.n_workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
+                    initargs=(self.threads, self.initializer, self.initargs)))
+            return self._gen
+
+    def _discard(self, gen: _Generation) -> None:
+        """Forget a broken generation (the next call builds a new one)."""
+        with self._lock:
+            if self._gen is gen:
+                self._gen = None
+        gen.executor.shutdown(wait=False)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        """Run ``fn(*args)`` in a worker. The future holds its value, its exception, or
+        :class:`WorkerDied` when the worker ended first; it is cancelled by ``shutdown(cancel=True)``."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        gen = self._current()
+        try:
+            inner = gen.executor.submit(fn, *args)
+        except BrokenProcessPool:  # a worker died since the last call: start afresh
+            self._discard(gen)
+            gen = self._current()
+            inner = gen.executor.submit(fn, *args)
+        outer: Future = Future()
+
+        def relay(f: Future) -> None:
+            try:
+                if f.cancelled():
+                    outer.cancel()
+                    return
+                exc = f.exception()
+                if exc is None:
+                    outer.set_result(f.result())
+                elif isinstance(exc, BrokenProcessPool):
+                    self._discard(gen)
+                    if gen.stopped:
+                        outer.cancel()
+                    else:
+                        outer.set_exception(WorkerDied(f"worker process died: {exc}"))
+                else:
+                    outer.set_exception(exc)
+            except InvalidStateError:  # the caller cancelled the outer future meanwhile
+                pass
+
+        _follow(outer, inner)
+        inner.add_done_callback(relay)
+        return outer
+
+    def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """``fn(item)`` for every item, yielded as each finishes (not in input order).
+
+        An exception (or :class:`WorkerDied`) of any call is raised here; the calls not
+        yet started are then cancelled.
+        """
+        futures = [self.submit(fn, item) for item in items]
+        try:
+            for fut in as_completed(futures):
+                yield fut.result()
+        finally:
+            for fut in futures:
+                fut.cancel()
 
     def shutdown(self, cancel: bool = False) -> None:
-        """Nothing to release."""
+        """Stop the workers: after the calls submitted so far, or with ``cancel`` at once
+        (queued calls are cancelled, running ones abandoned and their workers terminated).
+        A later call starts new workers."""
+        with self._lock:
+            gen, self._gen = self._gen, None
+        if gen is None:
+            return
+        if not cancel:
+            gen.executor.shutdown(wait=True)
+            return
+        gen.stopped = True
+        processes = list((getattr(gen.executor, "_processes", None) or {}).values())
+        gen.executor.shutdown(wait=False, cancel_futures=True)
+        for p in processes:  # running calls are abandoned: their futures end cancelled
+            if p.is_alive():
+                p.terminate()
 
-    def __enter__(self) -> "SerialExecutor":
+    def __enter__(self) -> "WorkerPool":
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.shutdown()
+        self.shutdown(cancel=exc[0] is not None)
 
 
 _WORKER_EVALUATOR: Evaluator | None = None
 
 
-def _init_worker(evaluator: Evaluator, threads: int) -> None:
+def _set_evaluator(evaluator: Evaluator) -> None:
     global _WORKER_EVALUATOR
     _WORKER_EVALUATOR = evaluator
-    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
-    try:
-        import torch
-
-        torch.set_num_threads(threads)
-    except ImportError:  # tabular evaluators need no torch
-        pass
 
 
 def _work(arch: Architecture, fidelity: float | None) -> Result:
@@ -73,66 +209,50 @@ def _work(arch: Architecture, fidelity: float | None) -> Result:
     return run_evaluation(_WORKER_EVALUATOR, arch, fidelity)
 
 
-def default_threads(n_workers: int) -> int:
-    return max(1, (os.cpu_count() or 1) // n_workers)
-
-
-class ProcessExecutor:
-    """A pool of ``n_workers`` processes, each with ``threads_per_worker`` torch threads.
+class ProcessExecutor(Executor):
+    """A :class:`WorkerPool` of ``n_workers`` processes, each with ``threads_per_worker`` torch threads.
 
     A worker that dies (killed, out of memory) fails the trials in flight at
     that moment, with the reason; the pool is rebuilt and later trials run normally.
     """
 
+    isolated = True
+
     def __init__(self, evaluator: Evaluator, n_workers: int = 2, threads_per_worker: int | None = None) -> None:
-        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-            raise ValueError(f"n_workers must be an integer >= 1, got {n_workers!r}")
-        if threads_per_worker is not None and (not isinstance(threads_per_worker, int) or threads_per_worker < 1):
-            raise ValueError(f"threads_per_worker must be an integer >= 1 or None, got {threads_per_worker!r}")
+        check_int("n_workers", n_workers, minimum=1)
+        if threads_per_worker is not None:
+            check_int("threads_per_worker", threads_per_worker, minimum=1)
         self.evaluator = evaluator
         self.n_workers = n_workers
         self.threads_per_worker = threads_per_worker or default_threads(n_workers)
-        self._pool: Any = None
+        self._pool = WorkerPool(n_workers, self.threads_per_worker, initializer=_set_evaluator,
+                                initargs=(evaluator,))
 
-    def _ensure_pool(self) -> Any:
-        if self._pool is None:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(max_workers=self.n_workers, mp_context=mp.get_context("spawn"),
-                                             initializer=_init_worker,
-                                             initargs=(self.evaluator, self.threads_per_worker))
-        return self._pool
-
-    def submit(self, arch: Architecture, fidelity: float | None = None) -> Future:
-        from concurrent.futures.process import BrokenProcessPool
-
+    def submit(self, arch: Architecture, fidelity: float | None = None) -> "Future[Result]":
+        inner = self._pool.submit(_work, arch, fidelity)
         outer: Future = Future()
-        try:
-            inner = self._ensure_pool().submit(_work, arch, fidelity)
-        except BrokenProcessPool:
-            self._pool = None
-            inner = self._ensure_pool().submit(_work, arch, fidelity)
 
         def relay(f: Future) -> None:
             try:
-                outer.set_result(f.result())
-            except BrokenProcessPool as exc:
-                self._pool = None  # rebuilt on the next submit
-                outer.set_result(Result.failure(f"worker process died: {exc}"))
-            except Exception as exc:  # e.g. the result could not be pickled
-                outer.set_result(Result.failure(f"{type(exc).__name__}: {exc}"))
+                if f.cancelled():
+                    outer.cancel()
+                    return
+                exc = f.exception()
+                if exc is None:
+                    outer.set_result(f.result())
+                elif isinstance(exc, WorkerDied):
+                    outer.set_result(Result.failure(str(exc)))
+                else:  # e.g. the result could not be pickled
+                    outer.set_result(Result.failure(f"{type(exc).__name__}: {exc}"))
+            except InvalidStateError:
+                pass
 
+        _follow(outer, inner)
         inner.add_done_callback(relay)
         return outer
 
     def shutdown(self, cancel: bool = False) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
-            self._pool = None
+        self._pool.shutdown(cancel=cancel)
 
-    def __enter__(self) -> "ProcessExecutor":
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown(cancel=exc[0] is not None)
+__all__ = ["WorkerPool", "WorkerDied", "ProcessExecutor", "default_threads", "limit_threads"]
