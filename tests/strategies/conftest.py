@@ -29,9 +29,16 @@ def tiny_space() -> SearchSpace:
     return grid_space(2, 3, "tiny")
 
 
+#: the fidelity range of hyperband and bohb in tests that drive them by hand
+FIDELITY_RANGE = {"min_fidelity": 1, "max_fidelity": 27}
+
+
 def scorer_options(name: str, space: SearchSpace) -> dict[str, Any]:
     """The options a registered strategy needs to run on ``space``: a fake scorer for those that need
-    one (``needs_scorer``; prescreen also needs the proxy that ranks), nothing for the others."""
+    one (``needs_scorer``; prescreen also needs the proxy that ranks), a fidelity range for hyperband and
+    bohb (no study calls their ``adapt``), nothing for the others."""
+    if name in ("hyperband", "bohb"):  # driven by hand, without a study's adapt: an explicit fidelity range
+        return dict(FIDELITY_RANGE)
     if not getattr(STRATEGIES.get(name), "needs_scorer", False):
         return {}
     options: dict[str, Any] = {"scorer": fake_scorer(space)}

@@ -61,7 +61,7 @@ def test_every_strategy_survives_discards(name: str,
     # rounds of 3 asks, 2 of them withdrawn (latest first), the third told: nothing stays outstanding
     space = toy_space()
     evaluate = linear_evaluator(space)
-    options = {**needed_options(name, space), **({"n_initial": 4, "train_steps": 10} if name == "nao" else {}),
+    options = {**needed_options(name, space), **({"n_init": 4, "train_steps": 10} if name == "nao" else {}),
                **({"pool_size": 100, "n_candidates": 50} if name == "robot" else {})}
     s = STRATEGIES.get(name)(space, seed=0, **options)
     for _ in range(12):
@@ -117,7 +117,7 @@ def test_mcts_gives_the_visit_back_and_reopens_the_leaf() -> None:
 
 
 def test_nao_gives_the_turn_back() -> None:
-    s = NAO(GRID, seed=0, n_initial=4, train_steps=10)
+    s = NAO(GRID, seed=0, n_init=4, train_steps=10)
     for _ in range(4):
         arch = s.ask()
         s.tell(arch, Result(value=float(arch["c0"])))

@@ -58,7 +58,7 @@ def test_finds_the_target_far_more_often_than_random_search(options: dict[str, A
     ({"n_candidates": 0, "n_mutations": 0}, "the pool would be empty"),
     ({"n_parents": 0}, "n_parents must be an integer >= 1, got 0"),
     ({"refit_every": 0}, "refit_every must be an integer >= 1, got 0"),
-    ({"predictor": "xgboost"}, "predictor must be one of gbdt, ranking; got 'xgboost'"),
+    ({"predictor": "xgboost"}, "unknown predictor 'xgboost'; accepted: gbdt, ranking"),
     ({"prune": "yes"}, "prune must be true or false, got 'yes'"),
     ({"prune_top": 0}, "prune_top must be an integer >= 1, got 0"),
     ({"prune_after": 1}, "prune_after must be an integer >= 2, got 1"),

@@ -8,7 +8,8 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from nasforge.evaluators.base import Evaluator
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import Capabilities, Evaluator, FidelityRange, FunctionEvaluator
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical
 from nasforge.spaces.nb201 import NB201Space
@@ -57,6 +58,16 @@ class MultiFidelityToy(Evaluator):
             metrics["call"] = self.calls
         return Result(metrics, score, cost=f, fidelity=f)
 
+    def capabilities(self) -> Capabilities:
+        return Capabilities(FidelityRange("epochs", 1, self.max_fidelity, self.max_fidelity), True,
+                            ("score", "quality", "epochs"))
+
+
+def adapted(strategy: Hyperband, capabilities: Capabilities = Capabilities()) -> Hyperband:
+    """``strategy`` after ``adapt`` (what a study does first): by default an evaluator without fidelities."""
+    strategy.adapt(capabilities)
+    return strategy
+
 
 def run(strategy: Hyperband, evaluator: Evaluator, n: int) -> list[tuple[Architecture, float, Result]]:
     """Serial ask/tell, passing the strategy's fidelity to the evaluator as a study does."""
@@ -79,8 +90,7 @@ def expected_fidelities(min_f: float, max_f: float, eta: float, n: int) -> list[
 # -- contract -------------------------------------------------------------------------------
 
 def _evaluate_counting(space: SearchSpace):
-    """linear_evaluator, but with a call counter in the metrics, so promotions look like new
-    results and the brackets run (a plain fidelity-free evaluator turns promotions off)."""
+    """linear_evaluator, but with a call counter in the metrics, so promotions look like new results."""
     base = linear_evaluator(space)
     calls = [0]
 
@@ -96,14 +106,21 @@ def _evaluate_counting(space: SearchSpace):
 @pytest.mark.parametrize("space", [NB201Space(), toy_space()], ids=lambda s: s.name)
 @pytest.mark.parametrize("counting", [False, True], ids=["fidelity-free", "fidelity-dependent"])
 def test_meets_contract(cls: type[Hyperband], space: SearchSpace, counting: bool) -> None:
+    # fidelity-free: the evaluator declares no fidelity (adapt); fidelity-dependent: an explicit range
     evaluate = _evaluate_counting(space) if counting else linear_evaluator(space)
-    check_strategy(lambda sp, seed: cls(sp, seed=seed, max_fidelity=9, min_points_in_model=4)
-                   if cls is BOHB else cls(sp, seed=seed, max_fidelity=9), space, evaluate, n=40)
+    extra: dict[str, Any] = {"min_points_in_model": 4} if cls is BOHB else {}
+
+    def factory(sp: SearchSpace, seed: int) -> Hyperband:
+        if counting:
+            return cls(sp, seed=seed, min_fidelity=1, max_fidelity=9, **extra)
+        return adapted(cls(sp, seed=seed, **extra))
+
+    check_strategy(factory, space, evaluate, n=40)
 
 
 @pytest.mark.parametrize("cls", [Hyperband, BOHB])
 def test_meets_contract_on_an_exhaustible_space(cls: type[Hyperband], tiny_space: SearchSpace) -> None:
-    check_strategy(lambda sp, seed: cls(sp, seed=seed, max_fidelity=9), tiny_space,
+    check_strategy(lambda sp, seed: cls(sp, seed=seed, min_fidelity=1, max_fidelity=9), tiny_space,
                    _evaluate_counting(tiny_space), n=30)
 
 
@@ -186,26 +203,103 @@ def test_results_are_matched_to_their_fidelity() -> None:
     assert [e.budget for e in s._slots[GRID.key(arch)]] == [1.0]
 
 
-def test_an_evaluator_without_fidelities_turns_promotions_off() -> None:
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+@pytest.mark.parametrize("given", [{}, {"min_fidelity": 1, "max_fidelity": 9}])
+def test_an_evaluator_without_fidelities_gets_new_architectures_from_the_start(cls: type[Hyperband],
+                                                                               given: dict[str, Any]) -> None:
     space = NB201Space()
     evaluate = linear_evaluator(space)  # ignores the fidelity
-    s = Hyperband(space, seed=0, min_fidelity=1, max_fidelity=9)
+    s = adapted(cls(space, seed=0, **given))  # declares no fidelity (a tabular lookup)
+    assert s.fidelity_ignored
     keys, fids = [], []
     for _ in range(40):
         arch = s.ask()
         fids.append(s.fidelity(arch))
         keys.append(space.key(arch))
         s.tell(arch, evaluate(arch))
-    assert s.fidelity_ignored
-    # 9 new at 1, then 3 identical promotions at 3; from then on only new architectures at the top
-    assert fids[:12] == [1.0] * 9 + [3.0] * 3 and fids[12:] == [9.0] * 28
-    assert len(set(keys[12:])) == 28 and not set(keys[12:]) & set(keys[:12])
+    assert fids == [None] * 40 and len(set(keys)) == 40  # no promotions, no repeats
 
 
 def test_an_evaluator_with_fidelities_keeps_promoting() -> None:
-    s = Hyperband(GRID, seed=0, min_fidelity=1, max_fidelity=9)
-    run(s, MultiFidelityToy(GRID, max_fidelity=9), 60)
-    assert not s.fidelity_ignored and s._different > 0
+    s = adapted(Hyperband(GRID, seed=0), MultiFidelityToy(GRID, max_fidelity=9).capabilities())
+    hist = run(s, MultiFidelityToy(GRID, max_fidelity=9), 60)
+    assert not s.fidelity_ignored
+    at = {f: {GRID.key(a) for a, g, _ in hist if g == f} for f in (1.0, 3.0, 9.0)}
+    assert at[3.0] & at[1.0] and at[9.0] & at[3.0]  # promoted architectures come back higher
+
+
+# -- the declared range (adapt) --------------------------------------------------------------------
+
+class DeclaredEvaluator(FunctionEvaluator):
+    """A function evaluator that declares a fidelity range and records the fidelities it is asked for."""
+
+    def __init__(self, fidelity: FidelityRange | None) -> None:
+        super().__init__(lambda arch: float(sum(arch[f"c{i}"] for i in range(6))))
+        self.declared = fidelity
+        self.asked: list[float | None] = []
+
+    def capabilities(self) -> Capabilities:
+        return Capabilities(self.declared, False, ("objective",))
+
+    def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
+        self.asked.append(fidelity)
+        r = super().evaluate(arch, fidelity)
+        return Result(r.metrics, r.value + (fidelity or 0) / 100, fidelity=fidelity)
+
+
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+def test_the_range_defaults_to_the_declared_one(cls: type[Hyperband]) -> None:
+    s = adapted(cls(GRID, seed=0), Capabilities(FidelityRange("epochs", 1, 9, 9)))
+    assert s.schedule == hyperband_brackets(1, 9, 3)
+    s = adapted(cls(GRID, seed=0, min_fidelity=3), Capabilities(FidelityRange("epochs", 1, 27, 27)))
+    assert s.schedule == hyperband_brackets(3, 27, 3)  # an explicit bound narrows the declared range
+    s = adapted(cls(GRID, seed=0, max_fidelity=9), Capabilities(FidelityRange("epochs", 1, 27, 27)))
+    assert s.schedule == hyperband_brackets(1, 9, 3)
+
+
+def test_rungs_are_rounded_when_the_declaration_says_integer() -> None:
+    whole = adapted(Hyperband(GRID, seed=0), Capabilities(FidelityRange("epochs", 1, 10, 10, integer=True)))
+    assert whole.schedule[0] == [(9, 1.0), (3, 3.0), (1, 10.0)]
+    real = adapted(Hyperband(GRID, seed=0), Capabilities(FidelityRange("fraction", 1, 10, 10, integer=False)))
+    assert real.schedule[0] == [(9, pytest.approx(10 / 9)), (3, pytest.approx(10 / 3)), (1, 10.0)]
+
+
+@pytest.mark.parametrize(("given", "needle"), [
+    ({"max_fidelity": 27}, r"hyperband: max_fidelity=27 is outside the evaluator's 'epochs' range \[1, 9\]"),
+    ({"min_fidelity": 0.5}, r"hyperband: min_fidelity=0.5 is outside the evaluator's 'epochs' range \[1, 9\]"),
+])
+def test_an_explicit_range_outside_the_declared_one_is_an_error(given: dict[str, Any], needle: str) -> None:
+    s = Hyperband(GRID, seed=0, **given)
+    with pytest.raises(ConfigError, match=needle):
+        s.adapt(Capabilities(FidelityRange("epochs", 1, 9, 9)))
+    with pytest.raises(ConfigError, match=needle):  # a study reports it before the first trial
+        Study(GRID, Hyperband(GRID, seed=0, **given), DeclaredEvaluator(FidelityRange("epochs", 1, 9, 9)))
+
+
+def test_driven_by_hand_it_needs_a_range_or_adapt() -> None:
+    s = Hyperband(GRID, seed=0)
+    with pytest.raises(ConfigError, match="hyperband: no fidelity range: give min_fidelity and max_fidelity, "
+                                          r"or call adapt\(evaluator.capabilities\(\)\)"):
+        s.ask()
+    s = Hyperband(GRID, seed=0, min_fidelity=1, max_fidelity=9)  # explicit: no adapt needed
+    assert s.fidelity(s.ask()) == 1.0
+    with pytest.raises(RuntimeError, match="adapt must be called before the first ask"):
+        s.adapt(Capabilities())
+
+
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+def test_a_study_takes_the_declared_range(cls: type[Hyperband]) -> None:
+    ev = DeclaredEvaluator(FidelityRange("epochs", 1, 9, 9))
+    study = Study(GRID, cls(GRID, seed=0), ev).optimize(n_trials=30)
+    assert ev.asked == [t.fidelity for t in study.trials] == expected_fidelities(1, 9, 3, 30)
+
+
+@pytest.mark.parametrize("cls", [Hyperband, BOHB])
+def test_a_study_on_an_evaluator_without_fidelities_never_promotes(cls: type[Hyperband]) -> None:
+    ev = DeclaredEvaluator(None)
+    study = Study(GRID, cls(GRID, seed=0), ev).optimize(n_trials=30)
+    assert ev.asked == [None] * 30
+    assert len({t.arch for t in study.trials}) == 30
 
 
 # -- BOHB ---------------------------------------------------------------------------------------
@@ -238,7 +332,7 @@ def successes(factory: Callable[[SearchSpace, int], Strategy], budget: int = 40)
 
 def test_bohb_beats_random_search_on_the_hidden_target() -> None:
     random = successes(lambda sp, seed: RandomSearch(sp, seed=seed))
-    found = successes(lambda sp, seed: BOHB(sp, seed=seed))
+    found = successes(lambda sp, seed: adapted(BOHB(sp, seed=seed)))  # no fidelities here
     assert found >= 2 * random, (found, random)
 
 
@@ -264,12 +358,12 @@ def test_bohb_densities_are_smoothed() -> None:
 # -- options -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("cls", "options", "needle"), [
-    (Hyperband, {"min_fidelity": 0}, "min_fidelity must be a number > 0, got 0"),
-    (Hyperband, {"max_fidelity": "many"}, "max_fidelity must be a number > 0, got 'many'"),
+    (Hyperband, {"min_fidelity": 0}, r"min_fidelity must be a number > 0 \(or None for the evaluator's range\), got 0"),
+    (Hyperband, {"max_fidelity": "many"}, "max_fidelity must be a number > 0 .*, got 'many'"),
     (Hyperband, {"min_fidelity": 9, "max_fidelity": 3}, r"max_fidelity \(3\) must be >= min_fidelity \(9\)"),
     (Hyperband, {"eta": 1}, "eta must be a number > 1, got 1"),
     (BOHB, {"eta": True}, "eta must be a number > 1, got True"),
-    (BOHB, {"top_n_percent": 0}, "top_n_percent must be a number > 0 and <= 100, got 0"),
+    (BOHB, {"top_n_percent": 0}, "top_n_percent must be a number > 0 and < 100, got 0"),
     (BOHB, {"top_n_percent": 100}, "top_n_percent must be a number > 0 and < 100, got 100"),
     (BOHB, {"min_bandwidth": -0.1}, "min_bandwidth must be a number >= 0 and <= 1, got -0.1"),
     (BOHB, {"random_fraction": 2}, "random_fraction must be a number >= 0 and <= 1, got 2"),

@@ -25,7 +25,7 @@ def successes(factory: Callable[[SearchSpace, int], Strategy], budget: int = 40)
 
 
 def nao(space: SearchSpace, seed: int) -> NAO:
-    return NAO(space, seed=seed, n_initial=10)
+    return NAO(space, seed=seed, n_init=10)
 
 
 @pytest.mark.parametrize("space", [NB201Space(), toy_space()], ids=lambda s: s.name)
@@ -39,12 +39,12 @@ def test_meets_contract_on_an_exhaustible_space(tiny_space: SearchSpace) -> None
 
 def test_beats_random_search() -> None:
     random = successes(lambda sp, seed: RandomSearch(sp, seed=seed))
-    found = successes(lambda sp, seed: NAO(sp, seed=seed, n_initial=10))
+    found = successes(lambda sp, seed: NAO(sp, seed=seed, n_init=10))
     assert found >= 2 * random, (found, random)
 
 
 @pytest.mark.parametrize(("options", "needle"), [
-    ({"n_initial": 1}, "n_initial must be an integer >= 2, got 1"),
+    ({"n_init": 1}, "n_init must be an integer >= 2, got 1"),
     ({"top_k": 0}, "top_k must be an integer >= 1, got 0"),
     ({"refit_every": 0.5}, "refit_every must be an integer >= 1, got 0.5"),
     ({"train_steps": 0}, "train_steps must be an integer >= 1, got 0"),
@@ -172,7 +172,7 @@ def test_walk_climbs_the_predictor() -> None:
 def test_random_start_then_new_architectures() -> None:
     space = NB201Space()
     evaluate = linear_evaluator(space)
-    s = NAO(space, seed=3, n_initial=10)
+    s = NAO(space, seed=3, n_init=10)
     told: set[str] = set()
     for i in range(40):
         arch = s.ask()
@@ -186,7 +186,7 @@ def test_random_start_then_new_architectures() -> None:
 def test_pending_proposals_are_distinct() -> None:
     space = NB201Space()
     evaluate = linear_evaluator(space)
-    s = NAO(space, seed=0, n_initial=5)
+    s = NAO(space, seed=0, n_init=5)
     for _ in range(8):
         arch = s.ask()
         s.tell(arch, evaluate(arch))
@@ -196,7 +196,7 @@ def test_pending_proposals_are_distinct() -> None:
 
 def test_failures_are_not_training_data() -> None:
     space = NB201Space()
-    s = NAO(space, seed=0, n_initial=3)
+    s = NAO(space, seed=0, n_init=3)
     for _ in range(6):
         s.tell(s.ask(), Result.failure("x"))
     assert not s._data and s._model is None
@@ -224,7 +224,7 @@ def test_conditional_choices_space() -> None:
                          categorical("w2", [8, 16, 32], when=("depth", [2])),
                          categorical("act", ["relu", "tanh", "gelu"])], name="cond")
     evaluate = linear_evaluator(space)
-    s = NAO(space, seed=0, n_initial=4, refit_every=2)
+    s = NAO(space, seed=0, n_init=4, refit_every=2)
     for _ in range(20):
         arch = s.ask()
         assert space.contains(arch)

@@ -93,7 +93,7 @@ def target_score(arch: Architecture) -> float:
 @pytest.mark.parametrize("controller", ["factorized", "lstm"])
 def test_policy_moves_towards_rewarded_options(controller: str) -> None:
     s = Reinforce(HIDDEN, seed=0, controller=controller, unique=False, lr=0.05, memory=0)
-    best = [s._layout.indices(HIDDEN.make({f"c{i}": 3 for i in range(4)}))]
+    best = [s._layout.indices(HIDDEN.make({f"c{i}": 3 for i in range(4)}).as_dict())]
     before = float(s.policy.log_probs(best)[0])
     for _ in range(30):
         arch = s.ask()
@@ -107,7 +107,7 @@ def test_asks_do_not_change_the_policy(controller: str) -> None:
     s = Reinforce(HIDDEN, seed=3, controller=controller)
     arch = s.ask()
     s.tell(arch, Result(value=1.0))
-    probe = [s._layout.indices(arch)]
+    probe = [s._layout.indices(arch.as_dict())]
     lp = s.policy.log_probs(probe)
     for _ in range(5):
         s.ask()
@@ -202,7 +202,7 @@ def test_seed_fixes_the_initial_lstm() -> None:
 # -- options ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("options", "needle"), [
-    ({"controller": "gru"}, "controller must be one of lstm, factorized; got 'gru'"),
+    ({"controller": "gru"}, "unknown controller 'gru'; accepted: lstm, factorized"),
     ({"lr": 0}, r"lr must be a number > 0 \(or None for the controller's default\), got 0"),
     ({"lr": float("nan")}, "lr must be a number > 0 .*, got nan"),
     ({"lr": "0.1"}, "lr must be a number > 0 .*, got '0.1'"),

@@ -23,7 +23,7 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in STRATEGIES.
     ("rea", {"population_size": 4, "sample_size": 2}),
     ("naswot", {"n_samples": 7}),
     ("prescreen", {"strategy": "random", "strategy_options": {"replace": False}, "k": 3}),
-    ("prescreen", {"strategy": "hyperband", "k": 4}),
+    ("prescreen", {"strategy": "hyperband", "k": 4, "strategy_options": {"min_fidelity": 1, "max_fidelity": 9}}),
     ("robot", {"pool_size": 60, "bo_queries": 5, "acquisition": "ei"}),
 ]
 

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from nasforge.evaluators.base import FunctionEvaluator
+from nasforge.evaluators.base import Capabilities, FidelityRange, FunctionEvaluator
 from nasforge.registry import STRATEGIES
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical
@@ -269,7 +269,7 @@ INNER: list[tuple[str, dict[str, Any]]] = [
     ("reinforce", {}),
     ("mcts", {}),
     ("local", {"mode": "first"}),
-    ("nao", {"n_initial": 6, "train_steps": 20, "refit_every": 10}),
+    ("nao", {"n_init": 6, "train_steps": 20, "refit_every": 10}),
     ("adaptive-ea", {"population_size": 5, "sample_size": 2}),
     ("naswot", {"n_samples": 6}),
 ]
@@ -330,10 +330,15 @@ def test_prescreen_with_hyperband_forwards_fidelities_and_compares_like_with_lik
         fidelities.append(fid)
         s.tell(arch, Result(value=objective(arch).value, fidelity=fid))
     assert set(fidelities) == {1.0, 3.0, 9.0}  # promotions went through every rung
+    # in a study, the inner strategy takes the evaluator's declared fidelity range (adapt is forwarded)
+    class Declared(FunctionEvaluator):
+        def capabilities(self) -> Capabilities:
+            return Capabilities(FidelityRange("epochs", 1, 9, 9), False, ("objective",))
+
     study = Study(space, ProxyPrescreen(space, seed=0, strategy="hyperband", scorer=fake_scorer(space),
-                                        proxy="naswot", k=3), FunctionEvaluator(lambda a: objective(a).value))
+                                        proxy="naswot", k=3), Declared(lambda a: objective(a).value))
     study.optimize(n_trials=12)
-    assert all(t.fidelity is not None for t in study.trials)
+    assert {t.fidelity for t in study.trials} == {1.0, 3.0}  # the first bracket: 9 at 1, the best 3 at 3
 
 
 def test_prescreen_gives_its_scorer_to_an_inner_strategy_that_needs_one() -> None:

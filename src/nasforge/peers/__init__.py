@@ -121,11 +121,8 @@ class PeerRun:
 
     def active_values(self, values: Mapping[str, Hashable]) -> dict[str, Hashable]:
         """Only the choices active under ``values`` (for peers that sample every choice)."""
-        out: dict[str, Hashable] = {}
-        for c in self.space.choices:
-            if c.name in values and is_active(c, out):
-                out[c.name] = values[c.name]
-        return out
+        lay = self.space.layout
+        return {c.name: values[c.name] for c in lay.active(values) if c.name in values}
 
     def evaluate(self, values: Mapping[str, Hashable]) -> float | None:
         from nasforge.spaces.base import InvalidArchitectureError
@@ -144,11 +141,6 @@ class PeerRun:
     def _record(self, arch: str, objective: float | None, report: float | None, cost: float) -> None:
         self.trials.append({"arch": arch, "objective": objective, "report": report, "cost": cost})
         self.spent += cost
-
-
-def is_active(choice: Any, values: Mapping[str, Hashable]) -> bool:
-    """Whether ``choice`` is active given the values of earlier choices."""
-    return choice.when is None or (choice.when[0] in values and values[choice.when[0]] in choice.when[1])
 
 
 def _raw_string(space: Any, values: Mapping[str, Hashable]) -> str:

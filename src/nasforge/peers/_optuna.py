@@ -8,7 +8,7 @@ from typing import Any, Hashable
 import optuna
 from optuna.trial import TrialState
 
-from nasforge.peers import PeerRun, is_active
+from nasforge.peers import PeerRun
 
 _PRIMITIVE = (type(None), bool, int, float, str)
 
@@ -41,8 +41,9 @@ def run(name: str, run: PeerRun, seed: int) -> None:
             while run.may_start():
                 trial = study.ask()
                 values: dict[str, Hashable] = {}
-                for choice in run.space.choices:  # define-by-run: only active choices are suggested
-                    if is_active(choice, values):
+                layout = run.space.layout
+                for choice in layout.choices:  # define-by-run: only active choices are suggested
+                    if layout.is_active(choice, values):
                         values[choice.name] = _suggest(trial, choice)
                 objective = run.evaluate(values)
                 if objective is None:

@@ -54,9 +54,10 @@ from typing import Any, Hashable
 
 import numpy as np
 
+from nasforge.options import check_choice, check_int, check_number
 from nasforge.results import Result
-from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace
-from nasforge.strategies.base import Strategy, check_choice, check_int
+from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace, sample_distinct
+from nasforge.strategies.base import Strategy
 
 #: attempts at making an architecture not seen before, before accepting a repeat
 FRESH_TRIES = 20
@@ -64,7 +65,6 @@ FRESH_TRIES = 20
 _GROUP_SEP = re.compile(r"\.|<-|->|/|:|\[")
 MAX_GROUPS = 8
 STATES = ("none", "parent-operator")
-_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -102,16 +102,6 @@ def build_operators(space: SearchSpace) -> list[Operator]:
     return ops
 
 
-def _complete(space: SearchSpace, values: dict[str, Hashable], rng: np.random.Generator) -> dict[str, Hashable]:
-    """Keep the given values of active choices; draw the active choices not given; drop inactive ones."""
-    out: dict[str, Hashable] = {}
-    for c in space.choices:
-        if c.when is not None and out.get(c.when[0], _MISSING) not in c.when[1]:
-            continue
-        out[c.name] = values[c.name] if c.name in values else c.options[int(rng.integers(len(c.options)))]
-    return out
-
-
 def _make(space: SearchSpace, values: dict[str, Hashable]) -> Architecture | None:
     try:
         return space.make(values)
@@ -132,12 +122,11 @@ class AdaptiveEvolution(Strategy):
         self.sample_size = check_int("sample_size", sample_size, 1)
         if self.sample_size > self.population_size:
             raise ValueError(f"sample_size ({sample_size}) must not exceed population_size ({population_size})")
-        self.epsilon = _unit("epsilon", epsilon)
-        self.alpha = _unit("alpha", alpha, low_open=True)
-        self.gamma = _unit("gamma", gamma, high_open=True)
+        self.epsilon = check_number("epsilon", epsilon, 0.0, 1.0)
+        self.alpha = check_number("alpha", alpha, 0.0, 1.0, low_open=True)
+        self.gamma = check_number("gamma", gamma, 0.0, 1.0, high_open=True)
         self.state = check_choice("state", state, STATES)
         self.operators = build_operators(space)
-        self._options = {c.name: c.options for c in space.choices}
         n = len(self.operators)
         self._random = n  # the origin of a random sample
         self._q = np.zeros((1 if state == "none" else n + 1, n))
@@ -156,12 +145,8 @@ class AdaptiveEvolution(Strategy):
     def _ask(self, rng: np.random.Generator) -> Architecture:
         taken = self._seen | set(self.pending)
         if self._filled < self.population_size or not self.population:
-            arch = self.space.sample(rng)
-            for _ in range(FRESH_TRIES - 1):
-                if self.space.key(arch) not in taken:
-                    break
-                arch = self.space.sample(rng)
-            return arch
+            new = sample_distinct(self.space, 1, rng, taken, tries=FRESH_TRIES)
+            return new[0] if new else self.space.sample(rng)
         parent, parent_obj, origin = self._tournament(rng)
         row = self._row(origin)
         a = self._choose(row, rng)
@@ -224,9 +209,9 @@ class AdaptiveEvolution(Strategy):
                 new = dict(values)
                 for i in rng.choice(len(names), size=min(op.k, len(names)), replace=False):
                     name = names[int(i)]
-                    others = [o for o in self._options[name] if o != new[name]]
+                    others = [o for o in space.layout.choice(name).options if o != new[name]]
                     new[name] = others[int(rng.integers(len(others)))]
-            child = _make(space, _complete(space, new, rng))
+            child = _make(space, space.layout.complete(new, rng))
         return None if child is None or child == parent else child
 
     def _discard(self, arch: Architecture) -> None:
@@ -278,14 +263,3 @@ class AdaptiveEvolution(Strategy):
     def operator_uses(self) -> dict[str, int]:
         """How often each operator's children have been told."""
         return dict(zip(self.operator_names, map(int, self._uses.sum(axis=0))))
-
-
-def _unit(name: str, value: Any, low_open: bool = False, high_open: bool = False) -> float:
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.number))
-    if ok:
-        v = float(value)
-        ok = (v > 0 if low_open else v >= 0) and (v < 1 if high_open else v <= 1)
-    if not ok:
-        interval = f"{'(' if low_open else '['}0, 1{')' if high_open else ']'}"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return float(value)

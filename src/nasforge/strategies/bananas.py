@@ -39,18 +39,14 @@ from typing import Any
 
 import numpy as np
 
+from nasforge.options import check_choice, check_int, check_number
 from nasforge.results import Result
-from nasforge.spaces.base import Architecture, SearchSpace
-from nasforge.strategies.base import Strategy, check_choice, check_int
+from nasforge.spaces.base import Architecture, SearchSpace, sample_distinct
+from nasforge.strategies.base import Strategy
 
 ACQUISITIONS = ("its", "ts", "ucb")
-
-
-def check_number(name: str, value: Any, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not np.isfinite(value) or value < minimum:
-        raise ValueError(f"{name} must be a number >= {minimum:g}, got {value!r}")
-    return float(value)
+#: random draws that find only taken architectures before the space's enumeration is consulted
+UNSEEN_TRIES = 100
 
 
 def check_options(name: str, value: Any) -> dict[str, Any]:
@@ -64,14 +60,11 @@ def check_options(name: str, value: Any) -> dict[str, Any]:
     return dict(value)
 
 
-def sample_unseen(space: SearchSpace, rng: np.random.Generator, taken: set[str], tries: int = 100) -> Architecture:
-    """A random architecture whose key is not in ``taken`` (after ``tries`` draws, any sample)."""
-    arch = space.sample(rng)
-    for _ in range(tries - 1):
-        if space.key(arch) not in taken:
-            return arch
-        arch = space.sample(rng)
-    return arch
+def random_unseen(space: SearchSpace, rng: np.random.Generator, taken: set[str]) -> Architecture:
+    """A random architecture whose key is not in ``taken`` (:func:`~nasforge.spaces.sample_distinct`), or a
+    random repeat when none is left."""
+    new = sample_distinct(space, 1, rng, taken, tries=UNSEEN_TRIES)
+    return new[0] if new else space.sample(rng)
 
 
 class History:
@@ -126,7 +119,7 @@ class BANANAS(Strategy):
         self.mutations = check_int("mutations", mutations, 1)
         self.n_random = check_int("n_random", n_random, 0)
         self.acquisition = check_choice("acquisition", acquisition, ACQUISITIONS)
-        self.kappa = check_number("kappa", kappa)
+        self.kappa = check_number("kappa", kappa, 0.0)
         self.encoding = check_choice("encoding", encoding, ENCODINGS)
         self.refit_every = check_int("refit_every", refit_every, 1)
         self.n_members = check_int("n_members", n_members, 1)
@@ -145,10 +138,10 @@ class BANANAS(Strategy):
     def _ask(self, rng: np.random.Generator) -> Architecture:
         taken = self.history.told | set(self.pending)
         if self.n_asked < self.n_init or len(self.history) < 2:
-            return sample_unseen(self.space, rng, taken)
+            return random_unseen(self.space, rng, taken)
         candidates = self._candidates(rng, taken)
         if not candidates:  # the neighbourhood of the best is used up: explore
-            return sample_unseen(self.space, rng, taken)
+            return random_unseen(self.space, rng, taken)
         model = self._model(rng)
         X = np.stack([self._encode(a) for a in candidates])
         return candidates[int(np.argmax(self._acquire(model, X, rng)))]

@@ -149,15 +149,3 @@ def plain(value: Any) -> Any:
         info = plain(describe())
         return {"type": name, **info} if isinstance(info, dict) else {"type": name, "describe": info}
     return {"type": name}
-
-
-def check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_choice(name: str, value: Any, accepted: tuple[str, ...]) -> str:
-    if value not in accepted:
-        raise ValueError(f"{name} must be one of {', '.join(accepted)}; got {value!r}")
-    return str(value)

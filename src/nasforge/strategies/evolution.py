@@ -12,9 +12,10 @@ from collections import deque
 
 import numpy as np
 
+from nasforge.options import check_int
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace
-from nasforge.strategies.base import Strategy, check_int
+from nasforge.strategies.base import Strategy
 
 
 def tournament(population: list[tuple[Architecture, float]], sample_size: int,

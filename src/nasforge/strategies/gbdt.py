@@ -34,10 +34,12 @@ from typing import Any, Hashable
 
 import numpy as np
 
+from nasforge.options import check_choice, check_int
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace
-from nasforge.strategies.bananas import History, check_options, sample_unseen
-from nasforge.strategies.base import Strategy, check_choice, check_int
+from nasforge.spaces.layout import MISSING
+from nasforge.strategies.bananas import History, check_options, random_unseen
+from nasforge.strategies.base import Strategy
 
 PREDICTORS = ("gbdt", "ranking")
 #: the surrogates' settings unless ``predictor_options`` says otherwise
@@ -54,16 +56,8 @@ def sample_fixed(space: SearchSpace, fixed: dict[str, Hashable], rng: np.random.
     """
     for _ in range(tries):
         drawn = space.sample(rng).as_dict()
-        values: dict[str, Hashable] = {}
-        for c in space.choices:
-            if c.when is not None and values.get(c.when[0], _MISSING) not in c.when[1]:
-                continue
-            if c.name in fixed:
-                values[c.name] = fixed[c.name]
-            elif c.name in drawn:
-                values[c.name] = drawn[c.name]
-            else:  # activated by a fixed value: draw it
-                values[c.name] = c.options[int(rng.integers(len(c.options)))]
+        # the fixed values where active; the drawn ones elsewhere; choices a fixed value activates drawn afresh
+        values = space.layout.complete({**drawn, **fixed}, rng)
         try:
             return space.make(values)
         except InvalidArchitectureError:
@@ -104,16 +98,16 @@ class GBDTSearch(Strategy):
         self.fixed: dict[str, Hashable] = {}   # the pruned choices and their values
         self._pool: list[Architecture] = []   # best-scored first
         self._fitted_rows = 0
-        # one-hot column -> choice name (the layout of SearchSpace.encode; a space that encodes
-        # differently is searched unpruned, as its columns do not name choices)
-        columns = [c.name for c in space.choices for _ in c.options]
+        # one-hot column -> choice name (the layout's columns, which SearchSpace.encode writes; a space
+        # that encodes differently is searched unpruned, as its columns do not name choices)
+        columns = space.layout.column_choices()
         self._column_choice = columns if len(columns) == space.encoding_size else None
 
     # -- ask ----------------------------------------------------------------------
     def _ask(self, rng: np.random.Generator) -> Architecture:
         taken = self.history.told | set(self.pending)
         if self.n_asked < self.n_init or len(self.history) < 2:
-            return sample_unseen(self.space, rng, taken)
+            return random_unseen(self.space, rng, taken)
         rows = len(self.history)
         if self.model is None or rows - self._fitted_rows >= self.refit_every:
             self._refit(rng)
@@ -121,7 +115,7 @@ class GBDTSearch(Strategy):
         if arch is None:  # the pool is used up before the next refit: draw another
             self._fill_pool(rng, taken)
             arch = self._next(taken)
-        return arch if arch is not None else sample_unseen(self.space, rng, taken)
+        return arch if arch is not None else random_unseen(self.space, rng, taken)
 
     def _next(self, taken: set[str]) -> Architecture | None:
         """The pool's best architecture not in ``taken`` (removed from the pool), or None."""
@@ -156,21 +150,21 @@ class GBDTSearch(Strategy):
             if name in fixed:
                 continue
             best = self._best_value(name)
-            if best is not _MISSING:
+            if best is not MISSING:
                 fixed[name] = best
             if len(fixed) >= self.prune_top:
                 break
         return fixed
 
     def _best_value(self, name: str) -> Any:
-        """The option of choice ``name`` with the highest mean objective so far (_MISSING if never active)."""
+        """The option of choice ``name`` with the highest mean objective so far (MISSING if never active)."""
         totals: dict[Hashable, list[float]] = {}
         for arch, y in zip(self.history.archs, self.history.y):
-            value = arch.get(name, _MISSING)
-            if value is not _MISSING:
+            value = arch.get(name, MISSING)
+            if value is not MISSING:
                 totals.setdefault(value, []).append(y)
         if not totals:
-            return _MISSING
+            return MISSING
         return max(totals, key=lambda v: float(np.mean(totals[v])))
 
     def _fill_pool(self, rng: np.random.Generator, taken: set[str]) -> None:
@@ -204,11 +198,3 @@ class GBDTSearch(Strategy):
     # -- tell -----------------------------------------------------------------------
     def _tell(self, arch: Architecture, result: Result) -> None:
         self.history.add(arch, result.value)
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Any = _Missing()

@@ -5,6 +5,18 @@ the study asks :meth:`Hyperband.fidelity` right after ``ask`` and passes the
 value to the evaluator. Fidelities run from ``min_fidelity`` to
 ``max_fidelity`` in factors of ``eta``.
 
+**Where the range comes from.** The evaluator declares it
+(:class:`~nasforge.evaluators.base.Capabilities`, ``fidelity``), and the
+study hands the declaration to :meth:`Hyperband.adapt` before the first ask
+(and before a resume's replay). ``min_fidelity`` / ``max_fidelity`` default
+to None, meaning the declared ``low`` / ``high``; a value given explicitly
+narrows the range and must lie inside the declared one (else
+:class:`~nasforge.errors.ConfigError` naming both). Rungs are rounded to whole
+numbers when the declaration says ``integer`` (epochs). A strategy driven by
+hand, without ``adapt``, needs both ``min_fidelity`` and ``max_fidelity``
+(rounded when both are whole numbers); the first ``ask`` without them raises
+a ConfigError saying so.
+
 **Successive halving in ask/tell form.** A bracket ``s`` (``s_max`` down to
 0, then again) starts ``n`` new architectures at fidelity
 ``max_fidelity * eta**-s``; once every result of a rung is told, the best
@@ -16,9 +28,6 @@ parallel workers stay busy. Each (architecture, fidelity) evaluation is one
 trial, so a study's ``n_trials`` counts evaluations at every fidelity. A
 discarded proposal (``discard``) leaves its rung: a promotion is offered
 again, a new architecture's place is filled by the next ask.
-
-When ``min_fidelity`` and ``max_fidelity`` are whole numbers (epochs) the
-fidelities are rounded to whole numbers.
 
 **New architectures.** Hyperband draws them at random (avoiding ones
 pending, or already evaluated at the same fidelity, when it can). BOHB draws
@@ -33,14 +42,14 @@ the good densities and the one maximising ``l(x) / g(x)`` (the product over
 its active choices) is proposed.
 
 **Evaluators without fidelities.** A tabular benchmark such as the NB201
-table answers the same row whatever the fidelity. Then a promoted
-architecture comes back with exactly the result (metrics, objective and
-cost) it had at the lower fidelity. After three such promotions, and none
-that differed, the strategy concludes that the fidelity has no effect
-(:attr:`Hyperband.fidelity_ignored`) and stops promoting: from then on every
-proposal is a new architecture at ``max_fidelity``, so Hyperband becomes
-random search without repeats and BOHB becomes TPE on all its results.
-Setting ``min_fidelity == max_fidelity`` gives that behaviour from the start.
+table answers the same row whatever the fidelity, and declares so
+(``Capabilities.fidelity is None``). Then promoting would only repeat
+evaluations: from the start every proposal is a new architecture at the
+evaluator's one fidelity (:meth:`Hyperband.fidelity` returns None,
+:attr:`Hyperband.fidelity_ignored` is true), so Hyperband is random search
+without repeats and BOHB is TPE on all its results. Setting
+``min_fidelity == max_fidelity`` gives one-fidelity brackets on an evaluator
+that has fidelities.
 """
 
 from __future__ import annotations
@@ -51,43 +60,36 @@ from typing import Any, Hashable
 
 import numpy as np
 
+from nasforge.errors import ConfigError
+from nasforge.options import check_int, check_number
 from nasforge.results import Result
-from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace
-from nasforge.strategies.base import Strategy, check_int
+from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace, sample_distinct
+from nasforge.spaces.layout import MISSING
+from nasforge.strategies.base import Strategy
 
 #: attempts at drawing an architecture not pending / not evaluated at the fidelity, before accepting one
 _TRIES = 32
-#: identical promotions (and no differing one) after which the fidelity is taken to have no effect
-_IDENTICAL_PROMOTIONS = 3
-
-
-def _check_number(name: str, value: Any, low: float, low_open: bool, high: float | None = None) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = math.isfinite(v) and (v > low if low_open else v >= low) and (high is None or v <= high)
-    if not ok:
-        bound = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
-        raise ValueError(f"{name} must be a number {bound}, got {value!r}")
-    return float(value)
+#: the internal rung budget of the one fidelity of an evaluator that declares none
+_ONE_FIDELITY = 0.0
 
 
 def _whole(x: float) -> bool:
     return float(x).is_integer()
 
 
-def hyperband_brackets(min_fidelity: float, max_fidelity: float, eta: float) -> list[list[tuple[int, float]]]:
+def hyperband_brackets(min_fidelity: float, max_fidelity: float, eta: float,
+                       integer: bool | None = None) -> list[list[tuple[int, float]]]:
     """Hyperband's brackets, most aggressive first: per bracket, its rungs as (configurations, fidelity).
 
     ``s_max = floor(log_eta(max / min))``; bracket ``s`` starts
     ``n = ceil((s_max + 1) / (s + 1) * eta**s)`` configurations at
     ``max * eta**-s`` and keeps ``floor(n * eta**-i)`` at rung ``i``
-    (fidelity ``max * eta**(i - s)``). Fidelities are rounded when both
-    bounds are whole numbers. E.g. (1, 9, 3): [[(9, 1), (3, 3), (1, 9)],
+    (fidelity ``max * eta**(i - s)``). Fidelities are rounded when
+    ``integer`` (None: when both bounds are whole numbers). E.g. (1, 9, 3): [[(9, 1), (3, 3), (1, 9)],
     [(5, 3), (1, 9)], [(3, 9)]].
     """
     s_max = int(math.floor(math.log(max_fidelity / min_fidelity) / math.log(eta) + 1e-9))
-    whole = _whole(min_fidelity) and _whole(max_fidelity)
+    whole = (_whole(min_fidelity) and _whole(max_fidelity)) if integer is None else bool(integer)
     out = []
     for s in range(s_max, -1, -1):
         n = int(math.ceil((s_max + 1) / (s + 1) * eta ** s - 1e-9))
@@ -162,24 +164,30 @@ class _Bracket:
 class Hyperband(Strategy):
     """Hyperband: successive-halving brackets over fidelities with random new architectures (``hyperband``).
 
-    Options: ``min_fidelity`` and ``max_fidelity`` (e.g. epochs; rounded to
-    whole numbers when both are whole), ``eta`` (the halving factor, > 1).
+    Options: ``min_fidelity`` and ``max_fidelity`` (e.g. epochs; None: the
+    evaluator's declared range, see the module docstring), ``eta`` (the
+    halving factor, > 1).
     """
 
     name = "hyperband"
     multi_fidelity = True
 
-    def __init__(self, space: SearchSpace, seed: int | None = None, min_fidelity: float = 1,
-                 max_fidelity: float = 27, eta: float = 3) -> None:
+    def __init__(self, space: SearchSpace, seed: int | None = None, min_fidelity: float | None = None,
+                 max_fidelity: float | None = None, eta: float = 3) -> None:
         super().__init__(space, seed)
-        _check_number("min_fidelity", min_fidelity, 0.0, low_open=True)
-        _check_number("max_fidelity", max_fidelity, 0.0, low_open=True)
-        if max_fidelity < min_fidelity:
-            raise ValueError(f"max_fidelity ({max_fidelity!r}) must be >= min_fidelity ({min_fidelity!r})")
-        _check_number("eta", eta, 1.0, low_open=True)
+        for name, value in (("min_fidelity", min_fidelity), ("max_fidelity", max_fidelity)):
+            if value is not None:
+                check_number(name, value, 0.0, low_open=True, extra=" (or None for the evaluator's range)")
+        if min_fidelity is not None and max_fidelity is not None and max_fidelity < min_fidelity:
+            raise ConfigError(f"max_fidelity ({max_fidelity!r}) must be >= min_fidelity ({min_fidelity!r})")
+        check_number("eta", eta, 1.0, low_open=True)
         self.min_fidelity, self.max_fidelity, self.eta = min_fidelity, max_fidelity, eta
-        self.schedule = hyperband_brackets(float(min_fidelity), float(max_fidelity), float(eta))
-        self._top = self.schedule[-1][-1][1]  # the largest fidelity used
+        #: the brackets' rungs as (configurations, fidelity); known once the range is (see :meth:`adapt`)
+        self.schedule: list[list[tuple[int, float]]] = []
+        self._fidelity_ignored = False
+        self._top = _ONE_FIDELITY  # the largest fidelity used
+        if min_fidelity is not None and max_fidelity is not None:
+            self._set_range(float(min_fidelity), float(max_fidelity), None)
         self._next_bracket = 0
         self._open: list[_Bracket] = []
         self._slots: dict[str, list[_Entry]] = {}   # pending proposals per architecture key
@@ -187,19 +195,52 @@ class Hyperband(Strategy):
         self._evaluated: dict[float, set[str]] = {}  # fidelity -> keys told at it
         #: fidelity -> key -> (architecture, objective): successful results, for models
         self._results: dict[float, dict[str, tuple[Architecture, float]]] = {}
-        self._identical = 0
-        self._different = 0
+
+    # -- the fidelity range ---------------------------------------------------------
+    def adapt(self, capabilities: Any) -> None:
+        """Take the fidelity range the evaluator declares (``capabilities.fidelity``); see the module docstring.
+
+        Called by the study once, before the first ask. With no declared fidelity, every proposal is a new
+        architecture at the evaluator's one fidelity. An explicit ``min_fidelity``/``max_fidelity`` outside
+        the declared range is a ConfigError naming both.
+        """
+        if self.n_asked:
+            raise RuntimeError(f"{self.name}: adapt must be called before the first ask")
+        declared = getattr(capabilities, "fidelity", None)
+        if declared is None:
+            self.schedule, self._top, self._fidelity_ignored = [[(1, _ONE_FIDELITY)]], _ONE_FIDELITY, True
+            return
+        low = float(declared.low if self.min_fidelity is None else self.min_fidelity)
+        high = float(declared.high if self.max_fidelity is None else self.max_fidelity)
+        span = f"the evaluator's {declared.name!r} range [{declared.low:g}, {declared.high:g}]"
+        for name, value in (("min_fidelity", self.min_fidelity), ("max_fidelity", self.max_fidelity)):
+            if value is not None and not declared.low <= float(value) <= declared.high:
+                raise ConfigError(f"{self.name}: {name}={value!r} is outside {span}; give a value in that "
+                                  f"range or None for the declared bound")
+        if high < low:
+            raise ConfigError(f"{self.name}: min_fidelity {low:g} > max_fidelity {high:g} within {span}")
+        self._fidelity_ignored = False
+        self._set_range(low, high, bool(declared.integer))
+
+    def _set_range(self, low: float, high: float, integer: bool | None) -> None:
+        self.schedule = hyperband_brackets(low, high, float(self.eta), integer)
+        self._top = self.schedule[-1][-1][1]
 
     @property
     def fidelity_ignored(self) -> bool:
-        """Whether promotions showed that the evaluator's results do not depend on the fidelity."""
-        return self._different == 0 and self._identical >= _IDENTICAL_PROMOTIONS
+        """Whether the evaluator declared no fidelity (so nothing is promoted, see the module docstring)."""
+        return self._fidelity_ignored
 
     def fidelity(self, arch: Architecture) -> float | None:
+        if self._fidelity_ignored:
+            return None
         return self._asked_fidelity.get(self.space.key(arch))
 
     # -- ask ----------------------------------------------------------------------
     def _ask(self, rng: np.random.Generator) -> Architecture:
+        if not self.schedule:
+            raise ConfigError(f"{self.name}: no fidelity range: give min_fidelity and max_fidelity, or call "
+                              f"adapt(evaluator.capabilities()) before the first ask (a Study does)")
         if self.fidelity_ignored:
             return self._propose(self._new(rng, self._top), self._top, None).arch
         for bracket in self._open:
@@ -242,12 +283,8 @@ class Hyperband(Strategy):
         return self._random(rng, self._avoid(budget))
 
     def _random(self, rng: np.random.Generator, avoid: set[str]) -> Architecture:
-        arch = self.space.sample(rng)
-        for _ in range(_TRIES - 1):
-            if self.space.key(arch) not in avoid:
-                break
-            arch = self.space.sample(rng)
-        return arch
+        new = sample_distinct(self.space, 1, rng, avoid, tries=_TRIES)
+        return new[0] if new else self.space.sample(rng)
 
     def _discard(self, arch: Architecture) -> None:
         """Take the most recent outstanding proposal of ``arch`` out of its rung (it is proposed again
@@ -282,22 +319,15 @@ class Hyperband(Strategy):
             if not slots:
                 del self._slots[key]
         budget = entry.budget if entry is not None else result.fidelity
+        if self._fidelity_ignored:
+            budget = _ONE_FIDELITY
         if budget is not None:
             budget = float(budget)
             self._evaluated.setdefault(budget, set()).add(key)
             if result.value is not None:
                 self._results.setdefault(budget, {})[key] = (arch, float(result.value))
-        if entry is None:
-            return
-        entry.result = result
-        src = entry.source
-        if src is not None and src.result is not None and result.value is not None:
-            same = (result.value == src.result.value and result.cost == src.result.cost
-                    and dict(result.metrics) == dict(src.result.metrics))
-            if same:
-                self._identical += 1
-            else:
-                self._different += 1
+        if entry is not None:
+            entry.result = result
 
 
 class BOHB(Hyperband):
@@ -313,16 +343,14 @@ class BOHB(Hyperband):
 
     name = "bohb"
 
-    def __init__(self, space: SearchSpace, seed: int | None = None, min_fidelity: float = 1,
-                 max_fidelity: float = 27, eta: float = 3, top_n_percent: float = 15,
+    def __init__(self, space: SearchSpace, seed: int | None = None, min_fidelity: float | None = None,
+                 max_fidelity: float | None = None, eta: float = 3, top_n_percent: float = 15,
                  min_bandwidth: float = 1e-3, random_fraction: float = 1 / 3, n_samples: int = 64,
                  min_points_in_model: int | None = None) -> None:
         super().__init__(space, seed, min_fidelity, max_fidelity, eta)
-        _check_number("top_n_percent", top_n_percent, 0.0, low_open=True, high=100.0)
-        if top_n_percent >= 100:
-            raise ValueError(f"top_n_percent must be a number > 0 and < 100, got {top_n_percent!r}")
-        _check_number("min_bandwidth", min_bandwidth, 0.0, low_open=False, high=1.0)
-        _check_number("random_fraction", random_fraction, 0.0, low_open=False, high=1.0)
+        check_number("top_n_percent", top_n_percent, 0.0, 100.0, low_open=True, high_open=True)
+        check_number("min_bandwidth", min_bandwidth, 0.0, 1.0)
+        check_number("random_fraction", random_fraction, 0.0, 1.0)
         self.top_n_percent, self.min_bandwidth, self.random_fraction = top_n_percent, min_bandwidth, random_fraction
         self.n_samples = check_int("n_samples", n_samples, 1)
         if min_points_in_model is not None:
@@ -330,8 +358,7 @@ class BOHB(Hyperband):
         self.min_points_in_model = min_points_in_model
         self._min_points = (len(space.choices) + 1) if min_points_in_model is None else int(min_points_in_model)
         self._min_points = max(self._min_points, 2)
-        self._index = [{o: i for i, o in enumerate(c.options)} for c in space.choices]
-        self._conditional = any(c.when is not None for c in space.choices)
+        self._layout = space.layout
 
     def _new(self, rng: np.random.Generator, budget: float) -> Architecture:
         avoid = self._avoid(budget)
@@ -357,13 +384,13 @@ class BOHB(Hyperband):
         """Per choice, the smoothed probability of each option over the group's points where it is active."""
         values = [arch.as_dict() for arch in group]
         out = []
-        for j, c in enumerate(self.space.choices):
+        for c in self._layout.choices:
             k = len(c.options)
             counts = np.zeros(k)
             for vals in values:
-                v = vals.get(c.name, _MISSING)
-                if v is not _MISSING:
-                    counts[self._index[j][v]] += 1
+                v = vals.get(c.name, MISSING)
+                if v is not MISSING:
+                    counts[self._layout.option_index(c.name, v)] += 1
             n = counts.sum()
             prior = max(self.min_bandwidth, k / (n + k))
             freq = counts / n if n > 0 else np.full(k, 1.0 / k)
@@ -387,7 +414,7 @@ class BOHB(Hyperband):
             values: dict[str, Hashable] = {}
             score = 0.0
             for j, c in enumerate(choices):
-                if c.when is not None and (c.when[0] not in values or values[c.when[0]] not in c.when[1]):
+                if not self._layout.is_active(c, values):
                     continue
                 values[c.name] = c.options[int(row[j])]
                 score += float(logs[j])
@@ -400,10 +427,3 @@ class BOHB(Hyperband):
             if self.space.key(arch) not in avoid:
                 return arch
         return self._random(rng, avoid)
-
-
-class _Missing:
-    pass
-
-
-_MISSING: Any = _Missing()

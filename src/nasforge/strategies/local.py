@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from nasforge.options import check_choice
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace
-from nasforge.strategies.base import Strategy, check_choice
+from nasforge.strategies.base import Strategy
 
 
 class LocalSearch(Strategy):

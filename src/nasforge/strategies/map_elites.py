@@ -43,9 +43,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from nasforge.options import check_int
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace
-from nasforge.strategies.base import Strategy, check_int
+from nasforge.strategies.base import Strategy
 
 #: attempts at proposing an architecture not seen before, before accepting a repeat
 FRESH_TRIES = 20

@@ -41,8 +41,10 @@ from typing import Hashable
 
 import numpy as np
 
+from nasforge.options import check_number
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace
+from nasforge.spaces.layout import MISSING
 from nasforge.strategies.base import Strategy
 
 #: descents per ask before accepting a repeat
@@ -81,11 +83,9 @@ class MCTS(Strategy):
 
     def __init__(self, space: SearchSpace, seed: int | None = None, c: float = 1.0) -> None:
         super().__init__(space, seed)
-        if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(c)) or c < 0:
-            raise ValueError(f"c must be a number >= 0, got {c!r}")
-        self.c = float(c)
-        self._choices = space.choices
+        self.c = check_number("c", c, 0.0)
+        self._layout = space.layout
+        self._choices = space.layout.choices
         self.root = _Node(self._next(-1, {}))
         self._seen: set[str] = set()
         self._asked: dict[str, list[dict[str, Hashable]]] = {}  # key -> paths of pending asks
@@ -96,8 +96,7 @@ class MCTS(Strategy):
     def _next(self, i: int, values: dict[str, Hashable]) -> int:
         """The index of the first active choice after ``i`` given ``values``, or -1."""
         for j in range(i + 1, len(self._choices)):
-            w = self._choices[j].when
-            if w is None or (w[0] in values and values[w[0]] in w[1]):
+            if self._layout.is_active(self._choices[j], values):
                 return j
         return -1
 
@@ -189,7 +188,7 @@ class MCTS(Strategy):
             arch = self.space.sample(rng)
             vals = arch.as_dict()
             k = 0
-            while k < len(names) and vals.get(names[k], _NONE) == prefix[names[k]]:
+            while k < len(names) and vals.get(names[k], MISSING) == prefix[names[k]]:
                 k += 1
             if k > best_len:
                 best, best_len = arch, k
@@ -278,10 +277,3 @@ class MCTS(Strategy):
                 node.n += 1
                 node.total += float(obj)
         self._mark_done(nodes)
-
-
-class _NoValue:
-    pass
-
-
-_NONE = _NoValue()

@@ -16,7 +16,7 @@ dozen tokens at most), which keeps a refit within tens of milliseconds.
 
 In ask/tell form:
 
-* the first ``n_initial`` proposals are random (distinct) architectures;
+* the first ``n_init`` proposals are random (distinct) architectures;
 * the model is refit (from a fresh initialisation, ``train_steps`` full-batch
   Adam steps) once ``refit_every`` new results have been told since the last
   fit; the initialisation of a fit is drawn from the ask's ``rng``;
@@ -46,9 +46,10 @@ from typing import Any, Hashable
 
 import numpy as np
 
+from nasforge.options import check_int, check_number
 from nasforge.results import Result
-from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace
-from nasforge.strategies.base import Strategy, check_int
+from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace, sample_distinct
+from nasforge.strategies.base import Strategy
 
 #: attempts at drawing an unseen architecture before accepting a seen one
 _TRIES = 32
@@ -56,17 +57,6 @@ _TRIES = 32
 _LR = 0.01
 #: unseen mutations the predictor chooses among when the walk finds nothing new
 _FALLBACK_POOL = 8
-
-
-def _check_float(name: str, value: Any, low: float, high: float | None = None, low_open: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if ok:
-        v = float(value)
-        ok = np.isfinite(v) and (v > low if low_open else v >= low) and (high is None or v <= high)
-    if not ok:
-        bound = f"{'>' if low_open else '>='} {low:g}" + (f" and <= {high:g}" if high is not None else "")
-        raise ValueError(f"{name} must be a number {bound}, got {value!r}")
-    return float(value)
 
 
 class TokenCodec:
@@ -85,19 +75,15 @@ class TokenCodec:
         self.offsets = np.concatenate([[0], np.cumsum(self.n_tokens)])[:-1]
         self.width = int(self.n_tokens.sum())
         self.max_tokens = int(self.n_tokens.max()) if len(self.choices) else 1
-        self._index = [{o: i for i, o in enumerate(c.options)} for c in self.choices]
+        self.layout = space.layout
         # decoding picks among a choice's options only, never its inactive token or padding
         self._options_only = np.full((len(self.choices), self.max_tokens), -np.inf)
         for j, n in enumerate(self.n_options):
             self._options_only[j, :n] = 0.0
 
     def tokens(self, arch: Architecture) -> np.ndarray:
-        values = arch.as_dict()
-        out = self.n_options.copy()  # inactive token by default
-        for j, c in enumerate(self.choices):
-            if c.name in values:
-                out[j] = self._index[j][values[c.name]]
-        return out
+        out = np.asarray(self.layout.indices(arch.as_dict()), dtype=np.int64)
+        return np.where(out < 0, self.n_options, out)  # the inactive token where a choice has no value
 
     def one_hot(self, tokens: np.ndarray) -> np.ndarray:
         """(n, T) tokens -> (n, width) one-hot rows."""
@@ -129,12 +115,8 @@ class TokenCodec:
     def decode_values(self, logits: np.ndarray) -> dict[str, Hashable]:
         """The choice values of greedy decoding (see :meth:`decode`), not yet checked by the space."""
         best = np.argmax(logits + self._options_only, axis=1)
-        values: dict[str, Hashable] = {}
-        for j, c in enumerate(self.choices):
-            if c.when is not None and (c.when[0] not in values or values[c.when[0]] not in c.when[1]):
-                continue
-            values[c.name] = c.options[int(best[j])]
-        return values
+        # the argmax of every choice; the layout drops the ones the values before them switch off
+        return self.layout.complete(self.layout.values(best))
 
 
 class _Model:
@@ -259,7 +241,7 @@ class _Model:
 class NAO(Strategy):
     """Neural Architecture Optimization: gradient ascent in a learned embedding (``nao``).
 
-    Options: ``n_initial`` random proposals before the model is used;
+    Options: ``n_init`` random proposals before the model is used;
     ``top_k`` best architectures whose embeddings are moved; ``refit_every``
     told results between refits; ``train_steps`` Adam steps per fit;
     ``hidden_size`` and ``embedding_size`` of the MLPs; ``trade_off`` weight of
@@ -270,18 +252,18 @@ class NAO(Strategy):
 
     name = "nao"
 
-    def __init__(self, space: SearchSpace, seed: int | None = None, n_initial: int = 30, top_k: int = 5,
+    def __init__(self, space: SearchSpace, seed: int | None = None, n_init: int = 30, top_k: int = 5,
                  refit_every: int = 5, train_steps: int = 150, hidden_size: int = 32, embedding_size: int = 16,
                  trade_off: float = 0.8, step_size: float = 0.25, max_moves: int = 10) -> None:
         super().__init__(space, seed)
-        self.n_initial = check_int("n_initial", n_initial, 2)
+        self.n_init = check_int("n_init", n_init, 2)
         self.top_k = check_int("top_k", top_k, 1)
         self.refit_every = check_int("refit_every", refit_every, 1)
         self.train_steps = check_int("train_steps", train_steps, 1)
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
         self.embedding_size = check_int("embedding_size", embedding_size, 1)
-        self.trade_off = _check_float("trade_off", trade_off, 0.0, 1.0)
-        self.step_size = _check_float("step_size", step_size, 0.0, low_open=True)
+        self.trade_off = check_number("trade_off", trade_off, 0.0, 1.0)
+        self.step_size = check_number("step_size", step_size, 0.0, low_open=True)
         self.max_moves = check_int("max_moves", max_moves, 1)
         self._codec = TokenCodec(space)
         self._told: set[str] = set()
@@ -311,7 +293,7 @@ class NAO(Strategy):
 
     def _propose(self, rng: np.random.Generator) -> Architecture:
         seen = self._told | set(self.pending)
-        if len(self._data) < self.n_initial:
+        if len(self._data) < self.n_init:
             return self._unseen(rng, seen)
         if self._model is None or len(self._data) - self._fitted_on >= self.refit_every:
             self._fit(np.random.default_rng(int(rng.integers(2**63 - 1))))
@@ -348,12 +330,8 @@ class NAO(Strategy):
         return pool[int(np.argmax(self._model.predict_archs(pool)))]
 
     def _unseen(self, rng: np.random.Generator, seen: set[str]) -> Architecture:
-        arch = self.space.sample(rng)
-        for _ in range(_TRIES - 1):
-            if self.space.key(arch) not in seen:
-                break
-            arch = self.space.sample(rng)
-        return arch
+        new = sample_distinct(self.space, 1, rng, seen, tries=_TRIES)
+        return new[0] if new else self.space.sample(rng)
 
     def _fit(self, rng: np.random.Generator) -> None:
         data = sorted(self._data.values(), key=lambda d: d[2])

@@ -39,21 +39,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from nasforge.pareto import crowding_distance, non_dominated_sort, objective_matrix, parse_objectives
+from nasforge.options import check_int, check_probability
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace
-from nasforge.strategies.base import Strategy, check_int
+from nasforge.strategies.base import Strategy
 
 #: the objective name that means ``result.value`` rather than a metric
 STUDY_OBJECTIVE = "objective"
 #: attempts at breeding an architecture not seen before, before accepting a repeat
 FRESH_TRIES = 20
-
-
-def check_probability(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= float(value) <= 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    return float(value)
 
 
 def result_values(result: Result, objectives: Sequence[tuple[str, float]]) -> np.ndarray:

@@ -54,9 +54,11 @@ from typing import Any, Hashable, Iterator, Sequence
 
 import numpy as np
 
+from nasforge.options import check_choice, check_int, check_number
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace
-from nasforge.strategies.base import Strategy, check_choice, check_int
+from nasforge.spaces.layout import Layout
+from nasforge.strategies.base import Strategy
 
 #: learning rates when ``lr`` is None (tuned on NAS-Bench-201 seeds 1000+ with memory 5)
 DEFAULT_LR = {"lstm": 0.005, "factorized": 0.05}
@@ -67,21 +69,6 @@ _TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 #: valid random candidates for sampling-importance-resampling when policy draws are invalid
 _SIR_CANDIDATES = 16
 _FALLBACK_TRIES = 64
-
-
-def _check_number(name: str, value: Any, low: float, high: float | None = None, *,
-                  low_open: bool = False, high_open: bool = True, extra: str = "") -> Any:
-    """``value`` unchanged if it is a finite number in the range, else ValueError naming it."""
-    ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating)) \
-        and math.isfinite(float(value))
-    if ok:
-        v = float(value)
-        ok = (v > low if low_open else v >= low) and (high is None or (v < high if high_open else v <= high))
-    if not ok:
-        lo = f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f" and {'<' if high_open else '<='} {high:g}"
-        raise ValueError(f"{name} must be a number {lo}{hi}{extra}, got {value!r}")
-    return value
 
 
 class RunningStats:
@@ -105,47 +92,6 @@ class RunningStats:
         """``x`` standardised (0 until two distinct results exist)."""
         s = self.std
         return (x - self.mean) / s if self.n > 1 and s > 0 else 0.0
-
-
-class _Layout:
-    """The space's choices as integer indices: one block of options per choice, and for each
-    conditional choice its parent's index and which of the parent's options activate it."""
-
-    def __init__(self, space: SearchSpace) -> None:
-        self.choices = space.choices
-        self.sizes = [len(c.options) for c in self.choices]
-        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
-        self.total = int(self.offsets[-1])
-        self.index = [{o: i for i, o in enumerate(c.options)} for c in self.choices]
-        pos = {c.name: i for i, c in enumerate(self.choices)}
-        # per choice: None (always active) or (parent index, active-given-parent-option table)
-        self.when: list[tuple[int, np.ndarray] | None] = []
-        for c in self.choices:
-            if c.when is None:
-                self.when.append(None)
-                continue
-            parent = pos[c.when[0]]
-            table = np.zeros(self.sizes[parent], dtype=bool)
-            for v in c.when[1]:
-                if v in self.index[parent]:
-                    table[self.index[parent][v]] = True
-            self.when.append((parent, table))
-
-    def active_rows(self, i: int, idx: np.ndarray) -> np.ndarray:
-        """Which rows of ``idx`` (batch x choices, -1 = inactive) have choice ``i`` active."""
-        w = self.when[i]
-        if w is None:
-            return np.ones(len(idx), dtype=bool)
-        parent = idx[:, w[0]]
-        return (parent >= 0) & w[1][np.maximum(parent, 0)]
-
-    def indices(self, arch: Architecture) -> list[int]:
-        """Option index per choice, -1 where inactive."""
-        values = arch.as_dict()
-        return [self.index[i][values[c.name]] if c.name in values else -1 for i, c in enumerate(self.choices)]
-
-    def values(self, idx: Sequence[int]) -> dict[str, Hashable]:
-        return {c.name: c.options[k] for c, k in zip(self.choices, idx) if k >= 0}
 
 
 def _draw(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -183,7 +129,7 @@ class _Adam:
 class FactorizedController:
     """Independent categorical logits per choice (numpy)."""
 
-    def __init__(self, layout: _Layout, lr: float) -> None:
+    def __init__(self, layout: Layout, lr: float) -> None:
         self.layout = layout
         self.logits = [np.zeros(k) for k in layout.sizes]
         self.opt = _Adam(self.logits, lr)
@@ -246,7 +192,7 @@ class LSTMController:
     """An autoregressive LSTM: step ``t`` emits choice ``t``'s logits from the hidden state and feeds
     the taken option's embedding to step ``t+1``; inactive choices are skipped (state unchanged)."""
 
-    def __init__(self, layout: _Layout, lr: float, hidden_size: int, seed: int) -> None:
+    def __init__(self, layout: Layout, lr: float, hidden_size: int, seed: int) -> None:
         import torch
 
         self.layout, self.hidden = layout, hidden_size
@@ -255,7 +201,7 @@ class LSTMController:
         self._refresh()
 
     def _build(self, torch: Any, lr: float, seed: int) -> None:
-        H, T = self.hidden, self.layout.total
+        H, T = self.hidden, self.layout.encoding_size
         gen = torch.Generator().manual_seed(seed)
 
         def uniform(*shape: int) -> Any:
@@ -287,7 +233,7 @@ class LSTMController:
         u = rng.random((n, len(lay.sizes)))
         idx = np.full((n, len(lay.sizes)), -1)
         h = c = np.zeros((n, self.hidden))
-        x = np.repeat(p["emb"][lay.total][None, :], n, axis=0)
+        x = np.repeat(p["emb"][lay.encoding_size][None, :], n, axis=0)
         for i in range(len(lay.sizes)):
             on = lay.active_rows(i, idx)
             if not on.any():
@@ -305,7 +251,7 @@ class LSTMController:
         arr = np.asarray(batch)
         B = len(batch)
         h = c = np.zeros((B, self.hidden))
-        x = np.repeat(p["emb"][lay.total][None, :], B, axis=0)
+        x = np.repeat(p["emb"][lay.encoding_size][None, :], B, axis=0)
         logp = np.zeros(B)
         for i in range(len(lay.sizes)):
             on = arr[:, i] >= 0
@@ -334,7 +280,7 @@ class LSTMController:
         arr = torch.as_tensor(np.asarray(batch), dtype=torch.long)
         B = arr.shape[0]
         h = c = torch.zeros(B, H)
-        x = p["emb"][lay.total].expand(B, H)
+        x = p["emb"][lay.encoding_size].expand(B, H)
         logp = torch.zeros(B)
         ent = torch.zeros(B)
         for i in range(len(lay.sizes)):
@@ -385,16 +331,17 @@ class Reinforce(Strategy):
         super().__init__(space, seed)
         self.controller = check_choice("controller", controller, ("lstm", "factorized"))
         if lr is not None:
-            _check_number("lr", lr, 0.0, low_open=True, extra=" (or None for the controller's default)")
+            check_number("lr", lr, 0.0, low_open=True, extra=" (or None for the controller's default)")
         self.lr = lr
-        self.baseline_decay = _check_number("baseline_decay", baseline_decay, 0.0, 1.0)
-        self.entropy_weight = _check_number("entropy_weight", entropy_weight, 0.0)
+        check_number("baseline_decay", baseline_decay, 0.0, 1.0, high_open=True)
+        check_number("entropy_weight", entropy_weight, 0.0)
+        self.baseline_decay, self.entropy_weight = baseline_decay, entropy_weight  # stored unchanged
         self.memory = check_int("memory", memory, 0)
         self.hidden_size = check_int("hidden_size", hidden_size, 1)
         if not isinstance(unique, (bool, np.bool_)):
             raise ValueError(f"unique must be true or false, got {unique!r}")
         self.unique = bool(unique)
-        self._layout = _Layout(space)
+        self._layout = space.layout
         self._policy: FactorizedController | LSTMController | None = None
         self._stats = RunningStats()
         self.baseline = 0.0
@@ -434,7 +381,7 @@ class Reinforce(Strategy):
             if draw is None:  # every draw was invalid: resample valid architectures by policy probability
                 cands = [self.space.sample(rng) for _ in range(_SIR_CANDIDATES)]
                 fresh = [a for a in cands if self.space.key(a) not in seen] or cands
-                logp = self.policy.log_probs([self._layout.indices(a) for a in fresh])
+                logp = self.policy.log_probs([self._layout.indices(a.as_dict()) for a in fresh])
                 return fresh[int(_draw(_softmax(logp), rng.random()))]
         for _ in range(_FALLBACK_TRIES):
             arch = self.space.sample(rng)
@@ -446,7 +393,7 @@ class Reinforce(Strategy):
     def _tell(self, arch: Architecture, result: Result) -> None:
         key = self.space.key(arch)
         self._seen.add(key)
-        idx = self._layout.indices(arch)
+        idx = self._layout.indices(arch.as_dict())
         obj = result.value
         if obj is not None:
             self._stats.add(float(obj))

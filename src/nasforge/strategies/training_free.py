@@ -47,14 +47,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from nasforge.options import check_choice, check_int, check_number
 from nasforge.results import Result
-from nasforge.spaces.base import Architecture, SearchSpace
-from nasforge.strategies.base import Strategy, check_choice, check_int
+from nasforge.spaces.base import Architecture, SearchSpace, enumerable_size, sample_distinct
+from nasforge.strategies.base import Strategy
 
-#: consecutive draws that found nothing new before a pool is completed from the space's enumeration
-_STALE_DRAWS = 200
-#: a finite space with at most this many architectures may be enumerated (to complete a pool, or to know it is spent)
-_ENUMERATE_LIMIT = 1_000_000
 #: RoBoT's pool is the whole space up to this size when ``pool_size`` is None ...
 _WHOLE_SPACE = 20_000
 #: ... and this many sampled architectures otherwise
@@ -174,81 +171,10 @@ def ranking(scores: Sequence[float]) -> list[int]:
 # ----------------------------------------------------------------------------- pools
 
 
-def space_size(space: SearchSpace, cap: int) -> int | None:
-    """The number of architectures when it is known to be at most ``cap``, else None.
-
-    A space that overrides ``__len__`` is asked; the generic ``SearchSpace``
-    counts by enumerating, so it is counted here only up to ``cap + 1``.
-    """
-    if type(space).__len__ is SearchSpace.__len__:
-        n = 0
-        for _ in space.enumerate():
-            n += 1
-            if n > cap:
-                return None
-        return n
-    try:
-        n = len(space)
-    except (TypeError, NotImplementedError, OverflowError):
-        return None
-    return n if n <= cap else None
-
-
-def enumerate_distinct(space: SearchSpace, exclude: set[str] | frozenset[str] = frozenset()) -> list[Architecture]:
-    """Every architecture of a (small) space, one per key, in enumeration order, without ``exclude``."""
-    out: dict[str, Architecture] = {}
-    for arch in space.enumerate():
-        key = space.key(arch)
-        if key not in exclude and key not in out:
-            out[key] = arch
-    return list(out.values())
-
-
-def draw_distinct(space: SearchSpace, rng: np.random.Generator, n: int, exclude: set[str],
-                  enumerable: Callable[[], bool]) -> list[Architecture]:
-    """Up to ``n`` random architectures with distinct keys not in ``exclude``.
-
-    Draws until ``n`` are found or ``_STALE_DRAWS`` draws in a row find
-    nothing new; then, if ``enumerable()`` (asked only then), completes the
-    pool with the rest of the space's architectures in random order. So an
-    empty result from an enumerable space means every architecture is in
-    ``exclude``.
-    """
-    out: list[Architecture] = []
-    seen = set(exclude)
-    stale = 0
-    while len(out) < n and stale < _STALE_DRAWS:
-        arch = space.sample(rng)
-        key = space.key(arch)
-        if key in seen:
-            stale += 1
-            continue
-        stale = 0
-        seen.add(key)
-        out.append(arch)
-    if len(out) < n and enumerable():
-        rest = enumerate_distinct(space, seen)
-        out += [rest[int(i)] for i in rng.permutation(len(rest))[:n - len(out)]]
-    return out
-
-
-class _SizeMixin:
-    """Lazily computed ``space_size(space, _ENUMERATE_LIMIT)`` (counting a generic space costs an enumeration)."""
-
-    space: SearchSpace
-    _size_known: bool = False
-    _size: int | None = None
-
-    def _enumerable(self) -> bool:
-        if not self._size_known:
-            self._size, self._size_known = space_size(self.space, _ENUMERATE_LIMIT), True
-        return self._size is not None
-
-
 # ----------------------------------------------------------------------------- naswot
 
 
-class TrainingFreeSearch(_SizeMixin, Strategy):
+class TrainingFreeSearch(Strategy):
     """NASWOT: score a pool of random architectures with a zero-cost proxy, propose them best first (``naswot``).
 
     After Mellor, Turner, Storkey and Crowley, "Neural Architecture Search
@@ -303,7 +229,7 @@ class TrainingFreeSearch(_SizeMixin, Strategy):
                     return arch
             if not self._next_pool(scorer):
                 break
-        if self._enumerable():
+        if enumerable_size(self.space) is not None:
             raise StopIteration(f"naswot has proposed every architecture of space {self.space.name!r}")
         return self.space.sample(rng)  # nothing new found in a huge space: a repeat
 
@@ -311,7 +237,7 @@ class TrainingFreeSearch(_SizeMixin, Strategy):
         """Draw, score and rank the next pool; False when no new architecture is left."""
         rng = np.random.default_rng((self.seed, 7, self.n_pools))
         self.n_pools += 1
-        archs = draw_distinct(self.space, rng, self.n_samples, self._proposed | set(self.pending), self._enumerable)
+        archs = sample_distinct(self.space, self.n_samples, rng, self._proposed | set(self.pending))
         if not archs:
             return False
         scores = [select(s, self.proxy, "naswot") for s in self._cache.get(scorer, archs)]
@@ -412,6 +338,10 @@ class ProxyPrescreen(Strategy):
         self._fidelities: dict[str, list[float | None]] = {}  # per outstanding proposal, oldest first
         self._done: set[tuple[str, float | None]] = set()     # (key, fidelity) told
 
+    def adapt(self, capabilities: Any) -> None:
+        """Pass the evaluator's declaration on to the inner strategy (a multi-fidelity one takes its range)."""
+        self.inner.adapt(capabilities)
+
     def fidelity(self, arch: Architecture) -> float | None:
         fids = self._fidelities.get(self.space.key(arch))
         return fids[-1] if fids else self.inner.fidelity(arch)
@@ -482,13 +412,6 @@ class ProxyPrescreen(Strategy):
 # ----------------------------------------------------------------------------- RoBoT
 
 
-def _check_number(name: str, value: Any, minimum: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(float(value)) or value < minimum:
-        raise ValueError(f"{name} must be a number >= {minimum:g}, got {value!r}")
-    return float(value)
-
-
 def _check_proxies(value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -505,7 +428,7 @@ def signed_log1p(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.log1p(np.abs(x))
 
 
-class RoBoT(_SizeMixin, Strategy):
+class RoBoT(Strategy):
     """Bayesian optimisation of a weighted combination of zero-cost proxies, then greedy search (``robot``).
 
     After He et al., "Robustifying and Boosting Training-Free Neural
@@ -593,7 +516,7 @@ class RoBoT(_SizeMixin, Strategy):
         self.bo_queries = check_int("bo_queries", bo_queries, 0)
         self.n_candidates = check_int("n_candidates", n_candidates, 1)
         self.acquisition = check_choice("acquisition", acquisition, ACQUISITIONS)
-        self.kappa = _check_number("kappa", kappa, 0.0)
+        self.kappa = check_number("kappa", kappa, 0.0)
         self._cache = ScoreCache(space)
         self._pool: list[Architecture] = []
         self._keys: list[str] = []
@@ -636,14 +559,14 @@ class RoBoT(_SizeMixin, Strategy):
         if self._Z is not None:
             return
         limit = _WHOLE_SPACE if self.pool_size is None else self.pool_size
-        size = space_size(self.space, limit)
+        size = enumerable_size(self.space, limit)
         if self.candidates is not None:
             archs, self._whole = [self.space.from_string(c) for c in self.candidates], True
         elif size is not None:
-            archs, self._whole = enumerate_distinct(self.space), True
+            archs, self._whole = sample_distinct(self.space, size, None), True
         else:
             n = _DEFAULT_POOL if self.pool_size is None else self.pool_size
-            archs = draw_distinct(self.space, np.random.default_rng((self.seed, 8, 0)), n, set(), lambda: False)
+            archs = sample_distinct(self.space, n, np.random.default_rng((self.seed, 8, 0)))
         self._n_pools = 1
         raw = [self._as_dict(s) for s in self._cache.get(scorer, archs)]
         if self.proxies is None:
@@ -685,7 +608,7 @@ class RoBoT(_SizeMixin, Strategy):
         n = _DEFAULT_POOL if self.pool_size is None else self.pool_size
         rng = np.random.default_rng((self.seed, 8, self._n_pools))
         self._n_pools += 1
-        archs = draw_distinct(self.space, rng, n, set(self._keys), self._enumerable)
+        archs = sample_distinct(self.space, n, rng, self._keys)
         if not archs:
             return False
         raw = [self._as_dict(s) for s in self._cache.get(scorer, archs)]
@@ -724,7 +647,7 @@ class RoBoT(_SizeMixin, Strategy):
                     return self._pool[int(i)]
             if not self._extend(scorer):
                 break
-        if self._whole or self._enumerable():
+        if self._whole or enumerable_size(self.space) is not None:
             raise StopIteration(f"robot has proposed every architecture of space {self.space.name!r}")
         return self._pool[int(np.argmax(self._Z @ w))]  # nothing new found in a huge space: a repeat
 
