@@ -397,19 +397,22 @@ def enumerable_size(space: SearchSpace, limit: int = ENUMERATE_LIMIT) -> int | N
 
 
 def sample_distinct(space: SearchSpace, n: int, rng: np.random.Generator | None,
-                    exclude: Collection[str] = frozenset()) -> list[Architecture]:
+                    exclude: Collection[str] = frozenset(), *, tries: int = STALE_DRAWS) -> list[Architecture]:
     """Up to ``n`` architectures with distinct keys (``space.key``, so isomorphic twins count once), none
     of whose keys is in ``exclude``. The one helper for "n distinct architectures".
 
-    With an ``rng``: random draws (``space.sample``) until ``n`` are found or :data:`STALE_DRAWS` draws in a
-    row find nothing new; then, when the space can be enumerated (at most :data:`ENUMERATE_LIMIT`
-    architectures, see :func:`enumerable_size`), the rest of its new architectures complete the list in
-    random order. So when the space has at most ``n`` new architectures, the result is all of them; it never
+    With an ``rng``: random draws (``space.sample``) until ``n`` are found or ``tries`` (default
+    :data:`STALE_DRAWS`) draws in a row find nothing new; then, when the space can be enumerated (at most
+    :data:`ENUMERATE_LIMIT` architectures, see :func:`enumerable_size`), the rest of its new architectures
+    complete the list in random order. So when the space has at most ``n`` new architectures, the result is all of them; it never
     loops forever, and a huge space (MobileNet's ~1e30) is only sampled, never counted with ``len()``.
     With ``rng=None``: the first ``n`` in enumeration order (deterministic, for small spaces).
 
     The draws consume ``rng`` exactly as ``space.sample`` does, so ``n=1`` with ``exclude`` is "one
-    architecture not tried yet" (an empty list when none is left).
+    architecture not tried yet" (an empty list when none is left)::
+
+        new = sample_distinct(space, 1, rng, exclude=tried)
+        arch = new[0] if new else space.sample(rng)   # a repeat once the space is used up
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
         from nasforge.errors import ConfigError
@@ -421,7 +424,7 @@ def sample_distinct(space: SearchSpace, n: int, rng: np.random.Generator | None,
     seen = set(exclude)
     if rng is not None:
         stale = 0
-        while len(out) < n and stale < STALE_DRAWS:
+        while len(out) < n and stale < tries:
             arch = space.sample(rng)
             key = space.key(arch)
             if key in seen:
