@@ -106,7 +106,7 @@ def test_predict_before_fit(cls: Callable[..., Any]) -> None:
     (MLPEnsemble, {"loss": "huber"}, "loss must be one of mae, mse; got 'huber'"),
     (MLPEnsemble, {"lr": 0}, "lr must be a number > 0, got 0"),
     (MLPEnsemble, {"weight_decay": -1.0}, "weight_decay must be a number >= 0, got -1.0"),
-    (GBDTRegressor, {"subsample": 1.5}, "subsample must be in \\(0, 1\\], got 1.5"),
+    (GBDTRegressor, {"subsample": 1.5}, "GBDTRegressor: subsample must be a number > 0 and <= 1, got 1.5"),
     (GBDTRegressor, {"max_depth": 0}, "max_depth must be an integer >= 1, got 0"),
     (PairwiseRanker, {"loss": "mse"}, "loss must be one of logistic, hinge; got 'mse'"),
     (PairwiseRanker, {"margin": 0}, "margin must be a number > 0, got 0"),

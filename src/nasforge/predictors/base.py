@@ -76,20 +76,6 @@ def check_xy(X: Any, y: Any, who: str, minimum: int = 2) -> tuple[np.ndarray, np
     return X, y
 
 
-def check_positive_int(who: str, name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{who}: {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_positive_float(who: str, name: str, value: Any, allow_zero: bool = False) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"{who}: {name} must be a number {bound}, got {value!r}")
-    return float(value)
-
-
 def check_hidden(who: str, hidden: Any) -> tuple[int, ...]:
     try:
         sizes = tuple(hidden)

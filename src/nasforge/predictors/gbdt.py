@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.predictors.base import (Predictor, check_positive_float, check_positive_int, check_xy, normalized,
+from nasforge.options import check_int, check_number
+from nasforge.predictors.base import (Predictor, check_xy, normalized,
                                       resolve_seed)
 
 
@@ -28,13 +29,11 @@ class GBDTRegressor(Predictor):
     def __init__(self, n_estimators: int = 100, max_depth: int = 3, learning_rate: float = 0.1,
                  subsample: float = 1.0, min_samples_leaf: int = 2, random_state: int | None = None) -> None:
         who = "GBDTRegressor"
-        self.n_estimators = check_positive_int(who, "n_estimators", n_estimators)
-        self.max_depth = check_positive_int(who, "max_depth", max_depth)
-        self.learning_rate = check_positive_float(who, "learning_rate", learning_rate)
-        self.subsample = check_positive_float(who, "subsample", subsample)
-        if self.subsample > 1:
-            raise ValueError(f"{who}: subsample must be in (0, 1], got {subsample!r}")
-        self.min_samples_leaf = check_positive_int(who, "min_samples_leaf", min_samples_leaf)
+        self.n_estimators = check_int("n_estimators", n_estimators, 1, who=who)
+        self.max_depth = check_int("max_depth", max_depth, 1, who=who)
+        self.learning_rate = check_number("learning_rate", learning_rate, 0.0, low_open=True, who=who)
+        self.subsample = check_number("subsample", subsample, 0.0, 1.0, low_open=True, who=who)
+        self.min_samples_leaf = check_int("min_samples_leaf", min_samples_leaf, 1, who=who)
         self.random_state = random_state
         self._model: Any = None
 

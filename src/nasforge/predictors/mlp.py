@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.predictors.base import (Predictor, check_hidden, check_positive_float, check_positive_int, check_xy,
+from nasforge.options import check_int, check_number
+from nasforge.predictors.base import (Predictor, check_hidden, check_xy,
                                       normalized, one_thread, resolve_seed, standardize)
 
 LOSSES = ("mae", "mse")
@@ -73,11 +74,11 @@ class MLPEnsemble(Predictor):
                  lr: float = 0.01, weight_decay: float = 0.0, loss: str = "mae",
                  random_state: int | None = None) -> None:
         who = "MLPEnsemble"
-        self.n_members = check_positive_int(who, "n_members", n_members)
+        self.n_members = check_int("n_members", n_members, 1, who=who)
         self.hidden = check_hidden(who, hidden)
-        self.epochs = check_positive_int(who, "epochs", epochs)
-        self.lr = check_positive_float(who, "lr", lr)
-        self.weight_decay = check_positive_float(who, "weight_decay", weight_decay, allow_zero=True)
+        self.epochs = check_int("epochs", epochs, 1, who=who)
+        self.lr = check_number("lr", lr, 0.0, low_open=True, who=who)
+        self.weight_decay = check_number("weight_decay", weight_decay, 0.0, who=who)
         if loss not in LOSSES:
             raise ValueError(f"{who}: loss must be one of {', '.join(LOSSES)}; got {loss!r}")
         self.loss = loss

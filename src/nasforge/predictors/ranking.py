@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.predictors.base import (Predictor, check_hidden, check_positive_float, check_positive_int, check_xy,
+from nasforge.options import check_int, check_number
+from nasforge.predictors.base import (Predictor, check_hidden, check_xy,
                                       normalized, one_thread, resolve_seed, standardize)
 from nasforge.predictors.mlp import adam, forward, init_layers, input_gradients
 
@@ -35,14 +36,14 @@ class PairwiseRanker(Predictor):
                  random_state: int | None = None) -> None:
         who = "PairwiseRanker"
         self.hidden = check_hidden(who, hidden)
-        self.epochs = check_positive_int(who, "epochs", epochs)
-        self.lr = check_positive_float(who, "lr", lr)
-        self.weight_decay = check_positive_float(who, "weight_decay", weight_decay, allow_zero=True)
+        self.epochs = check_int("epochs", epochs, 1, who=who)
+        self.lr = check_number("lr", lr, 0.0, low_open=True, who=who)
+        self.weight_decay = check_number("weight_decay", weight_decay, 0.0, who=who)
         if loss not in RANKING_LOSSES:
             raise ValueError(f"{who}: loss must be one of {', '.join(RANKING_LOSSES)}; got {loss!r}")
         self.loss = loss
-        self.margin = check_positive_float(who, "margin", margin)
-        self.tie = check_positive_float(who, "tie", tie, allow_zero=True)
+        self.margin = check_number("margin", margin, 0.0, low_open=True, who=who)
+        self.tie = check_number("tie", tie, 0.0, who=who)
         self.random_state = random_state
         self._params: list[Any] | None = None
 
