@@ -18,6 +18,7 @@ from nasforge.evaluators.base import Evaluator, FunctionEvaluator
 from nasforge.registry import create_strategy
 from nasforge.results import Result
 from nasforge.spaces.base import SearchSpace, categorical
+from nasforge.errors import StudyBusyError
 from nasforge.storage import InMemoryStorage, SQLStorage, StudyExistsError, StudyNotFoundError
 from nasforge.study import Study
 
@@ -350,3 +351,53 @@ def test_odd_evaluator_results_fail_the_trial_not_the_search(storage, tmp_path):
                and type(t.metrics["n"]) is int for t in by_a[1])
     assert all(t.status == "failed" and "metric 'model' is object" in t.error for t in by_a[2])
     assert all(t.finished for t in st.storage.trials(st.name))  # nothing left running
+
+
+def test_second_driver_on_a_running_study_is_refused(fake_data_dir, tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT.replace("time.sleep(0.02)", "time.sleep(0.1)"))
+    url = f"sqlite:///{tmp_path}/busy.db"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    proc = subprocess.Popen([sys.executable, str(script), str(fake_data_dir), url, "0", "40"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    b = NB201Benchmark(data_dir=fake_data_dir)
+    deadline = time.monotonic() + 60
+    refused = None
+    while time.monotonic() < deadline and proc.poll() is None and refused is None:
+        time.sleep(0.2)
+        if not Path(f"{tmp_path}/busy.db").exists():
+            continue
+        try:
+            store = SQLStorage(url)
+            running = [t for t in store.trials("kill") if t.status == "running"]
+        except Exception:  # the child is still creating its study
+            continue
+        if not running:
+            store.close()
+            continue
+        with pytest.raises(StudyBusyError) as exc:
+            Study(b.space, create_strategy("rea", b.space, seed=4), b, name="kill", storage=store, resume=True)
+        refused = str(exc.value)
+        store.close()
+    out, errs = proc.communicate(timeout=120)
+    assert refused is not None and f":{proc.pid} (a live process on this machine" in refused
+    assert proc.returncode == 0, errs
+    store = SQLStorage(url)
+    trials = store.trials("kill")
+    assert len(trials) == 40 and all(t.status == "complete" for t in trials)  # nothing lost or interrupted
+    store.close()
+
+
+def test_running_trial_of_another_machine_needs_takeover(bench):
+    store = InMemoryStorage()
+    st = make_study(bench, storage=store, name="far")
+    st.optimize(n_trials=3)
+    from nasforge.results import TrialRecord
+
+    store.write_trial(TrialRecord("far", 3, st.trials[0].arch, "running", started_at=time.time(),
+                                  worker="elsewhere.example:4242"))
+    with pytest.raises(StudyBusyError, match="elsewhere.example:4242 \\(a process on another machine.*takeover"):
+        make_study(bench, storage=store, name="far", resume=True)
+    again = Study(bench.space, create_strategy("rea", bench.space, seed=0), bench, name="far", storage=store,
+                  resume=True, takeover=True)
+    assert store.trials("far")[3].status == "interrupted" and again.n_trials == 3

@@ -99,7 +99,7 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
            constraints: str | Sequence[str | Constraint] | None = None,
            n_trials: int | None = None, budget_seconds: float | None = None, wall_seconds: float | None = None,
            seed: int = 0, study: str | None = None, storage: str | Any = None, resume: bool = False,
-           workers: int = 1, charge_duplicates: bool = True,
+           load_if_exists: bool = False, takeover: bool = False, workers: int = 1, charge_duplicates: bool = True,
            space_options: Mapping[str, Any] | None = None, strategy_options: Mapping[str, Any] | None = None,
            benchmark_options: Mapping[str, Any] | None = None, training_options: Mapping[str, Any] | None = None,
            task_options: Mapping[str, Any] | None = None, proxy_options: Mapping[str, Any] | None = None,
@@ -115,7 +115,10 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     ``objectives`` (nsga2) they are passed on unless given in ``strategy_options``. Budgets count the
     whole study (a resumed study stops where an uninterrupted one would); without any,
     ``DEFAULT_TRIALS`` trials. ``workers > 1`` trains trials in parallel processes.
-    ``run=False`` builds and records the study without running it.
+    ``resume`` continues an existing study (an error if there is none); ``load_if_exists`` continues it
+    when it exists and creates it otherwise; ``takeover`` resumes a study whose running trials belong to
+    a process on another machine that is gone. ``run=False`` builds and records the study without
+    running it.
     """
     from nasforge.study import Study, check_budgets
 
@@ -186,8 +189,14 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
         n_trials = DEFAULT_TRIALS
     check_budgets(ev, n_trials, budget_seconds, wall_seconds)
     name = study or default_study_name(label, strat_name, seed, sp.name if tk is not None or evaluator else None)
+    if load_if_exists and not resume:
+        from nasforge.storage import Storage, get_storage
+
+        if not isinstance(storage, Storage):
+            storage = get_storage(storage)
+        resume = storage.has_study(name)
     st = Study(sp, strat, ev, name=name, storage=storage, resume=resume, charge_duplicates=charge_duplicates,
-               config=config, objectives=objs or None, constraints=cons or None)
+               config=config, objectives=objs or None, constraints=cons or None, takeover=takeover)
     if not run:
         return st
     executor = None

@@ -108,6 +108,8 @@ def search(
     study: Optional[str] = typer.Option(None, help="study name (default: benchmark-dataset-strategy-sSEED)"),
     storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL: sqlite:///file.db, memory:, or another SQLAlchemy URL"),
     resume: bool = typer.Option(False, help="continue an existing study: finished trials are replayed, none repeated"),
+    load_if_exists: bool = typer.Option(False, help="continue the study if it exists, else create it"),
+    takeover: bool = typer.Option(False, help="with --resume: treat running trials of a process on another machine as dead"),
     charge_duplicates: bool = typer.Option(True, help="charge a repeated architecture's cost again (NB201 protocol does)"),
     proxy_names: Optional[str] = typer.Option(None, "--proxies", help="training-free strategies (naswot, prescreen, robot): the zero-cost proxies to compute (default: the strategy's own; all for robot)"),
     proxy_data: Optional[str] = typer.Option(None, help="training-free strategies: the proxies' batch, task / patches / noise (default task with --task, else patches)"),
@@ -144,7 +146,8 @@ def search(
     st = api.search(benchmark=None if task is not None else (benchmark or "nb201"), task=task, space=space,
                     strategy=strategy, objectives=objectives, constraints=constraint or None,
                     n_trials=trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds, seed=seed,
-                    study=study, storage=storage, resume=resume, workers=workers,
+                    study=study, storage=storage, resume=resume, load_if_exists=load_if_exists, takeover=takeover,
+                    workers=workers,
                     charge_duplicates=charge_duplicates, space_options=_parse_params(space_param) or None,
                     strategy_options=_parse_params(param), benchmark_options=bench_opts,
                     training_options=train_opts if task is not None else None,
@@ -158,6 +161,7 @@ def search(
     if evaluator.warning and not as_json:
         err.print(f"[bold yellow]warning:[/] {evaluator.warning}", highlight=False)
     t0 = time.monotonic()
+    _sigterm_as_interrupt()
     executor = None
     if workers > 1:
         from nasforge.executors import ProcessExecutor
@@ -186,6 +190,19 @@ def search(
         print(json.dumps(summary, default=float))
         return
     _print_summary(summary)
+
+
+def _sigterm_as_interrupt() -> None:
+    """SIGTERM ends a search like Ctrl-C: running trials are marked interrupted, the study can be resumed."""
+    import signal
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. inside a test runner's thread)
+        pass
 
 
 def _run_with_progress(st: Any, trials: int | None, budget_seconds: float | None,

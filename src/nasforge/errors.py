@@ -49,6 +49,10 @@ class StudyNotFoundError(NasforgeError, KeyError):
         return str(self.args[0])
 
 
+class StudyBusyError(NasforgeError, RuntimeError):
+    """Another live process is running the study; the message names it."""
+
+
 class StorageError(NasforgeError, RuntimeError):
     """The storage cannot be opened, read or written."""
 
@@ -58,4 +62,4 @@ class ExportError(NasforgeError, RuntimeError):
 
 
 __all__ = ["NasforgeError", "ConfigError", "UnknownNameError", "InvalidArchitectureError", "DataError",
-           "DataNotFoundError", "StudyExistsError", "StudyNotFoundError", "StorageError", "ExportError"]
+           "DataNotFoundError", "StudyExistsError", "StudyNotFoundError", "StudyBusyError", "StorageError", "ExportError"]

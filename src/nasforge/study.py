@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from nasforge.errors import ConfigError, StudyExistsError, StudyNotFoundError
+from nasforge.errors import ConfigError, StudyBusyError, StudyExistsError, StudyNotFoundError
 from nasforge.evaluators.base import Evaluator
 from nasforge.options import check_budget
 from nasforge.results import (COMPLETE, FAILED, INTERRUPTED, RUNNING, Constraint, Objective, Result, TrialRecord,
@@ -81,13 +81,19 @@ class Study:
     :class:`~nasforge.results.Objective`; default: the evaluator's ``objective``
     maximised) and ``constraints`` (``"params <= 1e6"`` or a list) are part of the
     study's configuration: a resume must give the same ones.
+
+    Resuming a study that another live process is running is refused with
+    :class:`~nasforge.errors.StudyBusyError` naming it (its running trials are
+    left alone); trials left ``running`` by a process that is gone are marked
+    interrupted. A process on another machine cannot be checked from here:
+    ``takeover=True`` treats its running trials as dead.
     """
 
     def __init__(self, space: SearchSpace, strategy: Strategy, evaluator: Evaluator, *,
                  name: str = "study", storage: str | Storage | None = None, resume: bool = False,
                  charge_duplicates: bool = True, config: dict[str, Any] | None = None,
                  objectives: str | Sequence[str | Objective] | None = None,
-                 constraints: str | Sequence[str | Constraint] | None = None) -> None:
+                 constraints: str | Sequence[str | Constraint] | None = None, takeover: bool = False) -> None:
         if strategy.space is not space:
             raise ConfigError("the strategy was built for a different space object than the study's")
         self.space, self.strategy, self.evaluator = space, strategy, evaluator
@@ -105,6 +111,7 @@ class Study:
         self.name = name
         self.storage = get_storage(storage)
         self.charge_duplicates = bool(charge_duplicates)
+        self.takeover = bool(takeover)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.config = {
             "space": space.name,
@@ -149,6 +156,16 @@ class Study:
     def _replay(self) -> None:
         records = self.storage.trials(self.name)
         finished = [r for r in records if r.finished]
+        if not self.takeover:
+            for r in records:
+                alive = worker_alive(r.worker, r.started_at) if r.status == RUNNING else False
+                if alive is not False:
+                    where = "a live process on this machine" if alive else "a process on another machine"
+                    raise StudyBusyError(
+                        f"study {self.name!r} is being run by {r.worker} ({where}; trial {r.number} is running); "
+                        f"wait for it to finish or stop it before resuming"
+                        + ("" if alive else "; if that process is gone, take the study over (takeover=True, "
+                                            "--takeover)"))
         for r in records:
             if r.status == RUNNING:  # its process died: keep the record, do not replay it
                 self.storage.write_trial(r.with_(status=INTERRUPTED, error="process ended before the trial finished",
@@ -446,6 +463,38 @@ class Study:
         """Plain summary: best architecture with its metrics, the Pareto set with several objectives,
         counts and spent cost (``cost_seconds``: simulated on a tabular benchmark, measured otherwise)."""
         return summarise_trials(self.name, self._finished, self.objectives, self.constraints, self.evaluator)
+
+
+def worker_alive(worker: str | None, since: float | None = None) -> bool | None:
+    """Whether the process ``host:pid`` that started a trial at ``since`` still runs: True or False on
+    this host, None for a process on another host (which cannot be checked from here)."""
+    host, _, pid_text = (worker or "").rpartition(":")
+    if not pid_text.isdigit():
+        return False
+    if host != socket.gethostname():
+        return None
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False  # this very process: whatever it ran before is not running now
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    try:  # a zombie, or a reused pid (a process started after the trial cannot be its worker)
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X"):
+            return False
+        with open("/proc/stat") as fh:
+            boot = next(float(line.split()[1]) for line in fh if line.startswith("btime"))
+        started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        if since is not None and started > since + 2.0:
+            return False
+    except (OSError, ValueError, IndexError, StopIteration):  # no /proc: trust the signal check
+        pass
+    return True
 
 
 def _short(value: Any, n: int = 60) -> str:
