@@ -50,7 +50,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Hashable
+from typing import Hashable
 
 import numpy as np
 

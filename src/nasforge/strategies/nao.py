@@ -42,7 +42,7 @@ is several times faster than torch, and it needs no global RNG.
 
 from __future__ import annotations
 
-from typing import Any, Hashable
+from typing import Hashable
 
 import numpy as np
 

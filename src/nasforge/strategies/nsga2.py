@@ -34,7 +34,7 @@ study's ``best_trial()`` still ranks by the study objective;
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 

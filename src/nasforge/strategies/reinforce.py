@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
-from typing import Any, Hashable, Iterator, Sequence
+from typing import Any, Iterator
 
 import numpy as np
 
