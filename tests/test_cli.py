@@ -88,9 +88,15 @@ def test_other_benchmarks(db):
     (["search", "-p", "population_size"], "malformed --param 'population_size'"),
     (["search", "-p", "pop=3"], "strategy 'rea' has no option(s) pop"),
     (["search", "-p", "population_size=0"], "population_size must be an integer >= 1, got 0"),
-    (["search", "--trials", "0"], "n_trials must be a positive integer"),
-    (["search", "--budget-seconds", "-5"], "budget_seconds must be a positive number"),
+    (["search", "--trials", "0"], "--trials must be at least 1, got 0"),
+    (["search", "--budget-seconds", "-5"], "--budget-seconds must be a positive number of seconds"),
     (["search", "-b", "analog-nb201", "--budget-seconds", "100"], "budget_seconds needs an evaluator"),
+    (["search", "--task", "digits", "-P", "C8"], "malformed --space-param 'C8'; expected key=value, e.g. C=8"),
+    (["search", "-o", "val:up"], "malformed objective 'val:up'"),
+    (["search", "-c", "params < big"], "'big' is not a number"),
+    (["search", "-c", "params <= 1e6"], "constraint metric 'params' is not measured"),
+    (["bench", "--trials", "-1"], "--trials must be at least 1, got -1"),
+    (["train", "--task", "digits", "--space", "nb201", "--arch", "x", "--epochs", "0"], "--epochs must be at least 1"),
     (["search", "-b", "analog-nb201", "--dataset", "cifar10"], "benchmark 'analog-nb201' has no option(s) dataset"),
     (["search", "--storage", "nasforge.db"], "is not a URL"),
     (["search", "--data-dir", "/nonexistent/dir", "--trials", "3"], "NAS-Bench-201 data not found"),
@@ -155,3 +161,21 @@ def test_training_free_search_computes_or_reads_proxies(fake_data_dir, db, tmp_p
     bad = run("search", "--storage", db, "--data-dir", str(fake_data_dir), "--strategy", "rea", "--proxies",
               "synflow", code=2)
     assert "training-free strategies" in bad.output
+
+
+def test_version():
+    from nasforge import __version__
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.stdout.strip() == f"nasforge {__version__}"
+
+
+def test_constrained_multi_objective_search_json(fake_data_dir, db):
+    out = search_json(db, "--data-dir", str(fake_data_dir), "-s", "nsga2", "--trials", "30",
+                      "-o", "valid_acc_12ep:max,train_seconds_12ep:min", "-c", "train_seconds_12ep <= 120")
+    assert out["objectives"] == ["valid_acc_12ep:max", "train_seconds_12ep:min"]
+    assert out["constraints"] == ["train_seconds_12ep <= 120"]
+    assert out["best"]["metrics"]["train_seconds_12ep"] <= 120 and out["pareto"]
+    assert all(p["metrics"]["train_seconds_12ep"] <= 120 for p in out["pareto"])
+    shown = json.loads(runner.invoke(app, ["show", out["study"], "--storage", db, "--json"]).stdout)
+    assert shown["pareto"] == out["pareto"] and shown["infeasible"] == out["infeasible"]

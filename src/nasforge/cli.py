@@ -52,13 +52,13 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _parse_params(params: list[str]) -> dict[str, Any]:
+def _parse_params(params: list[str], flag: str = "--param", example: str = "population_size=10") -> dict[str, Any]:
     """``key=value`` pairs; values are read as JSON when they parse (numbers, true/false), else strings."""
     outp: dict[str, Any] = {}
     for p in params:
         key, sep, raw = p.partition("=")
         if not sep or not key:
-            raise CLIError(f"malformed --param {p!r}; expected key=value, e.g. population_size=10")
+            raise CLIError(f"malformed {flag} {p!r}; expected key=value, e.g. {example}")
         try:
             outp[key.replace("-", "_")] = json.loads(raw)
         except json.JSONDecodeError:
@@ -130,12 +130,14 @@ def search(
         raise CLIError(f"--workers must be at least 1, got {workers}")
     if space_param and task is None:
         raise CLIError("--space-param is for --task searches; a benchmark's space is fixed")
+    _check_budget_flags(trials, budget_seconds, wall_seconds)
     if workers > 1 and task is None:
         raise CLIError("--workers is for --task searches (a tabular lookup is faster in one process)")
     bench_opts = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
                                     "data_dir": data_dir}.items() if v is not None}
-    if task is not None and bench_opts:
-        raise CLIError(f"--{'/--'.join(k.replace('_', '-') for k in bench_opts)} are for --benchmark searches, "
+    misplaced = [k for k in bench_opts if k != "data_dir"]  # the data directory is harmless with --task
+    if task is not None and misplaced:
+        raise CLIError(f"--{', --'.join(k.replace('_', '-') for k in misplaced)}: for --benchmark searches, "
                        f"not --task")
     train_opts = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
                   "weight_decay": weight_decay, "label_smoothing": label_smoothing, "device": device,
@@ -148,7 +150,7 @@ def search(
                     n_trials=trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds, seed=seed,
                     study=study, storage=storage, resume=resume, load_if_exists=load_if_exists, takeover=takeover,
                     workers=workers,
-                    charge_duplicates=charge_duplicates, space_options=_parse_params(space_param) or None,
+                    charge_duplicates=charge_duplicates, space_options=_parse_params(space_param, "--space-param", "C=8") or None,
                     strategy_options=_parse_params(param), benchmark_options=bench_opts,
                     training_options=train_opts if task is not None else None,
                     task_options=task_opts if task is not None else None,
@@ -190,6 +192,31 @@ def search(
         print(json.dumps(summary, default=float))
         return
     _print_summary(summary)
+
+
+def _check_budget_flags(trials: int | None, budget_seconds: float | None, wall_seconds: float | None = None) -> None:
+    """Budgets checked under their flag names (the API's messages name its arguments)."""
+    import math
+
+    if trials is not None and trials < 1:
+        raise CLIError(f"--trials must be at least 1, got {trials}")
+    for flag, v in (("--budget-seconds", budget_seconds), ("--wall-seconds", wall_seconds)):
+        if v is not None and (not math.isfinite(v) or v <= 0):
+            raise CLIError(f"{flag} must be a positive number of seconds, got {v}")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from nasforge import __version__
+
+        print(f"nasforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the version and exit")) -> None:
+    """nasforge: neural architecture search for PyTorch."""
 
 
 def _sigterm_as_interrupt() -> None:
@@ -320,7 +347,7 @@ def train(
                 err.print(f"[{done}/{total}] {what}", highlight=False, soft_wrap=True)
 
         result = api.retrain(study, storage, arch=arch, task=task, space=space,
-                             space_options=_parse_params(space_param),
+                             space_options=_parse_params(space_param, "--space-param", "C=8"),
                              task_options={"label_column": label_column, "image_size": image_size,
                                            "grayscale": grayscale, "seed": data_seed},
                              epochs=epochs, batch_size=batch_size, lr=lr, device=device,
@@ -383,7 +410,7 @@ def bench(
     checkpoints: str = typer.Option("", help="comma-separated budget checkpoints for the table (default: 1/4, 1/2, all)"),
     param: List[str] = typer.Option([], "--param", "-p", help="strategy option strategy.key=value, repeatable (e.g. -p rea.population_size=20)"),
     workers: int = typer.Option(2, help="parallel processes"),
-    out_dir: Optional[str] = typer.Option("bench-out", "--out", help="directory for bench.json and regret.png ('' for none)"),
+    out_dir: Optional[str] = typer.Option(None, "--out", help="directory for bench.json and regret.png (default: a new bench-BENCHMARK-DATE-TIME folder; '' for none)"),
     reuse: Optional[str] = typer.Option(None, help="an earlier bench.json of the same benchmark and budget: its runs "
                                         "of the methods and seeds asked for are reused, not run again"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
@@ -405,6 +432,9 @@ def bench(
         raise CLIError(f"malformed --checkpoints {checkpoints!r}; expected numbers like 3000,6000,12000") from None
     if seeds < 1:
         raise CLIError(f"--seeds must be at least 1, got {seeds}")
+    _check_budget_flags(trials, budget_seconds)
+    if out_dir is None:  # a new folder per comparison: an earlier one is never overwritten
+        out_dir = f"bench-{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}"
     bench_kwargs = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
                                       "data_dir": data_dir}.items() if v is not None}
     with Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
@@ -535,6 +565,7 @@ def show(name: str = typer.Argument(..., help="study name"),
     best = payload["top"]
     metric_names = sorted({k for t in best for k, v in t["metrics"].items() if not isinstance(v, (list, dict))})
     table = Table("#", "trial", "architecture", "value", *metric_names)
+    table.columns[2].overflow = "fold"  # the whole architecture string, over several lines when needed
     for i, t in enumerate(best, 1):
         table.add_row(str(i), str(t["trial"]) + ("" if t["source"] == "ask" else f" ({t['source']})"),
                       t["arch"], f"{t['value']:.4f}", *(_metric_fmt(t["metrics"].get(m, "")) for m in metric_names))
