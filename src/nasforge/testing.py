@@ -124,7 +124,12 @@ def check_space(space: SearchSpace, n: int = 50, seed: int = 0) -> None:
     mutate changes the architecture, neighbours differ from it and from each
     other, ``encode`` is deterministic with length ``encoding_size``, JSON and
     string forms round-trip, ``canonical`` is idempotent, ``key`` is stable,
-    and a seed fixes sampling, mutation and crossover.
+    and a seed fixes sampling, mutation and crossover. The layout contract
+    (``space.layout``): the layout lists the space's choices, every choice of
+    an architecture is active and completing its values changes nothing, and
+    when the space encodes with the layout's columns (``encoding_size`` equal)
+    ``encode`` sets exactly the columns of the architecture's values;
+    ``size()`` is None or an int no larger than the layout's count.
     """
     who = f"space {getattr(space, 'name', type(space).__name__)!r} ({type(space).__name__})"
     size = space.encoding_size
@@ -133,12 +138,21 @@ def check_space(space: SearchSpace, n: int = 50, seed: int = 0) -> None:
     if space.contains("not an architecture"):
         raise _fail(who, "contains", "accepts a value that is not an Architecture")
 
+    layout = getattr(space, "layout", None)
+    if layout is None or tuple(layout.choices) != tuple(space.choices):
+        raise _fail(who, "layout", "space.layout must be the Layout of space.choices")
+    total = space.size()
+    if total is not None and (not isinstance(total, int) or total < 0
+                              or (layout.size is not None and total > layout.size)):
+        raise _fail(who, "size", f"size() must be None or an int in [0, layout.size={layout.size}], got {total!r}")
+
     archs = [space.sample(np.random.default_rng((seed, i))) for i in range(n)]
     for i, a in enumerate(archs):
         again = space.sample(np.random.default_rng((seed, i)))
         if again != a:
             raise _fail(who, "sample is seeded", f"the same rng seed gave {a} and then {again}")
         _check_arch(space, who, a, "sample")
+        _check_layout(space, who, a)
         _check_arch_ops(space, who, a, np.random.default_rng((seed, n + i)), archs[(i + 1) % len(archs)])
 
 
@@ -186,6 +200,25 @@ def _check_arch(space: SearchSpace, who: str, a: Any, source: str) -> None:
                     f"key again = {space.key(a)!r}, key(round trip) = {space.key(back)!r}")
 
 
+def _check_layout(space: SearchSpace, who: str, a: Architecture) -> None:
+    """The layout's view of one architecture: activity, completion and (for one-hot spaces) columns."""
+    layout = space.layout
+    values = a.as_dict()
+    active = [c.name for c in layout.active(values)]
+    if active != list(values):
+        raise _fail(who, "layout.active", f"the active choices of {a} are {active}, its choices {list(values)}")
+    for rng in (None, np.random.default_rng(0)):
+        done = layout.complete(values, rng)
+        if done != values:
+            raise _fail(who, "layout.complete", f"complete({values}) changed the values of {a} to {done}")
+    if layout.encoding_size == space.encoding_size:
+        enc = np.asarray(space.encode(a))
+        ones = sorted(layout.column(k, v) for k, v in a.choices)
+        if list(np.flatnonzero(enc)) != ones or not np.all(enc[ones] == 1):
+            raise _fail(who, "encode uses the layout's columns",
+                        f"encode({a}) sets columns {list(np.flatnonzero(enc))}, the layout says {ones}")
+
+
 def _check_arch_ops(space: SearchSpace, who: str, a: Architecture, rng: np.random.Generator,
                     other: Architecture) -> None:
     """Mutation, neighbours and crossover of one architecture."""
@@ -220,6 +253,9 @@ def _check_arch_ops(space: SearchSpace, who: str, a: Architecture, rng: np.rando
 
 
 def _size(space: SearchSpace) -> int | None:
+    n = space.size()
+    if n is not None:
+        return n
     try:
         return len(space)
     except (TypeError, NotImplementedError, OverflowError):

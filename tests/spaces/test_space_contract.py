@@ -68,6 +68,25 @@ class RaggedEncoding(_Base):
         return np.zeros(self.encoding_size + 1, dtype=np.float32)
 
 
+class ReversedColumns(_Base):
+    """One-hot of the same length as the layout's, but each block reversed: not the layout's columns."""
+
+    def encode(self, arch: Architecture) -> np.ndarray:
+        vec = super().encode(arch)
+        for name in self.layout.names:
+            block = self.layout.columns(name)
+            vec[block] = vec[block][::-1].copy()
+        return vec
+
+
+class StaleLayout(_Base):
+    """A layout built from other choices than the space's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layout = SearchSpace(_choices()[:1]).layout
+
+
 class LossyJSON(_Base):
     def to_json(self, arch: Architecture) -> str:
         return super().to_json(self.make({**arch.as_dict(), "c0": "a"}))
@@ -91,6 +110,8 @@ class CyclingCanonical(_Base):
     (EscapingCrossover, "stays in the space"),
     (UnseededSample, "sample is seeded"),
     (RaggedEncoding, "encode has fixed length"),
+    (ReversedColumns, "encode uses the layout's columns"),
+    (StaleLayout, "space.layout must be the Layout of space.choices"),
     (LossyJSON, "JSON round trip"),
     (LossyString, "string round trip"),
     (CyclingCanonical, "canonical is idempotent"),
