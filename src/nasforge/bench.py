@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -257,11 +256,11 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path | None = None,
             if progress:
                 progress(len(runs) - len(reused), len(jobs))
     elif jobs:
-        import multiprocessing as mp
+        from nasforge.executors import WorkerPool
 
-        with ProcessPoolExecutor(cfg.workers, mp_context=mp.get_context("spawn")) as pool:
-            for fut in as_completed([pool.submit(_job, j) for j in jobs]):
-                runs.append(fut.result())
+        with WorkerPool(cfg.workers) as pool:
+            for run in pool.map_unordered(_job, jobs):
+                runs.append(run)
                 if progress:
                     progress(len(runs) - len(reused), len(jobs))
     order = {m: i for i, m in enumerate(cfg.methods)}

@@ -83,3 +83,15 @@ def test_cli_proxies_prints_its_table(fake_data_dir, tmp_path):
     assert bad.exit_code == 2 and "unknown proxy name" in bad.output
     bad = CliRunner().invoke(app, ["proxies", "--data", "task", "--data-dir", str(fake_data_dir)])
     assert bad.exit_code == 2 and "patches or noise" in bad.output
+
+
+def test_worker_processes_give_the_serial_study(fake_data_dir, tmp_path):
+    bench = create_benchmark("nb201", dataset="cifar10", protocol="oracle", data_dir=str(fake_data_dir))
+    kw = dict(sample=4, seed=2, proxies="synflow,params", batch_size=4, space_options=SMALL)
+    serial = proxy_study("nb201", bench, **kw)
+    seen = []
+    par = proxy_study("nb201", bench, workers=2, out=tmp_path / "p.jsonl", progress=lambda i, n: seen.append((i, n)),
+                      **kw)
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert [(c["arch"], c["values"]) for c in par["cells"]] == [(c["arch"], c["values"]) for c in serial["cells"]]
+    assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 5  # the config line and one line per cell

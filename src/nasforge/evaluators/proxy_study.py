@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -56,12 +55,11 @@ def sample_architectures(space: Any, n: int, seed: int) -> list[Any]:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(spec: dict[str, Any], threads: int) -> None:
-    import torch
-
+def _init_worker(spec: dict[str, Any]) -> None:
+    """Build this process's scorer (once per worker; the pool has set its threads)."""
     from nasforge.registry import create_space
 
-    torch.set_num_threads(threads)
+    spec = dict(spec)
     space = create_space(spec.pop("space"), **spec.pop("space_options"))
     _WORKER["scorer"] = ProxyScorer(space, **spec)
 
@@ -140,18 +138,18 @@ def proxy_study(space_name: str, benchmark: Any, *, sample: int = 1000, seed: in
             progress(len(done), len(texts))
 
     if workers == 1 or len(todo) <= 1:
-        _init_worker(json.loads(json.dumps(spec)), threads)
-        for t in todo:
-            record(_score(t))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from nasforge.evaluators.hardware import torch_threads
 
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(spec, threads)) as pool:
-            for fut in as_completed([pool.submit(_score, t) for t in todo]):
-                record(fut.result())
+        with torch_threads(threads):
+            _init_worker(json.loads(json.dumps(spec)))
+            for t in todo:
+                record(_score(t))
+    else:
+        from nasforge.executors import WorkerPool
+
+        with WorkerPool(workers, threads, initializer=_init_worker, initargs=(spec,)) as pool:
+            for res in pool.map_unordered(_score, todo):
+                record(res)
     cells = []
     for text, arch in zip(texts, archs):
         metrics = benchmark.evaluate(arch).metrics
