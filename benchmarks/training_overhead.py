@@ -93,7 +93,8 @@ def same_weights(a: Any, b: Any) -> bool:
 
 def extras(ev: Any, arch: Any) -> dict[str, float]:
     """Seconds of the evaluator's per-trial steps other than training, each timed once on its own."""
-    from nasforge.evaluators.training import accuracy, count_flops, measure_latency
+    from nasforge.evaluators.hardware import count_flops, measure_latency
+    from nasforge.evaluators.training import accuracy
 
     t = ev.tensors()
     t0 = time.perf_counter()
@@ -103,7 +104,7 @@ def extras(ev: Any, arch: Any) -> dict[str, float]:
     t2 = time.perf_counter()
     count_flops(model, ev.task.input_shape)
     t3 = time.perf_counter()
-    measure_latency(model, ev.task.input_shape)
+    measure_latency(model, ev.task.input_shape, device=t["device"])
     t4 = time.perf_counter()
     return {"build": t1 - t0, "val_accuracy": t2 - t1, "flops": t3 - t2, "latency": t4 - t3}
 

@@ -9,6 +9,8 @@ import pytest
 
 from nasforge.evaluators.training import (TrainingEvaluator, count_flops, count_params, resolve_device,
                                           train_final)
+from nasforge.errors import ConfigError
+from nasforge.evaluators.base import FidelityRange
 from nasforge.testing import TinyTrainableSpace, tiny_task
 
 
@@ -47,6 +49,19 @@ def test_result_carries_cost_params_flops_latency(task):
     assert r.fidelity == 2.0 and r.metrics["epochs"] == 2
     r5 = ev.evaluate(a, fidelity=5)
     assert r5.fidelity == 5.0 and len(r5.metrics["train_loss_curve"]) == 5
+
+
+@pytest.mark.parametrize("latency", [True, False])
+def test_capabilities_name_every_scalar_metric_of_a_real_run(task, latency):
+    sp = TinyTrainableSpace()
+    ev = TrainingEvaluator(task, sp, epochs=3, batch_size=32, measure_latency=latency)
+    caps = ev.capabilities()
+    assert caps.fidelity == FidelityRange("epochs", 1, 3, default=3, integer=True) and caps.reports_cost
+    r = ev.evaluate(arch(sp, width=8, act="relu"), fidelity=2)
+    assert r.ok and set(caps.metrics) <= set(r.metrics)
+    scalars = {k for k, v in r.metrics.items() if isinstance(v, (int, float))}
+    assert scalars == set(caps.metrics)  # and nothing scalar is left undeclared
+    assert ("latency_ms" in caps.metrics) == latency
 
 
 def test_divergence_is_a_failed_trial(task):
@@ -105,13 +120,15 @@ def test_image_inputs_and_flops_counter(task):
     ({"batch_size": 1.5}, "batch_size must be an integer >= 1"),
     ({"optimizer": "adam"}, "unknown optimizer 'adam'; accepted: sgd, adamw"),
     ({"schedule": "step"}, "unknown schedule 'step'"),
-    ({"lr": -1}, "lr must be a positive number"),
-    ({"label_smoothing": 1.0}, "label_smoothing must be in"),
-    ({"time_limit": 0}, "time_limit must be a positive number"),
+    ({"lr": -1}, "lr must be a number > 0, got -1"),
+    ({"label_smoothing": 1.0}, "label_smoothing must be a number >= 0 and < 1, got 1.0"),
+    ({"time_limit": 0}, r"time_limit must be a number > 0 \(seconds\) or None, got 0"),
+    ({"weight_decay": -0.1}, "weight_decay must be a number >= 0"),
+    ({"seed": -1}, "seed must be an integer >= 0"),
     ({"device": "tpu"}, "unknown device 'tpu'"),
 ])
 def test_bad_options(task, kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(ConfigError, match=match):
         TrainingEvaluator(task, TinyTrainableSpace(), **kwargs)
 
 

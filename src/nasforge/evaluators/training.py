@@ -8,8 +8,8 @@ at during search; :func:`train_final` retrains a chosen architecture on
 train+validation and reports it.
 
 Each result also carries the training-loss curve, the parameter count,
-FLOPs (counted by ``torch.utils.flop_counter``), measured latency on this
-machine (batch 1, median after warm-up) and wall seconds (the cost). A trial
+FLOPs and measured latency on this machine (batch 1, median after warm-up),
+all from :mod:`nasforge.evaluators.hardware`, and wall seconds (the cost). A trial
 that diverges (non-finite loss), runs out of memory or passes its time limit
 ends as failed with the reason.
 
@@ -26,7 +26,10 @@ from typing import Any
 
 import numpy as np
 
-from nasforge.evaluators.base import Evaluator
+from nasforge.evaluators import hardware
+from nasforge.evaluators.base import Capabilities, Evaluator, FidelityRange
+from nasforge.evaluators.hardware import count_flops, count_params, resolve_device
+from nasforge.options import check_choice, check_int, check_number
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace
 
@@ -38,21 +41,6 @@ class TrialFailure(RuntimeError):
     """Training stopped for a reason that makes the trial failed (divergence, time limit, memory)."""
 
 
-def resolve_device(device: str) -> Any:
-    """``auto`` picks CUDA when available, else the CPU; otherwise a torch device name."""
-    import torch
-
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"unknown device {device!r}; accepted: auto, cpu, cuda, cuda:N") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} asked for, but CUDA is not available here; use auto or cpu")
-    return dev
-
-
 @dataclass
 class TrainOutcome:
     """What one training run produced."""
@@ -61,47 +49,6 @@ class TrainOutcome:
     loss_curve: list[float] = field(default_factory=list)
     seconds: float = 0.0
     epochs: int = 0
-
-
-def count_params(model: Any) -> int:
-    return int(sum(p.numel() for p in model.parameters()))
-
-
-def count_flops(model: Any, input_shape: tuple[int, ...]) -> int:
-    """FLOPs of one forward pass on a single input (torch's own counter; multiply-add = 2 FLOPs)."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    dev = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model(torch.zeros((1, *input_shape), device=dev))
-    model.train(was)
-    return int(counter.get_total_flops())
-
-
-def measure_latency(model: Any, input_shape: tuple[int, ...], warmup: int = 5, repeats: int = 20) -> float:
-    """Median milliseconds of one batch-1 forward pass in eval mode, after warm-up."""
-    import torch
-
-    dev = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    x = torch.zeros((1, *input_shape), device=dev)
-    times = []
-    with torch.no_grad():
-        for i in range(warmup + repeats):
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            t0 = time.perf_counter()
-            model(x)
-            if dev.type == "cuda":
-                torch.cuda.synchronize(dev)
-            if i >= warmup:
-                times.append(time.perf_counter() - t0)
-    model.train(was)
-    return float(np.median(times) * 1e3)
 
 
 def accuracy(model: Any, X: Any, y: Any, batch_size: int = 512) -> float:
@@ -146,25 +93,25 @@ class TrainingEvaluator(Evaluator):
         self._tensors: dict[str, Any] | None = None
 
     def _validate(self) -> None:
-        def positive_int(name: str, v: Any) -> None:
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-
-        positive_int("epochs", self.epochs)
-        positive_int("batch_size", self.batch_size)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; accepted: {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; accepted: {', '.join(SCHEDULES)}")
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        if not (isinstance(self.label_smoothing, (int, float)) and 0 <= self.label_smoothing < 1):
-            raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}")
-        if self.time_limit is not None and not (isinstance(self.time_limit, (int, float)) and self.time_limit > 0):
-            raise ValueError(f"time_limit must be a positive number of seconds or None, got {self.time_limit!r}")
+        check_int("epochs", self.epochs, minimum=1)
+        check_int("batch_size", self.batch_size, minimum=1)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_number("lr", self.lr, 0.0, low_open=True)
+        check_number("weight_decay", self.weight_decay, 0.0)
+        check_number("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
+        if self.time_limit is not None:
+            check_number("time_limit", self.time_limit, 0.0, low_open=True, extra=" (seconds) or None")
+        check_int("seed", self.seed, minimum=0)
         resolve_device(self.device)
+
+    def capabilities(self) -> Capabilities:
+        """Fidelity: epochs from 1 to ``epochs``; cost: wall seconds; every scalar metric of a complete result."""
+        metrics = ("val_acc", "train_loss", "params", "flops", "epochs", "train_seconds")
+        if self.measure_latency:
+            metrics += ("latency_ms",)
+        return Capabilities(FidelityRange("epochs", 1, self.epochs, default=self.epochs, integer=True),
+                            reports_cost=True, metrics=metrics + ("wall_seconds",))
 
     def prepare(self) -> None:
         """Build one sampled architecture, so a space that cannot serve this task fails before any trial."""
@@ -272,7 +219,8 @@ class TrainingEvaluator(Evaluator):
             "train_seconds": outcome.seconds,
         }
         if self.measure_latency:
-            metrics["latency_ms"] = measure_latency(model, self.task.input_shape)
+            lat = hardware.measure_latency(model, self.task.input_shape, device=t["device"])
+            metrics["latency_ms"] = lat.median_ms
         metrics["wall_seconds"] = time.perf_counter() - start
         return Result(metrics=metrics, value=val, cost=metrics["wall_seconds"], fidelity=float(epochs))
 
@@ -290,12 +238,13 @@ def train_final(evaluator: TrainingEvaluator, arch: Architecture, epochs: int | 
     ep = int(epochs or evaluator.epochs)
     outcome = evaluator.fit(arch, X, y, ep)
     model = outcome.model
+    lat = hardware.measure_latency(model, evaluator.task.input_shape, device=t["device"])
     metrics = {
         "test_acc": accuracy(model, t["X_test"], t["y_test"]),
         "train_loss_curve": outcome.loss_curve,
         "params": count_params(model),
         "flops": count_flops(model, evaluator.task.input_shape),
-        "latency_ms": measure_latency(model, evaluator.task.input_shape),
+        "latency_ms": lat.median_ms,
         "epochs": ep,
         "train_seconds": outcome.seconds,
     }

@@ -425,11 +425,15 @@ def l2_norm(model: Any, inputs: Any, targets: Any, seed: int = 0) -> float:
 
 
 def params(model: Any, inputs: Any, targets: Any, seed: int = 0) -> float:
-    return float(sum(p.numel() for p in model.parameters()))
+    """The parameter count (:func:`nasforge.evaluators.hardware.count_params`)."""
+    from nasforge.evaluators.hardware import count_params
+
+    return float(count_params(model))
 
 
 def flops(model: Any, inputs: Any, targets: Any, seed: int = 0) -> float:
-    from nasforge.evaluators.training import count_flops
+    """FLOPs of one input of the batch's shape (:func:`nasforge.evaluators.hardware.count_flops`)."""
+    from nasforge.evaluators.hardware import count_flops
 
     return float(count_flops(model, tuple(inputs.shape[1:])))
 
@@ -538,7 +542,7 @@ class ProxyScorer:
     errors: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from nasforge.evaluators.training import resolve_device
+        from nasforge.evaluators.hardware import resolve_device
 
         self.proxies = check_proxies(self.proxies)
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
