@@ -170,7 +170,7 @@ def test_capabilities_nb201_protocol(fake_data_dir):
     b = NB201Benchmark(data_dir=fake_data_dir)
     caps = b.capabilities()
     assert isinstance(caps, Capabilities)
-    assert caps.fidelity is None and caps.reports_cost is True
+    assert caps.fidelity is None and caps.reports_cost is True and caps.simulated_cost is True
     row = next(iter(b.table().values()))
     assert set(caps.metrics) == set(row) == {"test_acc_200ep", "valid_acc_12ep", "train_seconds_12ep"}
     assert b.objective in caps.metrics and b.report in caps.metrics
@@ -179,7 +179,7 @@ def test_capabilities_nb201_protocol(fake_data_dir):
 def test_capabilities_without_cost(fake_data_dir):
     b = NB201Benchmark(dataset="cifar100", protocol="oracle", data_dir=fake_data_dir)
     caps = b.capabilities()
-    assert caps.fidelity is None and caps.reports_cost is False
+    assert caps.fidelity is None and caps.reports_cost is False and caps.simulated_cost is False
     assert caps.metrics == tuple(next(iter(b.table().values()))) == ("test_acc_200ep",)
     # one row whatever fidelity is asked
     a = b.space.sample(np.random.default_rng(3))

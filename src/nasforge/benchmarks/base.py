@@ -79,8 +79,9 @@ class TabularBenchmark(Evaluator):
 
     def capabilities(self) -> Capabilities:
         """One fidelity (a table answers the same row whatever fidelity is asked), cost when the
-        protocol charges a column, and the table's metric columns."""
-        return Capabilities(fidelity=None, reports_cost=self.cost_metric is not None, metrics=self.columns())
+        protocol charges a column (simulated: the recorded training time), and the table's metric columns."""
+        charged = self.cost_metric is not None
+        return Capabilities(fidelity=None, reports_cost=charged, metrics=self.columns(), simulated_cost=charged)
 
     def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
         key = self.space.key(arch)
