@@ -170,3 +170,15 @@ def test_benchmark_capabilities_and_lookups() -> None:
     assert b.evaluate(twin).metrics == b.evaluate(b.space.canonical(twin)).metrics
     key = bench_key(*canonical((0, 1, 2, 3), ("gcn", "skip", "sage", "fc")), "cora")
     assert b.evaluate(twin).value == load_nbgraph("cora")[key]["valid_perf"]
+
+
+@needs_data
+@pytest.mark.parametrize("dataset", ["citeseer", "proteins"])
+def test_stored_records_are_the_keyed_records(dataset: str) -> None:
+    from nasforge.benchmarks.nbgraph_data import stored_records
+
+    data = load_nbgraph(dataset)
+    records = stored_records(dataset)
+    assert len(records) == len(data)
+    for links, ops, rec in records[::97]:
+        assert rec is data[bench_key(links, ops, dataset)]

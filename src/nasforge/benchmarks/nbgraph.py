@@ -53,9 +53,8 @@ class NASBenchGraphBenchmark(TabularBenchmark):
 
     def table(self) -> Mapping[str, Mapping[str, float]]:
         if self._rows is None:
-            data = nbg.load_nbgraph(self.dataset)
-            self._rows = {format_arch(links, ops): dict(data[nbg.bench_key(links, ops, self.dataset)])
-                          for links, ops in nbg.enumerate_canonical(self.dataset)}
+            self._rows = {format_arch(links, ops): dict(rec)
+                          for links, ops, rec in nbg.stored_records(self.dataset)}
         return self._rows
 
     def describe(self) -> dict[str, Any]:

@@ -29,6 +29,7 @@ __all__ = [
     "load_nbgraph",
     "op_set_for",
     "ops_for",
+    "stored_records",
 ]
 
 DATASETS: tuple[str, ...] = (
@@ -127,7 +128,17 @@ def bench_key(links: Sequence[int], ops: Sequence[str], dataset: str) -> int:
     if lk not in _PATTERN_INDEX or not canonical_now:
         raise ValueError(f"{list(lk)} {list(op)} is not a stored (canonical) form; use "
                          f"nasforge.spaces.nbgraph.canonical() first")
-    key = _PATTERN_INDEX[lk]
-    for name in op:
+    return _key(lk, op)
+
+
+def _key(links: tuple[int, ...], ops: tuple[str, ...]) -> int:
+    key = _PATTERN_INDEX[links]
+    for name in ops:
         key = key * _KEY_BASE + _OP_INDEX[name]
     return key
+
+
+def stored_records(dataset: str) -> list[tuple[tuple[int, ...], tuple[str, ...], dict[str, float]]]:
+    """``(links, ops, metrics)`` of every stored architecture of a dataset, in key order."""
+    data = load_nbgraph(dataset)
+    return [(links, ops, data[_key(links, ops)]) for links, ops in enumerate_canonical(dataset)]
