@@ -12,7 +12,7 @@ class directly (never through the registry); spaces never import benchmarks.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 
