@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from nasforge.evaluators.training import (TrainingEvaluator, count_flops, count_params, resolve_device,
-                                          train_final)
+from nasforge.evaluators.hardware import count_flops, count_params, resolve_device
+from nasforge.evaluators.training import TrainingEvaluator, train_final
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import FidelityRange
 from nasforge.testing import TinyTrainableSpace, tiny_task
