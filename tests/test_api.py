@@ -120,3 +120,23 @@ def test_compare_runs_the_bench(fake_data_dir, tmp_path):
     assert (tmp_path / "b" / "bench.json").is_file()
     with pytest.raises(ConfigError, match="seeds must be an integer >= 1"):
         api.compare(["random"], benchmark_options={"data_dir": str(fake_data_dir)}, seeds=0)
+
+
+def test_proxy_table_missing_cells_is_refused_before_a_study_exists(fake_data_dir, tmp_path):
+    from nasforge.spaces.nb201 import NB201Space
+
+    sp = NB201Space()
+    cells = [sp.to_string(a) for a in sp.enumerate()][:5]
+    table = tmp_path / "t.jsonl"
+    table.write_text("\n".join([json.dumps({"config": {"proxies": ["synflow"]}})]
+                               + [json.dumps({"arch": c, "values": {"synflow": float(i)}}) for i, c in enumerate(cells)]))
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    with pytest.raises(ConfigError, match="holds 5 of the 15,625 architectures of space 'nb201'"):
+        api.search(benchmark_options={"data_dir": str(fake_data_dir)}, strategy="prescreen",
+                   strategy_options={"proxy": "synflow"}, proxy_options={"table": str(table)}, storage=url)
+    assert not (tmp_path / "p.db").exists() or api.list_studies(url) == []
+    # a candidate list inside the table is fine
+    st = api.search(benchmark_options={"data_dir": str(fake_data_dir)}, strategy="robot",
+                    strategy_options={"candidates": cells, "bo_queries": 2}, proxy_options={"table": str(table)},
+                    n_trials=3)
+    assert st.n_trials == 3 and {t.arch for t in st.trials} <= set(cells)

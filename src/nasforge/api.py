@@ -72,7 +72,9 @@ def make_scorer(strategy: str, options: dict[str, Any], space: Any, *, task: Any
     if table is not None:
         from nasforge.evaluators.proxy_study import ProxyTable
 
-        return ProxyTable(space, table, proxies=names)
+        scorer = ProxyTable(space, table, proxies=names)
+        check_table_covers(scorer, space, strategy, options.get("candidates"))
+        return scorer
     from nasforge.evaluators.zero_cost import ProxyScorer
 
     if task is not None:
@@ -84,6 +86,25 @@ def make_scorer(strategy: str, options: dict[str, Any], space: Any, *, task: Any
     shape, classes = benchmark_network_input(benchmark)
     return ProxyScorer(space, proxies=names, input_shape=shape, num_classes=classes, data=data or "patches",
                        batch_size=batch_size, seed=seed)
+
+
+def check_table_covers(table: Any, space: Any, strategy: str, candidates: Any = None) -> None:
+    """Refuse, before any study exists, a proxy table that lacks architectures the strategy may propose:
+    every architecture of the space, or the given ``candidates``."""
+    if candidates is not None:
+        names = [c if isinstance(c, str) else space.to_string(c) for c in candidates]
+        missing = [c for c in names if c not in table.values]
+        if missing:
+            raise ConfigError(f"proxy table {table.path} lacks {len(missing)} of the {len(names)} candidates, "
+                              f"e.g. {missing[0]}")
+        return
+    size = space.size()
+    if size is None or len(table) < size:
+        total = "an unknown number of" if size is None else f"{size:,}"
+        raise ConfigError(f"proxy table {table.path} holds {len(table):,} of the {total} architectures of space "
+                          f"{space.name!r}, and {strategy!r} may propose any of them: score them all "
+                          f"(nasforge proxies --sample {size or 'N'} --out FILE), give robot a candidate list "
+                          f"(-p candidates=...), or leave out --proxy-table to compute proxies as needed")
 
 
 def default_study_name(label: str, strategy: str, seed: int, space: str | None = None) -> str:
