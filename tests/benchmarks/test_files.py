@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nasforge.benchmarks._files import ForbiddenGlobalError, RestrictedUnpickler, load_pickle, numpy_globals
+from nasforge.safe_pickle import ForbiddenGlobalError, RestrictedUnpickler, load_pickle, numpy_globals
 from nasforge.data import DataError, load_task
 from nasforge.errors import NasforgeError
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from nasforge import safe_pickle
 from nasforge.benchmarks import _files
 from nasforge.benchmarks.nbgraph_data import DATASETS, METRICS, bench_key, enumerate_canonical, load_nbgraph, ops_for
 from nasforge.spaces.nbgraph import LINK_PATTERNS, canonical
@@ -121,14 +122,14 @@ def test_restricted_unpickler_refuses_other_globals(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps({0: os.system}))
     forbidden = f"{os.system.__module__}.system"  # posix.system
     with pytest.raises(pickle.UnpicklingError, match=f"global '{forbidden}' is not allowed") as info:
-        _files.load_pickle(path, _files.numpy_globals())
-    assert isinstance(info.value, _files.ForbiddenGlobalError) and str(path) in str(info.value)
+        safe_pickle.load_pickle(path, safe_pickle.numpy_globals())
+    assert isinstance(info.value, safe_pickle.ForbiddenGlobalError) and str(path) in str(info.value)
     assert "numpy.ndarray" in str(info.value)  # the message lists what is admitted
     ok = tmp_path / "ok.bench"
     import numpy as np
 
     ok.write_bytes(pickle.dumps({1: {"perf": np.float64(0.5), "arr": np.arange(3)}}))
-    loaded = _files.load_pickle(ok, _files.numpy_globals())
+    loaded = safe_pickle.load_pickle(ok, safe_pickle.numpy_globals())
     assert loaded[1]["perf"] == 0.5 and list(loaded[1]["arr"]) == [0, 1, 2]
 
 

@@ -23,7 +23,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from nasforge.benchmarks._files import load_pickle, package_file
+from nasforge.benchmarks._files import package_file
+from nasforge.safe_pickle import load_pickle
 from nasforge.spaces.nb201 import NB201Space, tuple_to_nb201
 
 __all__ = [

@@ -17,7 +17,8 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from nasforge.benchmarks._files import load_pickle, numpy_globals, package_file
+from nasforge.benchmarks._files import package_file
+from nasforge.safe_pickle import load_pickle, numpy_globals
 from nasforge.options import check_choice
 from nasforge.spaces.nbgraph import GNN_OPS, LINK_PATTERNS, OP_SETS, canonical_forms, is_canonical
 

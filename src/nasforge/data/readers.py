@@ -17,7 +17,7 @@ from typing import IO, Any, Sequence
 
 import numpy as np
 
-from nasforge.benchmarks._files import ForbiddenGlobalError, RestrictedUnpickler, numpy_globals
+from nasforge.safe_pickle import ForbiddenGlobalError, RestrictedUnpickler, numpy_globals
 from nasforge.data.errors import DataError
 from nasforge.errors import ConfigError
 from nasforge.options import check_int
