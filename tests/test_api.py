@@ -140,3 +140,17 @@ def test_proxy_table_missing_cells_is_refused_before_a_study_exists(fake_data_di
                     strategy_options={"candidates": cells, "bo_queries": 2}, proxy_options={"table": str(table)},
                     n_trials=3)
     assert st.n_trials == 3 and {t.arch for t in st.trials} <= set(cells)
+
+
+def test_a_benchmark_is_given_its_space(fake_data_dir):
+    from nasforge.registry import create_benchmark
+    from nasforge.spaces.nb201 import NB201Space
+
+    sp = NB201Space()
+    bench = create_benchmark("nb201", space=sp, data_dir=str(fake_data_dir))
+    assert bench.space is sp
+    st = api.search(space=sp, benchmark_options={"data_dir": str(fake_data_dir)}, n_trials=3)
+    assert st.space is sp
+    with pytest.raises(ConfigError):
+        api.search(space=SearchSpace([categorical("a", range(2))], name="other"),
+                   benchmark_options={"data_dir": str(fake_data_dir)}, n_trials=3)

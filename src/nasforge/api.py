@@ -172,15 +172,18 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
         ev = TrainingEvaluator(tk, sp, **topts)
     else:
         benchmark = benchmark if benchmark is not None else "nb201"
+        bopts = dict(benchmark_options or {})
+        if space is not None and not isinstance(space, str):
+            bopts["space"] = space  # the benchmark checks that it is the right kind of space
         if isinstance(benchmark, str):
-            ev = BENCHMARKS.create(benchmark, **dict(benchmark_options or {}))
+            ev = BENCHMARKS.create(benchmark, **bopts)
             config["benchmark"] = benchmark
         else:
+            if "space" in bopts:
+                raise ConfigError("give the space to the benchmark object when you build it, not to search")
             ev = benchmark
             config["benchmark"] = type(benchmark).__name__
-        if space is not None and not isinstance(space, str):
-            raise ConfigError("a benchmark's space is fixed: give its name or leave space out")
-        if space is not None and space != ev.space_name:
+        if isinstance(space, str) and space != ev.space_name:
             SPACES.get(space)
             raise ConfigError(f"benchmark {config['benchmark']!r} covers space {ev.space_name!r}, not {space!r}")
         if space_options:

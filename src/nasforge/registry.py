@@ -87,7 +87,9 @@ def check_options(kind: str, name: str, factory: Callable[..., Any], kwargs: dic
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return
     accepted = accepted_options(factory)
-    bad = sorted(set(kwargs) - set(accepted))
+    # ``space`` is positional for strategies but a keyword of benchmarks (which are given their space)
+    keywords = set(accepted) | {p.name for p in params if p.name == "space" and p.default is not p.empty}
+    bad = sorted(set(kwargs) - keywords)
     if bad:
         raise ConfigError(f"{kind} {name!r} has no option(s) {', '.join(bad)}; its options: "
                          f"{', '.join(accepted) or '(none)'}")
