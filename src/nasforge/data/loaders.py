@@ -43,7 +43,53 @@ def _digits() -> RawData:
                    input_scale=1 / 16, info={"source": "sklearn.datasets.load_digits"})
 
 
-_BUILTINS: dict[str, Callable[[], RawData]] = {"digits": _digits}
+#: MNIST-1D's generator defaults: 5,000 samples (500 per class), the seed of the published data set
+MNIST1D_SAMPLES = 5000
+MNIST1D_SEED = 42
+
+
+def _mnist1d(num_samples: int = MNIST1D_SAMPLES, generator_seed: int = MNIST1D_SEED) -> RawData:
+    """MNIST-1D (Greydanus 2020): 10 digit templates as 1-D signals of length 40, padded, scaled,
+    translated, sheared and noised; ``num_samples`` of them (a multiple of 10, equal per class).
+
+    Made here by the ``mnist1d`` package's generator (``mnist1d.data.make_dataset`` with its default
+    arguments, ``num_samples`` and ``seed=generator_seed`` replaced), never by its download path. The
+    generator seeds Python's and numpy's global random state; both are restored afterwards. Its own
+    train/test split is not used: the samples are pooled and split like any task. Each signal becomes
+    a one-row, one-channel image ``(1, 1, 40)`` so the image spaces train on it unchanged (their 3x3
+    kernels act as 1-D kernels of width 3 on zero-padded rows).
+    """
+    num_samples = check_int("mnist1d option num_samples", num_samples, minimum=10)
+    if num_samples % 10:
+        raise ConfigError(f"mnist1d option num_samples must be a multiple of 10 (the generator makes as many "
+                          f"samples of each of the 10 digits); got {num_samples}")
+    generator_seed = check_int("mnist1d option generator_seed", generator_seed, 0, 2**32 - 1)
+    try:
+        from mnist1d.data import get_dataset_args, make_dataset
+    except ImportError:
+        raise DataError("the built-in task 'mnist1d' needs the mnist1d package: pip install 'nasforge[mnist1d]' "
+                        "(or pip install mnist1d)") from None
+    import random
+
+    args = get_dataset_args()
+    args.num_samples = num_samples
+    args.seed = generator_seed
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        d = make_dataset(args)
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+    X = np.concatenate([d["x"], d["x_test"]])[:, None, None, :]
+    y = np.concatenate([d["y"], d["y_test"]])
+    return RawData(X, y, classes=[str(i) for i in range(10)],
+                   info={"source": "mnist1d.data.make_dataset", "num_samples": num_samples,
+                         "generator_seed": generator_seed, "layout": "1-D signals of length 40 as (1, 1, 40) images"})
+
+
+_BUILTINS: dict[str, Callable[..., RawData]] = {"digits": _digits, "mnist1d": _mnist1d}
+#: options each built-in data set accepts (``load_task(name, options={...})``)
+_BUILTIN_OPTIONS: dict[str, tuple[str, ...]] = {"digits": (), "mnist1d": ("num_samples", "generator_seed")}
 
 
 def list_datasets() -> list[str]:
@@ -59,19 +105,30 @@ _ACCEPTED = ("a built-in name ({builtins}), a .npz file (arrays X and y), a .csv
 
 def load_task(source: str | os.PathLike[str], *, label_column: str = "label",
               image_size: int | Sequence[int] = 32, grayscale: bool = False, val_fraction: float = 0.15,
-              test_fraction: float = 0.15, seed: int = 0, normalize: bool = True) -> Task:
+              test_fraction: float = 0.15, seed: int = 0, normalize: bool = True,
+              options: Mapping[str, Any] | None = None) -> Task:
     """Load a classification task from a built-in name, an ``.npz`` file, a ``.csv`` file or an image folder.
 
     ``label_column`` applies to CSV files; ``image_size`` (int or ``(H, W)``)
     and ``grayscale`` to image folders (built-ins and ``.npz`` arrays keep
-    their size). A built-in name wins over a same-named path: write
-    ``./digits`` for a folder called ``digits``.
+    their size). ``options`` are a built-in data set's own: for ``mnist1d``,
+    ``num_samples`` (default 5000) and ``generator_seed`` (default 42, the
+    published data set); ``seed`` is always the split's. A built-in name wins
+    over a same-named path: write ``./digits`` for a folder called ``digits``.
     """
     accepted = _ACCEPTED.format(builtins=", ".join(list_datasets()))
+    opts = dict(options or {})
     if isinstance(source, str) and source.lower() in _BUILTINS:
         name = source.lower()
-        raw = _BUILTINS[name]()
+        unknown = sorted(set(opts) - set(_BUILTIN_OPTIONS[name]))
+        if unknown:
+            known = ", ".join(_BUILTIN_OPTIONS[name]) or "none"
+            raise ConfigError(f"built-in task {name!r} has no option {', '.join(map(repr, unknown))}; known: {known}")
+        raw = _BUILTINS[name](**opts)
     else:
+        if opts:
+            raise ConfigError(f"options {sorted(opts)} are for built-in tasks ({', '.join(list_datasets())}); "
+                              f"task source {str(source)!r} is a file or folder")
         try:
             path = Path(source)
         except TypeError:
