@@ -405,8 +405,8 @@ class Study:
                     else:
                         try:
                             fut = ex.submit(trial.arch, trial.fidelity)
-                        except BaseException:  # Ctrl-C inside an in-process evaluation
-                            self.interrupt(trial)
+                        except BaseException as exc:  # Ctrl-C inside an in-process evaluation
+                            self.interrupt(trial, _reason(exc))
                             raise
                         in_flight[fut] = trial
                 if not in_flight:
@@ -415,10 +415,15 @@ class Study:
                     break
                 done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
                 for fut in sorted(done, key=lambda f: in_flight[f].number):
-                    finish(in_flight.pop(fut), fut.result())
-        except BaseException:
+                    try:
+                        result = fut.result()  # raises when the evaluation asked the search to stop
+                    except BaseException as exc:
+                        self.interrupt(in_flight.pop(fut), _reason(exc))
+                        raise
+                    finish(in_flight.pop(fut), result)
+        except BaseException as exc:
             for trial in in_flight.values():
-                self.interrupt(trial)
+                self.interrupt(trial, _reason(exc))
             if executor is not None:
                 executor.shutdown(cancel=True)
             raise
@@ -463,6 +468,13 @@ class Study:
         """Plain summary: best architecture with its metrics, the Pareto set with several objectives,
         counts and spent cost (``cost_seconds``: simulated on a tabular benchmark, measured otherwise)."""
         return summarise_trials(self.name, self._finished, self.objectives, self.constraints, self.evaluator)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why running trials were interrupted, for their records."""
+    if isinstance(exc, KeyboardInterrupt) and not str(exc):
+        return "interrupted (Ctrl-C or SIGTERM)"
+    return f"interrupted: {type(exc).__name__}" + (f": {exc}" if str(exc) else "")
 
 
 def worker_alive(worker: str | None, since: float | None = None) -> bool | None:

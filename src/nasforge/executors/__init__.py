@@ -7,9 +7,9 @@
 passes the same contract tests (``tests/executors/test_executor_contract.py``).
 """
 
-from nasforge.executors.base import Executor, run_evaluation
+from nasforge.executors.base import EvaluationInterrupted, Executor, run_evaluation
 from nasforge.executors.process import ProcessExecutor, WorkerDied, WorkerPool, default_threads
 from nasforge.executors.serial import SerialExecutor
 
-__all__ = ["Executor", "run_evaluation", "SerialExecutor", "ProcessExecutor", "WorkerPool", "WorkerDied",
+__all__ = ["Executor", "EvaluationInterrupted", "run_evaluation", "SerialExecutor", "ProcessExecutor", "WorkerPool", "WorkerDied",
            "default_threads"]

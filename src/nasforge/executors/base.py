@@ -21,8 +21,16 @@ from nasforge.results import Result
 from nasforge.spaces.base import Architecture
 
 
+class EvaluationInterrupted(KeyboardInterrupt):
+    """An evaluation in another process raised KeyboardInterrupt or SystemExit: the search stops (as on
+    Ctrl-C) and the trials in flight are recorded as interrupted."""
+
+
 def run_evaluation(evaluator: Evaluator, arch: Architecture, fidelity: float | None = None) -> Result:
-    """``evaluator.evaluate`` with any exception turned into a failed Result naming it."""
+    """``evaluator.evaluate`` with any exception turned into a failed Result naming it.
+
+    KeyboardInterrupt and SystemExit are not failures of the trial but requests to stop: they propagate
+    (from a worker process, as :class:`EvaluationInterrupted`)."""
     try:
         return evaluator.evaluate(arch, fidelity)
     except Exception as exc:  # a failing trial is recorded with its reason; the search goes on

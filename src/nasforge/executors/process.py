@@ -24,7 +24,7 @@ from concurrent.futures import Future, InvalidStateError, as_completed
 from typing import Any, Callable, Iterable, Iterator
 
 from nasforge.evaluators.base import Evaluator
-from nasforge.executors.base import Executor, run_evaluation
+from nasforge.executors.base import EvaluationInterrupted, Executor, run_evaluation
 from nasforge.options import check_int
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture
@@ -53,7 +53,29 @@ def limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
-def _start_worker(threads: int, initializer: Callable[..., Any] | None, initargs: tuple[Any, ...]) -> None:
+def _watch_parent(parent: int, interval: float = 0.5) -> None:
+    """End this worker soon after the process that started it is gone (killed with SIGKILL, say),
+    instead of lingering as an orphan holding memory and the driver's output streams."""
+    import time
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="nasforge-parent-watch", daemon=True).start()
+
+
+def _start_worker(threads: int, initializer: Callable[..., Any] | None, initargs: tuple[Any, ...],
+                  parent: int | None = None) -> None:
+    import signal
+
+    # Ctrl-C goes to the whole process group: the driver handles it (marks trials interrupted, stops the
+    # workers); a worker must not die of it half-way through sending a result.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if parent is not None:
+        _watch_parent(parent)
     limit_threads(threads)
     if initializer is not None:
         initializer(*initargs)
@@ -110,7 +132,7 @@ class WorkerPool:
 
                 self._gen = _Generation(ProcessPoolExecutor(
                     max_workers=self.n_workers, mp_context=mp.get_context("spawn"), initializer=_start_worker,
-                    initargs=(self.threads, self.initializer, self.initargs)))
+                    initargs=(self.threads, self.initializer, self.initargs, os.getpid())))
             return self._gen
 
     def _discard(self, gen: _Generation) -> None:
@@ -242,6 +264,9 @@ class ProcessExecutor(Executor):
                     outer.set_result(f.result())
                 elif isinstance(exc, WorkerDied):
                     outer.set_result(Result.failure(str(exc)))
+                elif isinstance(exc, (KeyboardInterrupt, SystemExit)):  # the evaluator asked to stop
+                    outer.set_exception(EvaluationInterrupted(f"the evaluator raised {type(exc).__name__}"
+                                                              + (f"({exc})" if str(exc) else "")))
                 else:  # e.g. the result could not be pickled
                     outer.set_result(Result.failure(f"{type(exc).__name__}: {exc}"))
             except InvalidStateError:
