@@ -30,7 +30,7 @@ def test_sample_is_distinct_and_seeded():
     a, b = sample_architectures(space, 50, 3), sample_architectures(space, 50, 3)
     assert a == b and len({space.key(x) for x in a}) == 50
     assert sample_architectures(space, 50, 4) != a
-    with pytest.raises(ValueError, match="sample must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="sample must be an integer >= 1, got 0"):
         sample_architectures(space, 0, 0)
 
 
@@ -95,3 +95,12 @@ def test_worker_processes_give_the_serial_study(fake_data_dir, tmp_path):
     assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert [(c["arch"], c["values"]) for c in par["cells"]] == [(c["arch"], c["values"]) for c in serial["cells"]]
     assert len((tmp_path / "p.jsonl").read_text().splitlines()) == 5  # the config line and one line per cell
+
+
+def test_sample_architectures_of_a_huge_space():
+    from nasforge.evaluators.proxy_study import sample_architectures
+    from nasforge.spaces.mobilenet import MobileNetSpace
+
+    sp = MobileNetSpace()
+    archs = sample_architectures(sp, 5, 0)
+    assert len({sp.key(a) for a in archs}) == 5 and archs == sample_architectures(sp, 5, 0)

@@ -35,21 +35,13 @@ def benchmark_network_input(benchmark: Any) -> tuple[tuple[int, ...], int]:
 
 
 def sample_architectures(space: Any, n: int, seed: int) -> list[Any]:
-    """``n`` distinct architectures drawn uniformly (seeded); all of them when the space has at most ``n``."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"sample must be a positive integer, got {n!r}")
-    try:
-        size = len(space)
-    except TypeError:
-        size = None
-    if size is not None and size <= n:
-        return list(space.enumerate())
-    rng = np.random.default_rng((seed, 31))
-    seen: dict[str, Any] = {}
-    while len(seen) < n:
-        a = space.sample(rng)
-        seen.setdefault(space.key(a), a)
-    return list(seen.values())
+    """``n`` distinct architectures drawn uniformly (seeded); all of them when the space has at most ``n``
+    (:func:`nasforge.spaces.base.sample_distinct`, which never counts a huge space with ``len()``)."""
+    from nasforge.options import check_int
+    from nasforge.spaces.base import sample_distinct
+
+    check_int("sample", n, 1)
+    return sample_distinct(space, n, np.random.default_rng((seed, 31)))
 
 
 _WORKER: dict[str, Any] = {}

@@ -21,15 +21,32 @@ from typing import Callable
 import numpy as np
 
 from nasforge.spaces.base import Architecture, SearchSpace
+from nasforge.spaces.nb201 import NB201_EDGES, NB201_OPS, edge_name
 
 Encoder = Callable[[Architecture], np.ndarray]
 
 # -- NAS-Bench-201 -------------------------------------------------------------------
 
 #: the NB201 operations a path can pass through ('none' cuts the edge)
-_NB201_PATH_OPS = ("skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+_NB201_PATH_OPS = tuple(op for op in NB201_OPS if op != "none")
+
+
+def _routes() -> tuple[tuple[str, ...], ...]:
+    """The routes from the input node to the output node of an NB201 cell, as choice names of their
+    edges, shortest first: ('3<-0',), ('1<-0', '3<-1'), ('2<-0', '3<-2'), ('1<-0', '2<-1', '3<-2')."""
+    out_node = max(t for t, _ in NB201_EDGES)
+
+    def walk(node: int) -> list[list[int]]:
+        if node == out_node:
+            return [[node]]
+        return [[node, *rest] for to, frm in NB201_EDGES if frm == node for rest in walk(to)]
+
+    paths = sorted(walk(0), key=lambda p: (len(p), p))
+    return tuple(tuple(edge_name(b, a) for a, b in zip(p, p[1:])) for p in paths)
+
+
 #: the routes from node 0 to node 3 of an NB201 cell, as choice names of their edges
-_NB201_ROUTES = (("3<-0",), ("1<-0", "3<-1"), ("2<-0", "3<-2"), ("1<-0", "2<-1", "3<-2"))
+_NB201_ROUTES = _routes()
 _NB201_INDEX: dict[tuple[str, ...], int] = {}
 for _length in (1, 2, 3):
     for _seq in product(_NB201_PATH_OPS, repeat=_length):
