@@ -1,10 +1,11 @@
 """Executable contract checks for plug-ins (like scikit-learn's ``check_estimator``).
 
-A third-party space or strategy is compatible with nasforge when these pass::
+A third-party space, strategy or evaluator is compatible with nasforge when these pass::
 
-    from nasforge.testing import check_space, check_strategy
+    from nasforge.testing import check_evaluator, check_space, check_strategy
     check_space(MySpace())
     check_strategy(lambda space, seed: MyStrategy(space, seed=seed), MySpace(), my_evaluate)
+    check_evaluator(MyEvaluator(...), MySpace())
 
 Each check raises :class:`AssertionError` naming the plug-in and the property
 that failed, and returns ``None`` when everything holds.
@@ -20,7 +21,7 @@ from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical, integer, repeat
 from nasforge.strategies.base import Strategy
 
-__all__ = ["check_space", "check_strategy", "count_target_found", "fake_scorer", "hidden_target_space",
+__all__ = ["check_evaluator", "check_space", "check_strategy", "count_target_found", "fake_scorer", "hidden_target_space",
            "linear_evaluator", "toy_space"]
 
 StrategyFactory = Callable[[SearchSpace, int], Strategy]
@@ -434,6 +435,53 @@ class TinyTrainableSpace(SearchSpace):
         width = int(arch["width"])  # type: ignore[call-overload]
         act: Any = {"relu": nn.ReLU, "tanh": nn.Tanh}.get(str(arch["act"]), _Explode)()
         return nn.Sequential(nn.Flatten(), nn.Linear(features, width), act, nn.Linear(width, task.num_classes))
+
+
+def check_evaluator(evaluator: Any, space: SearchSpace, n: int = 3, seed: int = 0) -> None:
+    """Check an evaluator against the contract on ``n`` sampled architectures of ``space``.
+
+    ``capabilities()`` is a :class:`~nasforge.evaluators.base.Capabilities` whose fidelity range is
+    consistent; ``describe()`` is JSON-able; every complete result is a :class:`Result` whose metrics
+    include each declared metric (and the ``objective`` metric, equal to ``value``), a cost that is
+    positive when a cost is declared; a declared fidelity range is accepted at its bounds.
+    """
+    import json
+
+    from nasforge.evaluators.base import Capabilities, FidelityRange
+
+    who = type(evaluator).__name__
+    caps = evaluator.capabilities()
+    if not isinstance(caps, Capabilities):
+        raise _fail(who, "capabilities()", f"returned {type(caps).__name__}, not Capabilities")
+    if caps.fidelity is not None and not isinstance(caps.fidelity, FidelityRange):
+        raise _fail(who, "capabilities().fidelity", f"is {caps.fidelity!r}, not a FidelityRange or None")
+    try:
+        json.dumps(evaluator.describe())
+    except (TypeError, ValueError) as exc:
+        raise _fail(who, "describe()", f"is not JSON-able: {exc}") from None
+    evaluator.prepare()
+    rng = np.random.default_rng(seed)
+    fidelities: list[float | None] = [None]
+    if caps.fidelity is not None:
+        fidelities += [caps.fidelity.low, caps.fidelity.high]
+    for i in range(n):
+        arch = space.sample(rng)
+        fid = fidelities[i % len(fidelities)]
+        res = evaluator.evaluate(arch, fid)
+        if not isinstance(res, Result):
+            raise _fail(who, "evaluate()", f"returned {type(res).__name__}, not a Result")
+        if not res.ok:
+            raise _fail(who, "evaluate()", f"failed on {arch}: {res.error}")
+        missing = [m for m in caps.metrics if m not in res.metrics]
+        if missing:
+            raise _fail(who, "declared metrics", f"{missing} missing from the result's {sorted(res.metrics)}")
+        if evaluator.objective in res.metrics and float(res.metrics[evaluator.objective]) != res.value:
+            raise _fail(who, "value", f"{res.value} is not the objective metric "
+                                      f"{evaluator.objective}={res.metrics[evaluator.objective]}")
+        if caps.reports_cost and not res.cost > 0:
+            raise _fail(who, "cost", f"declares a cost but reported {res.cost} for {arch}")
+        if fid is not None and res.fidelity != fid:
+            raise _fail(who, "fidelity", f"asked for {fid}, the result says {res.fidelity}")
 
 
 def _Explode() -> Any:
