@@ -227,7 +227,7 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     if workers > 1:
         from nasforge.executors import ProcessExecutor
 
-        executor = ProcessExecutor(ev, n_workers=workers)
+        executor = ProcessExecutor(ev, n_workers=workers, threads_per_worker=getattr(ev, "threads", None))
     try:
         st.optimize(n_trials=n_trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds,
                     callbacks=callbacks, executor=executor)
@@ -325,7 +325,8 @@ def list_studies(storage: str | Any) -> list[dict[str, Any]]:
 def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | None = None,
             task: str | None = None, space: str | None = None, space_options: Mapping[str, Any] | None = None,
             task_options: Mapping[str, Any] | None = None, epochs: int | None = None, batch_size: int | None = None,
-            lr: float | None = None, device: str = "auto", baseline_random: int = 0, seed: int = 0,
+            lr: float | None = None, device: str = "auto", threads: int | None = None, baseline_random: int = 0,
+            seed: int = 0,
             out: str | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Retrain a study's best architecture (or ``arch``) on train+validation with a longer schedule and
     report its test accuracy; optionally train ``baseline_random`` random architectures of the same
@@ -375,7 +376,8 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
         train_cfg["batch_size"] = batch_size
     if lr is not None:
         train_cfg["lr"] = lr
-    ev = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg.get("seed", 0), device=device, **train_cfg)
+    ev = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg.get("seed", 0), device=device, threads=threads,
+                           **train_cfg)
     total = 1 + baseline_random
     report = progress or (lambda what, done, tot: None)
     report(f"training {chosen}", 0, total)

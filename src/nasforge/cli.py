@@ -99,6 +99,7 @@ def search(
     device: str = typer.Option("auto", help="--task: auto (CUDA when present), cpu, cuda"),
     time_limit: Optional[float] = typer.Option(None, help="--task: seconds per trial before it fails"),
     workers: int = typer.Option(1, help="--task: trials trained in parallel processes"),
+    threads: Optional[int] = typer.Option(None, help="--task: torch threads per trial (default: cores / workers; 1 is often fastest for small networks and on a busy machine)"),
     strategy: str = typer.Option("rea", "--strategy", "-s", help="search strategy (see `nasforge list strategies`)"),
     param: List[str] = typer.Option([], "--param", "-p", help="strategy option key=value, repeatable (e.g. -p population_size=10)"),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", help="stop after this many trials in the study"),
@@ -128,6 +129,8 @@ def search(
         raise CLIError("give either --benchmark (a tabular benchmark) or --task (real data), not both")
     if workers < 1:
         raise CLIError(f"--workers must be at least 1, got {workers}")
+    if threads is not None and threads < 1:
+        raise CLIError(f"--threads must be at least 1, got {threads}")
     if space_param and task is None:
         raise CLIError("--space-param is for --task searches; a benchmark's space is fixed")
     _check_budget_flags(trials, budget_seconds, wall_seconds)
@@ -141,7 +144,7 @@ def search(
                        f"not --task")
     train_opts = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
                   "weight_decay": weight_decay, "label_smoothing": label_smoothing, "device": device,
-                  "time_limit": time_limit}
+                  "time_limit": time_limit, "threads": threads}
     task_opts = {"label_column": label_column, "image_size": image_size, "grayscale": grayscale, "seed": data_seed}
     proxy_opts = {"proxies": proxy_names, "data": proxy_data, "batch_size": proxy_batch_size, "table": proxy_table,
                   "seed": seed}
@@ -168,7 +171,7 @@ def search(
     if workers > 1:
         from nasforge.executors import ProcessExecutor
 
-        executor = ProcessExecutor(evaluator, n_workers=workers)
+        executor = ProcessExecutor(evaluator, n_workers=workers, threads_per_worker=threads)
     try:
         _run_with_progress(st, trials, budget_seconds, wall_seconds, show=progress and not as_json, executor=executor)
     except KeyboardInterrupt:
@@ -321,6 +324,7 @@ def train(
     batch_size: Optional[int] = typer.Option(None, help="batch size (default: the search's, or 64)"),
     lr: Optional[float] = typer.Option(None, help="learning rate (default: the search's, or 0.05)"),
     device: str = typer.Option("auto", help="auto (CUDA when present), cpu, cuda"),
+    threads: Optional[int] = typer.Option(None, help="torch threads (default: torch's; 1 on a busy machine)"),
     baseline_random: int = typer.Option(0, help="also train this many random architectures of the space the same way and report their mean test accuracy"),
     seed: int = typer.Option(0, help="seed for the random baseline architectures"),
     out_dir: Optional[str] = typer.Option(None, "--out", help="write the trained model here (genotype.json + model.pt) for `nasforge export`"),
@@ -350,7 +354,7 @@ def train(
                              space_options=_parse_params(space_param, "--space-param", "C=8"),
                              task_options={"label_column": label_column, "image_size": image_size,
                                            "grayscale": grayscale, "seed": data_seed},
-                             epochs=epochs, batch_size=batch_size, lr=lr, device=device,
+                             epochs=epochs, batch_size=batch_size, lr=lr, device=device, threads=threads,
                              baseline_random=baseline_random, seed=seed, out=out_dir, progress=progress)
     if as_json:
         print(json.dumps(result, default=float))

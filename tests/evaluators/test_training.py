@@ -146,3 +146,25 @@ def test_adamw_and_label_smoothing_train(task):
     r = TrainingEvaluator(task, sp, epochs=3, optimizer="adamw", lr=0.01, label_smoothing=0.1,
                           schedule="constant").evaluate(arch(sp, width=8, act="relu"))
     assert r.ok and all(math.isfinite(v) for v in r.metrics["train_loss_curve"])
+
+
+def test_threads_option_limits_training_and_restores(monkeypatch):
+    import torch
+
+    from nasforge.evaluators.training import TrainingEvaluator
+    from nasforge.spaces.mlp import MLPSpace
+    from nasforge.testing import tiny_task
+
+    seen = []
+    ev = TrainingEvaluator(tiny_task(), MLPSpace(), epochs=1, threads=1, measure_latency=False)
+    real_fit = ev.fit
+    monkeypatch.setattr(ev, "fit", lambda *a, **k: (seen.append(torch.get_num_threads()), real_fit(*a, **k))[1])
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        res = ev.evaluate(ev.space.sample(__import__("numpy").random.default_rng(0)))
+        assert res.ok and seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ValueError, match="threads must be an integer >= 1, got 0"):
+        TrainingEvaluator(tiny_task(), MLPSpace(), threads=0)

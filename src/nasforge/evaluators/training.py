@@ -74,7 +74,11 @@ class TrainingEvaluator(Evaluator):
     ``optimizer`` (sgd with Nesterov momentum 0.9, or adamw), ``lr``,
     ``weight_decay``, ``label_smoothing``, ``schedule`` (cosine or constant),
     ``seed``, ``device`` (``auto`` picks CUDA when present), ``time_limit``
-    (seconds per trial, None for none), ``measure_latency``.
+    (seconds per trial, None for none), ``measure_latency``, ``threads`` (torch threads
+    while training and evaluating; None keeps torch's setting, which in a worker process
+    of a :class:`~nasforge.executors.ProcessExecutor` is already cores / workers).
+    Latency (``latency_ms``) is measured at batch 1 on one thread, so it does not
+    depend on what else the machine is doing with its other cores.
     """
 
     objective = "val_acc"
@@ -84,11 +88,12 @@ class TrainingEvaluator(Evaluator):
     def __init__(self, task: Any, space: SearchSpace, epochs: int = 10, batch_size: int = 64,
                  optimizer: str = "sgd", lr: float = 0.05, weight_decay: float = 5e-4,
                  label_smoothing: float = 0.0, schedule: str = "cosine", seed: int = 0, device: str = "auto",
-                 time_limit: float | None = None, measure_latency: bool = True) -> None:
+                 time_limit: float | None = None, measure_latency: bool = True, threads: int | None = None) -> None:
         self.task, self.space = task, space
         self.epochs, self.batch_size, self.optimizer, self.lr = epochs, batch_size, optimizer, lr
         self.weight_decay, self.label_smoothing, self.schedule, self.seed = weight_decay, label_smoothing, schedule, seed
         self.device, self.time_limit, self.measure_latency = device, time_limit, measure_latency
+        self.threads = threads
         self._validate()
         self._tensors: dict[str, Any] | None = None
 
@@ -103,6 +108,8 @@ class TrainingEvaluator(Evaluator):
         if self.time_limit is not None:
             check_number("time_limit", self.time_limit, 0.0, low_open=True, extra=" (seconds) or None")
         check_int("seed", self.seed, minimum=0)
+        if self.threads is not None:
+            check_int("threads", self.threads, minimum=1)
         resolve_device(self.device)
 
     def capabilities(self) -> Capabilities:
@@ -193,6 +200,10 @@ class TrainingEvaluator(Evaluator):
         return TrainOutcome(model, curve, time.perf_counter() - t0, epochs)
 
     def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
+        with hardware.torch_threads(self.threads):
+            return self._evaluate(arch, fidelity)
+
+    def _evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
         epochs = int(fidelity) if fidelity is not None else int(self.epochs)
         if epochs < 1:
             raise ValueError(f"fidelity (epochs) must be >= 1, got {fidelity!r}")
@@ -219,7 +230,7 @@ class TrainingEvaluator(Evaluator):
             "train_seconds": outcome.seconds,
         }
         if self.measure_latency:
-            lat = hardware.measure_latency(model, self.task.input_shape, device=t["device"])
+            lat = hardware.measure_latency(model, self.task.input_shape, device=t["device"], threads=1)
             metrics["latency_ms"] = lat.median_ms
         metrics["wall_seconds"] = time.perf_counter() - start
         return Result(metrics=metrics, value=val, cost=metrics["wall_seconds"], fidelity=float(epochs))
@@ -236,9 +247,10 @@ def train_final(evaluator: TrainingEvaluator, arch: Architecture, epochs: int | 
     X = torch.cat([t["X_train"], t["X_val"]])
     y = torch.cat([t["y_train"], t["y_val"]])
     ep = int(epochs or evaluator.epochs)
-    outcome = evaluator.fit(arch, X, y, ep)
+    with hardware.torch_threads(evaluator.threads):
+        outcome = evaluator.fit(arch, X, y, ep)
     model = outcome.model
-    lat = hardware.measure_latency(model, evaluator.task.input_shape, device=t["device"])
+    lat = hardware.measure_latency(model, evaluator.task.input_shape, device=t["device"], threads=1)
     metrics = {
         "test_acc": accuracy(model, t["X_test"], t["y_test"]),
         "train_loss_curve": outcome.loss_curve,
