@@ -179,3 +179,29 @@ def test_constrained_multi_objective_search_json(fake_data_dir, db):
     assert all(p["metrics"]["train_seconds_12ep"] <= 120 for p in out["pareto"])
     shown = json.loads(runner.invoke(app, ["show", out["study"], "--storage", db, "--json"]).stdout)
     assert shown["pareto"] == out["pareto"] and shown["infeasible"] == out["infeasible"]
+
+
+def test_bench_never_overwrites_an_earlier_comparison(fake_data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        run("bench", "-s", "random", "--data-dir", str(fake_data_dir), "--seeds", "1", "--trials", "5",
+            "--workers", "1")
+    folders = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("bench-nb201-"))
+    assert len(folders) == 2 and all((tmp_path / f / "bench.json").is_file() for f in folders)
+
+
+def test_progress_callback_does_not_rescan_the_study(fake_data_dir, db, monkeypatch):
+    from nasforge.study import Study
+
+    calls = []
+    real = Study.best_trial
+    monkeypatch.setattr(Study, "best_trial", lambda self: (calls.append(1), real(self))[1])
+    run("search", "--storage", db, "--data-dir", str(fake_data_dir), "--trials", "200", "-s", "random")
+    assert len(calls) <= 3  # once at the start (and in the summary), never per trial
+
+
+def test_plain_progress_lines_when_not_a_terminal(fake_data_dir, db):
+    res = run("search", "--storage", db, "--data-dir", str(fake_data_dir), "--trials", "3", "-s", "random")
+    lines = [l for l in res.output.splitlines() if l.startswith("trial ")]
+    assert [l.split(":")[0] for l in lines] == ["trial 0", "trial 1", "trial 2"]
+    assert all("valid_acc_12ep" in l and "best valid_acc_12ep" in l for l in lines)

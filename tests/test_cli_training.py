@@ -90,3 +90,25 @@ def test_train_refuses_benchmark_studies(tmp_path, fake_data_dir):
     run("search", "--data-dir", str(fake_data_dir), "--trials", "2", "--storage", db, "--study", "tab", "--json")
     res = run("train", "--study", "tab", "--storage", db, code=2)
     assert "only task studies (--task) can be retrained" in res.output
+
+
+def test_a_study_of_a_relative_task_path_retrains_from_another_folder(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    np.savez(tmp_path / "data" / "mine.npz", X=rng.normal(size=(90, 1, 6, 6)).astype(np.float32),
+             y=np.arange(90) % 3)
+    db = f"sqlite:///{tmp_path}/rel.db"
+    monkeypatch.chdir(tmp_path / "data")
+    run("search", "--task", "mine.npz", *SMALL, "--trials", "2", "--storage", db, "--study", "rel", "--json")
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    res = json.loads(run("train", "--study", "rel", "--storage", db, "--epochs", "1", "--json").stdout)
+    assert res["task"] == "mine" and 0 <= res["test_acc"] <= 100
+    res = run("train", "--study", "rel", "--storage", db, "--task", "digits", code=2)
+    assert "records its task" in res.output  # --task with --study is refused, not ignored
+
+
+def test_train_prints_plain_lines_in_a_log(searched):
+    _, db, _ = searched
+    res = run("train", "--study", "dg", "--storage", db, "--epochs", "1", "--baseline-random", "1")
+    assert "[0/2] training" in res.output and "[2/2] random baseline 1/1: test accuracy" in res.output

@@ -438,7 +438,11 @@ def bench(
         raise CLIError(f"--seeds must be at least 1, got {seeds}")
     _check_budget_flags(trials, budget_seconds)
     if out_dir is None:  # a new folder per comparison: an earlier one is never overwritten
-        out_dir = f"bench-{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}"
+        base = f"bench-{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}"
+        out_dir, n = base, 1
+        while Path(out_dir).exists():
+            n += 1
+            out_dir = f"{base}-{n}"
     bench_kwargs = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
                                       "data_dir": data_dir}.items() if v is not None}
     with Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
