@@ -1,7 +1,9 @@
 """Classification tasks: built-in and user data sets, split into train / validation / test and normalised.
 
-``load_task("digits")``, ``load_task("data.npz")``, ``load_task("table.csv",
-label_column="species")`` or ``load_task("images/")`` give a :class:`Task`;
+``load_task("digits")``, ``load_task("mnist1d")`` (1-D signals of length 40
+as ``(1, 1, 40)`` images, made locally by the ``mnist1d`` generator),
+``load_task("data.npz")``, ``load_task("table.csv", label_column="species")``
+or ``load_task("images/")`` give a :class:`Task`;
 ``make_task(X, y, name=...)`` does the same for arrays in memory.
 """
 
