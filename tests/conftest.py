@@ -59,3 +59,28 @@ def _one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="session")
+def nbgraph_classes():
+    """Brute force: group every (links, ops) of NAS-Bench-Graph's 24 x |ops|^4 space (minus all-skip) by
+    canonical form. A function of the op tuple, cached."""
+    import functools
+    import itertools
+    from collections import defaultdict
+
+    from nasforge.spaces.nbgraph import canonical
+
+    all_links = list(itertools.product(range(1), range(2), range(3), range(4)))
+
+    @functools.lru_cache(maxsize=None)
+    def classes(ops: tuple) -> dict:
+        groups: dict = defaultdict(set)
+        for links in all_links:
+            for op in itertools.product(ops, repeat=4):
+                if all(o == "skip" for o in op):
+                    continue
+                groups[canonical(links, op)].add((links, op))
+        return groups
+
+    return classes

@@ -8,7 +8,6 @@ import itertools
 import math
 import os
 import pickle
-from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -33,15 +32,6 @@ def _have_data() -> bool:
 needs_data = pytest.mark.skipif(not _have_data(), reason="nas-bench-graph data not installed")
 
 
-def _classes(ops: tuple[str, ...]) -> dict[tuple, set]:
-    """Group every (links, ops) of the 24 x |ops|^4 space (minus all-skip) by canonical form."""
-    groups: dict[tuple, set] = defaultdict(set)
-    for links in ALL_LINKS:
-        for op in itertools.product(ops, repeat=4):
-            if all(o == "skip" for o in op):
-                continue
-            groups[canonical(links, op)].add((links, op))
-    return groups
 
 
 # ----------------------------------------------------------------------------- data
@@ -86,9 +76,9 @@ def test_enumerated_representatives_are_exactly_the_stored_keys(dataset: str) ->
 
 @needs_data
 @pytest.mark.parametrize(("dataset", "n_classes"), [("proteins", 2021), ("cora", 26206)])
-def test_all_24_link_lists_fall_into_stored_classes(dataset: str, n_classes: int) -> None:
+def test_all_24_link_lists_fall_into_stored_classes(dataset: str, n_classes: int, nbgraph_classes) -> None:
     data = load_nbgraph(dataset)
-    groups = _classes(ops_for(dataset))
+    groups = nbgraph_classes(ops_for(dataset))
     assert len(groups) == n_classes
     assert {bench_key(links, ops, dataset) for links, ops in groups} == set(data)
     for rep, members in groups.items():

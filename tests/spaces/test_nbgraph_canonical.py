@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections import defaultdict
 
 import pytest
 
@@ -16,15 +15,6 @@ from nasforge.spaces.nbgraph import (GNN_OPS, GNN_OPS_PROTEINS, LINK_PATTERNS, c
 ALL_LINKS = list(itertools.product(range(1), range(2), range(3), range(4)))  # the 24 predecessor lists
 
 
-def _classes(ops: tuple[str, ...]) -> dict[tuple, set]:
-    """Group every (links, ops) of the 24 x |ops|^4 space (minus all-skip) by canonical form."""
-    groups: dict[tuple, set] = defaultdict(set)
-    for links in ALL_LINKS:
-        for op in itertools.product(ops, repeat=4):
-            if all(o == "skip" for o in op):
-                continue
-            groups[canonical(links, op)].add((links, op))
-    return groups
 
 
 # ----------------------------------------------------------------------------- canonical form
@@ -84,17 +74,17 @@ def test_canonical_is_idempotent_and_lands_on_a_pattern() -> None:
         assert sorted(o for o in rep[1] if o != "skip") == sorted(o for o in ops if o != "skip")
 
 
-def test_proteins_classes_use_only_proteins_ops() -> None:
-    groups = _classes(GNN_OPS_PROTEINS)
+def test_proteins_classes_use_only_proteins_ops(nbgraph_classes) -> None:
+    groups = nbgraph_classes(GNN_OPS_PROTEINS)
     assert len(groups) == 2021
     assert all(set(ops) <= set(GNN_OPS_PROTEINS) for _, ops in groups)
 
 
 @pytest.mark.parametrize(("op_set", "ops", "size"), [("full", GNN_OPS, 26_206), ("proteins", GNN_OPS_PROTEINS, 2_021)])
-def test_canonical_forms_are_the_classes(op_set: str, ops: tuple[str, ...], size: int) -> None:
+def test_canonical_forms_are_the_classes(op_set: str, ops: tuple[str, ...], size: int, nbgraph_classes) -> None:
     forms = canonical_forms(op_set)
     assert len(forms) == size == len(set(forms))
-    assert set(forms) == set(_classes(ops))
+    assert set(forms) == set(nbgraph_classes(ops))
 
 
 def test_invalid_architectures_are_rejected() -> None:

@@ -100,6 +100,29 @@ def _follow(outer: Future, inner: Future) -> None:
     outer.add_done_callback(on_done)
 
 
+def _chain(inner: Future, on_exception: Callable[[BaseException, Future], None]) -> Future:
+    """A future that follows ``inner``: its value, its cancellation, and for an exception whatever
+    ``on_exception(exc, outer)`` sets (a translated exception, a failed Result, a cancellation)."""
+    outer: Future = Future()
+
+    def relay(f: Future) -> None:
+        try:
+            if f.cancelled():
+                outer.cancel()
+                return
+            exc = f.exception()
+            if exc is None:
+                outer.set_result(f.result())
+            else:
+                on_exception(exc, outer)
+        except InvalidStateError:  # the caller cancelled the outer future meanwhile
+            pass
+
+    _follow(outer, inner)
+    inner.add_done_callback(relay)
+    return outer
+
+
 class _Generation:
     """One ``ProcessPoolExecutor``; a broken or stopped one is replaced by a new generation."""
 
@@ -154,30 +177,18 @@ class WorkerPool:
             self._discard(gen)
             gen = self._current()
             inner = gen.executor.submit(fn, *args)
-        outer: Future = Future()
 
-        def relay(f: Future) -> None:
-            try:
-                if f.cancelled():
+        def on_exception(exc: BaseException, outer: Future) -> None:
+            if isinstance(exc, BrokenProcessPool):
+                self._discard(gen)
+                if gen.stopped:
                     outer.cancel()
-                    return
-                exc = f.exception()
-                if exc is None:
-                    outer.set_result(f.result())
-                elif isinstance(exc, BrokenProcessPool):
-                    self._discard(gen)
-                    if gen.stopped:
-                        outer.cancel()
-                    else:
-                        outer.set_exception(WorkerDied(f"worker process died: {exc}"))
                 else:
-                    outer.set_exception(exc)
-            except InvalidStateError:  # the caller cancelled the outer future meanwhile
-                pass
+                    outer.set_exception(WorkerDied(f"worker process died: {exc}"))
+            else:
+                outer.set_exception(exc)
 
-        _follow(outer, inner)
-        inner.add_done_callback(relay)
-        return outer
+        return _chain(inner, on_exception)
 
     def map_unordered(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
         """``fn(item)`` for every item, yielded as each finishes (not in input order).
@@ -251,30 +262,16 @@ class ProcessExecutor(Executor):
                                 initargs=(evaluator,))
 
     def submit(self, arch: Architecture, fidelity: float | None = None) -> "Future[Result]":
-        inner = self._pool.submit(_work, arch, fidelity)
-        outer: Future = Future()
+        def on_exception(exc: BaseException, outer: Future) -> None:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):  # the evaluator asked to stop
+                outer.set_exception(EvaluationInterrupted(f"the evaluator raised {type(exc).__name__}"
+                                                          + (f"({exc})" if str(exc) else "")))
+            elif isinstance(exc, WorkerDied):
+                outer.set_result(Result.failure(str(exc)))
+            else:  # e.g. the result could not be pickled
+                outer.set_result(Result.failure(f"{type(exc).__name__}: {exc}"))
 
-        def relay(f: Future) -> None:
-            try:
-                if f.cancelled():
-                    outer.cancel()
-                    return
-                exc = f.exception()
-                if exc is None:
-                    outer.set_result(f.result())
-                elif isinstance(exc, WorkerDied):
-                    outer.set_result(Result.failure(str(exc)))
-                elif isinstance(exc, (KeyboardInterrupt, SystemExit)):  # the evaluator asked to stop
-                    outer.set_exception(EvaluationInterrupted(f"the evaluator raised {type(exc).__name__}"
-                                                              + (f"({exc})" if str(exc) else "")))
-                else:  # e.g. the result could not be pickled
-                    outer.set_result(Result.failure(f"{type(exc).__name__}: {exc}"))
-            except InvalidStateError:
-                pass
-
-        _follow(outer, inner)
-        inner.add_done_callback(relay)
-        return outer
+        return _chain(self._pool.submit(_work, arch, fidelity), on_exception)
 
     def shutdown(self, cancel: bool = False) -> None:
         self._pool.shutdown(cancel=cancel)
