@@ -207,3 +207,16 @@ def test_old_database_is_upgraded(tmp_path):
     (t,) = store.trials("old")
     assert (t.value, t.feasible, t.source) == (2.0, True, "ask")
     store.close()
+
+
+def test_a_study_recorded_before_objectives_were_kept_resumes(tmp_path):
+    store = InMemoryStorage()
+    st = study(storage=store, name="old")
+    st.optimize(n_trials=3)
+    info = store.get_study("old")
+    config = {k: v for k, v in info.config.items() if k not in ("objectives", "constraints")}
+    store._studies["old"] = type(info)(info.name, config, info.created_at)  # as an older version wrote it
+    again = study(storage=store, name="old", resume=True).optimize(n_trials=5)
+    assert again.n_trials == 5
+    with pytest.raises(ValueError, match="constraints"):
+        study(storage=store, name="old", resume=True, constraints="size <= 3")

@@ -133,7 +133,8 @@ class Study:
         if self.storage.has_study(name):
             if not resume:
                 raise StudyExistsError(
-                    f"study {name!r} already exists; resume it (resume=True, or --resume) or choose another name")
+                    f"study {name!r} already exists; resume it (resume=True or load_if_exists=True; --resume or "
+                    f"--load-if-exists) or choose another name")
             self._check_config(self.storage.get_study(name).config)
             self._replay()
         else:
@@ -147,6 +148,9 @@ class Study:
         import json
 
         mine = json.loads(json.dumps(self.config))
+        # a study recorded before objectives and constraints were kept had the defaults
+        defaults = {"objectives": [str(Objective(self.evaluator.objective))], "constraints": []}
+        stored = {**{k: v for k, v in defaults.items() if k not in stored}, **stored}
         diff = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
         if diff:
             detail = "; ".join(f"{k}: stored {stored.get(k)!r}, now {mine.get(k)!r}" for k in diff)
