@@ -240,7 +240,7 @@ class Study:
             return Result(metrics, None, result.cost, result.fidelity, result.status, result.error), True
         first = self.objectives[0]
         if first.name not in metrics and first.name == self.evaluator.objective and result.value is not None:
-            metrics[first.name] = result.value  # an evaluator that reports its objective only as the value
+            metrics = {**metrics, first.name: result.value}  # an evaluator that gives its objective only as value
         missing = [o.name for o in self.objectives if o.name not in metrics]
         if missing:
             return Result.failure(f"the result has no metric {', '.join(map(repr, missing))} (an objective); "
@@ -252,8 +252,10 @@ class Study:
                                   result.cost, metrics), True
         if not math.isfinite(value):
             return Result.failure(f"objective {first.name!r} is {value}", result.cost, metrics), True
-        return (Result(metrics, value, result.cost, result.fidelity, result.status, result.error),
-                not self.violations(metrics))
+        feasible = not self.violations(metrics) if self.constraints else True
+        if value == result.value and metrics is result.metrics:
+            return result, feasible  # already as recorded (the common case): no copy
+        return Result(metrics, value, result.cost, result.fidelity, result.status, result.error), feasible
 
     def feedback(self, rec: TrialRecord) -> Result:
         """What the strategy is told for a finished trial: the first objective signed so that larger is
@@ -264,7 +266,7 @@ class Study:
         if not rec.feasible:
             return Result.failure("infeasible: " + "; ".join(self.violations(res.metrics) or ["violates a constraint"]),
                                   res.cost, res.metrics)
-        if res.value is None:
+        if res.value is None or self.objectives[0].sign > 0:
             return res
         return Result(res.metrics, self.objectives[0].sign * res.value, res.cost, res.fidelity)
 
@@ -519,12 +521,14 @@ def _short(value: Any, n: int = 60) -> str:
 
 
 def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    """Metrics as JSON-able values: numpy scalars become numbers, arrays and tuples lists.
+    """Metrics as JSON-able values: numpy scalars become numbers, arrays and tuples lists (``metrics``
+    itself when there is nothing to convert).
 
     Raises TypeError naming the first metric that cannot be stored (an object, a tensor, ...).
     """
-    import json
-
+    plain_types = (float, int, str, bool, type(None))
+    if all(type(v) in plain_types for v in metrics.values()) and all(type(k) is str for k in metrics):
+        return metrics  # type: ignore[return-value]  # the common case: nothing to convert (the caller copies)
     import numpy as np
 
     def conv(name: str, v: Any) -> Any:
@@ -543,9 +547,7 @@ def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
         raise TypeError(f"metric {name!r} is {type(v).__name__} {_short(v)}, which cannot be stored; "
                         f"return numbers, strings, lists or dicts of them")
 
-    out = {str(k): conv(str(k), v) for k, v in dict(metrics).items()}
-    json.dumps(out)  # what storage will do: fail here, not there
-    return out
+    return {str(k): conv(str(k), v) for k, v in dict(metrics).items()}
 
 
 def _candidates(records: Iterable[TrialRecord]) -> list[TrialRecord]:

@@ -163,6 +163,8 @@ class NB201Space(SearchSpace):
         return self.make({edge_name(t, f): op for (t, f), op in zip(NB201_EDGES, ops)})
 
     def to_string(self, arch: Architecture) -> str:
+        if arch.string and arch.space == self.name:  # made by this space: its string is already the form
+            return arch.string
         return format_cell(self.ops(arch))
 
     def from_string(self, text: str) -> Architecture:

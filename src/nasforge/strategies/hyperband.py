@@ -64,7 +64,6 @@ from nasforge.errors import ConfigError
 from nasforge.options import check_int, check_number
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace, sample_distinct
-from nasforge.spaces.layout import MISSING
 from nasforge.strategies.base import Strategy
 
 #: attempts at drawing an architecture not pending / not evaluated at the fidelity, before accepting one
@@ -382,15 +381,14 @@ class BOHB(Hyperband):
 
     def _densities(self, group: list[Architecture]) -> list[np.ndarray]:
         """Per choice, the smoothed probability of each option over the group's points where it is active."""
-        values = [arch.as_dict() for arch in group]
+        rows = [self._layout.indices(arch.as_dict()) for arch in group]  # option positions, -1 where inactive
         out = []
-        for c in self._layout.choices:
+        for j, c in enumerate(self._layout.choices):
             k = len(c.options)
             counts = np.zeros(k)
-            for vals in values:
-                v = vals.get(c.name, MISSING)
-                if v is not MISSING:
-                    counts[self._layout.option_index(c.name, v)] += 1
+            for row in rows:
+                if row[j] >= 0:
+                    counts[row[j]] += 1
             n = counts.sum()
             prior = max(self.min_bandwidth, k / (n + k))
             freq = counts / n if n > 0 else np.full(k, 1.0 / k)
