@@ -25,15 +25,16 @@ test: $(STAMP)
 RUN_ID := $(shell date +%Y%m%d-%H%M%S)
 RUN_DB ?= sqlite:///nasforge-run.db
 
-# The main job: REA on digits (NB201 cells, C=8, N=2), retrain the best on train+validation,
-# compare with random architectures of the same space trained the same way, export it.
+# The main job: REA on MNIST-1D (NB201 cells, C=8, N=2; 60 trials of 5 epochs in 2 worker processes of one
+# thread each), retrain the best on train+validation for 8 epochs beside 50 random architectures of the same
+# space trained the same way (one thread: the retraining is serial), export it. See README and benchmarks/main_job.py.
 run: $(STAMP)
-	$(BIN)/nasforge search --task digits --space nb201 -P C=8 -P N=2 --strategy rea \
+	$(BIN)/nasforge search --task mnist1d --space nb201 -P C=8 -P N=2 --strategy rea \
 		-p population_size=10 -p sample_size=3 --trials 60 --epochs 5 --workers 2 --seed 0 \
-		--storage $(RUN_DB) --study digits-$(RUN_ID)
-	$(BIN)/nasforge train --study digits-$(RUN_ID) --storage $(RUN_DB) --epochs 24 \
-		--baseline-random 10 --out runs/digits-$(RUN_ID)
-	$(BIN)/nasforge export runs/digits-$(RUN_ID)
+		--storage $(RUN_DB) --study mnist1d-$(RUN_ID)
+	OMP_NUM_THREADS=1 $(BIN)/nasforge train --study mnist1d-$(RUN_ID) --storage $(RUN_DB) --epochs 8 \
+		--baseline-random 50 --seed 0 --out runs/mnist1d-$(RUN_ID)
+	$(BIN)/nasforge export runs/mnist1d-$(RUN_ID)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/nb201_protocol.py

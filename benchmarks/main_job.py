@@ -22,7 +22,7 @@ training seeds (outside the timed job) to show the spread of its own figure.
 The retraining runs in this process with ``--threads`` torch threads (default 1, as ``make run``
 runs ``nasforge train``: on a shared 2-core machine two threads can be many times slower).
 
-    .venv/bin/python benchmarks/main_job.py                   # 3 seeds, about 20 minutes on 2 cores
+    .venv/bin/python benchmarks/main_job.py                   # 3 seeds, about 25 minutes on 2 shared cores
     .venv/bin/python benchmarks/main_job.py --seeds 1 --trials 8 --random 3 --final-epochs 3   # quick
 """
 
@@ -65,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--trials", type=int, default=60, help="trials per search (default 60)")
     p.add_argument("--epochs", type=int, default=5, help="training epochs per trial (default 5)")
     p.add_argument("--workers", type=int, default=2, help="search worker processes, one thread each (default 2)")
-    p.add_argument("--final-epochs", type=int, default=15, help="epochs of the retraining (default 15)")
-    p.add_argument("--random", type=int, default=10, help="random baseline architectures K (default 10)")
+    p.add_argument("--final-epochs", type=int, default=8, help="epochs of the retraining (default 8)")
+    p.add_argument("--random", type=int, default=50, help="random baseline architectures K (default 50)")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the retraining in this process "
                                                             "(default 1; 0 = torch's default)")
     p.add_argument("--winner-repeats", type=int, default=0,
