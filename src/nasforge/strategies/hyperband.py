@@ -358,6 +358,7 @@ class BOHB(Hyperband):
         self._min_points = (len(space.choices) + 1) if min_points_in_model is None else int(min_points_in_model)
         self._min_points = max(self._min_points, 2)
         self._layout = space.layout
+        self._index_cache: dict[Architecture, list[int]] = {}  # architecture -> its layout option indices
 
     def _new(self, rng: np.random.Generator, budget: float) -> Architecture:
         avoid = self._avoid(budget)
@@ -379,9 +380,16 @@ class BOHB(Hyperband):
                 return list(self._results[budget].values())
         return None
 
+    def _indices(self, arch: Architecture) -> list[int]:
+        """The layout's option indices of an architecture, computed once per architecture."""
+        row = self._index_cache.get(arch)
+        if row is None:
+            row = self._index_cache[arch] = self._layout.indices(arch.as_dict())
+        return row
+
     def _densities(self, group: list[Architecture]) -> list[np.ndarray]:
         """Per choice, the smoothed probability of each option over the group's points where it is active."""
-        rows = [self._layout.indices(arch.as_dict()) for arch in group]  # option positions, -1 where inactive
+        rows = [self._indices(arch) for arch in group]  # option positions, -1 where inactive
         out = []
         for j, c in enumerate(self._layout.choices):
             k = len(c.options)
