@@ -152,3 +152,25 @@ def test_a_convolutional_cell_learns_it() -> None:
         torch.set_num_threads(threads)
     assert result.status == "complete"
     assert result.metrics["val_acc"] > 30  # chance is 10 (it reaches about 50)
+
+
+def test_search_and_retrain_by_name_through_the_api(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--task mnist1d` end to end: the study records the name, and retrain rebuilds the task from it."""
+    import torch
+
+    from nasforge import api
+
+    monkeypatch.chdir(tmp_path)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        storage = f"sqlite:///{tmp_path}/s.db"
+        study = api.search(task="mnist1d", space="nb201", space_options={"C": 2, "N": 1},
+                           training_options={"epochs": 1, "device": "cpu"}, strategy="random", n_trials=2,
+                           seed=0, storage=storage, study="m")
+        study.close()
+        result = api.retrain("m", storage, epochs=1, device="cpu", baseline_random=2, seed=0)
+    finally:
+        torch.set_num_threads(threads)
+    assert result["task"] == "mnist1d" and result["random_baseline"]["n"] == 2
+    assert 0 <= result["test_acc"] <= 100 and result["random_baseline"]["sem_test_acc"] is not None
