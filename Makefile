@@ -32,7 +32,7 @@ run: $(STAMP)
 	$(BIN)/nasforge search --task mnist1d --space nb201 -P C=8 -P N=2 --strategy rea \
 		-p population_size=10 -p sample_size=3 --trials 60 --epochs 5 --workers 2 --seed 0 \
 		--storage $(RUN_DB) --study mnist1d-$(RUN_ID)
-	OMP_NUM_THREADS=1 $(BIN)/nasforge train --study mnist1d-$(RUN_ID) --storage $(RUN_DB) --epochs 8 \
+	$(BIN)/nasforge train --study mnist1d-$(RUN_ID) --storage $(RUN_DB) --epochs 8 --threads 1 --repeats 3 \
 		--baseline-random 50 --seed 0 --out runs/mnist1d-$(RUN_ID)
 	$(BIN)/nasforge export runs/mnist1d-$(RUN_ID)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from nasforge import api
@@ -95,12 +96,17 @@ def test_retrain_a_task_study_with_random_baseline(tmp_path):
     best = st.best_trial().arch
     st.close()
     seen = []
-    res = api.retrain("dg", url, epochs=1, baseline_random=2, out=str(tmp_path / "ck"),
+    res = api.retrain("dg", url, epochs=1, baseline_random=2, repeats=2, out=str(tmp_path / "ck"),
                       progress=lambda what, done, total: seen.append((done, total)))
     assert res["arch"] == best and res["epochs"] == 1 and 0 <= res["test_acc"] <= 100
+    rp = res["repeats"]
+    assert rp["n"] == 2 and rp["test_acc"][0] == res["test_acc"] and len(rp["test_acc"]) == 2
     rb = res["random_baseline"]
     assert rb["n"] == 2 and len(rb["archs"]) == 2 and rb["sem_test_acc"] is not None
-    assert seen[0] == (0, 3) and seen[-1] == (3, 3)
+    accs = [a["test_acc"] for a in rb["archs"]]
+    sem = float(np.std(accs, ddof=1) / np.sqrt(2))
+    assert res["margin_sem"] == pytest.approx((rp["mean_test_acc"] - np.mean(accs)) / sem) if sem else True
+    assert seen[0] == (0, 4) and seen[-1] == (4, 4)
     assert (tmp_path / "ck" / "genotype.json").is_file()
     with pytest.raises(ConfigError, match="records its task"):
         api.retrain("dg", url, task="digits")

@@ -326,11 +326,15 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
             task: str | None = None, space: str | None = None, space_options: Mapping[str, Any] | None = None,
             task_options: Mapping[str, Any] | None = None, epochs: int | None = None, batch_size: int | None = None,
             lr: float | None = None, device: str = "auto", threads: int | None = None, baseline_random: int = 0,
-            seed: int = 0,
+            seed: int = 0, repeats: int = 1,
             out: str | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Retrain a study's best architecture (or ``arch``) on train+validation with a longer schedule and
     report its test accuracy; optionally train ``baseline_random`` random architectures of the same
     space the same way (mean and spread of their test accuracy), and save a checkpoint to ``out``.
+    ``repeats`` > 1 trains the chosen architecture that many times with different training seeds
+    (the first one is the saved model) and reports the mean and spread of its test accuracy too;
+    with a random baseline, ``margin_sem`` is how many standard errors of the random mean the
+    chosen architecture's (mean) test accuracy lies above it.
 
     ``progress(what, done, total)`` is called before and after each model.
     """
@@ -340,6 +344,7 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
     if epochs is not None:
         check_int("epochs", epochs, 1)
     check_int("baseline_random", baseline_random, 0)
+    check_int("repeats", repeats, 1)
     train_cfg: dict[str, Any] = {}
     if study is not None:
         store = open_storage(storage)
@@ -378,28 +383,40 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
         train_cfg["lr"] = lr
     ev = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg.get("seed", 0), device=device, threads=threads,
                            **train_cfg)
-    total = 1 + baseline_random
+    total = repeats + baseline_random
     report = progress or (lambda what, done, tot: None)
     report(f"training {chosen}", 0, total)
     model, metrics = train_final(ev, chosen)
     report(f"trained {chosen}: test accuracy {metrics['test_acc']:.2f}%", 1, total)
+    winner = [metrics["test_acc"]]
+    for r in range(1, repeats):
+        again = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg.get("seed", 0) + r, device=device,
+                                  threads=threads, **train_cfg)
+        winner.append(train_final(again, chosen)[1]["test_acc"])
+        report(f"trained {chosen} again (training seed +{r}): test accuracy {winner[-1]:.2f}%", 1 + r, total)
     baseline = []
     rng = np.random.default_rng(seed)
     for i in range(baseline_random):
         ra = sp.sample(rng)
-        report(f"random baseline {i + 1}/{baseline_random}: {ra}", 1 + i, total)
+        report(f"random baseline {i + 1}/{baseline_random}: {ra}", repeats + i, total)
         acc = train_final(ev, ra)[1]["test_acc"]
         baseline.append({"arch": str(ra), "test_acc": acc})
-        report(f"random baseline {i + 1}/{baseline_random}: test accuracy {acc:.2f}%", 2 + i, total)
+        report(f"random baseline {i + 1}/{baseline_random}: test accuracy {acc:.2f}%", repeats + 1 + i, total)
     result: dict[str, Any] = {"arch": str(chosen), "space": sp.name, "task": tk.name, "epochs": final_epochs,
                               **{k: v for k, v in metrics.items() if k != "train_loss_curve"},
                               "train_loss_curve": metrics["train_loss_curve"]}
+    if repeats > 1:
+        w = np.array(winner)
+        result["repeats"] = {"n": repeats, "test_acc": winner, "mean_test_acc": float(w.mean()),
+                             "std_test_acc": float(w.std(ddof=1))}
     if baseline:
         accs = np.array([b["test_acc"] for b in baseline])
+        sem = float(accs.std(ddof=1) / np.sqrt(len(accs))) if len(accs) > 1 else None
         result["random_baseline"] = {"n": len(baseline), "mean_test_acc": float(accs.mean()),
-                                     "std_test_acc": float(accs.std()),
-                                     "sem_test_acc": float(accs.std(ddof=1) / np.sqrt(len(accs))) if len(accs) > 1
-                                     else None, "archs": baseline}
+                                     "std_test_acc": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+                                     "sem_test_acc": sem, "archs": baseline}
+        mine = float(np.mean(winner))
+        result["margin_sem"] = (mine - float(accs.mean())) / sem if sem else None
     if out is not None:
         from nasforge.export import save_checkpoint
 

@@ -327,6 +327,7 @@ def train(
     threads: Optional[int] = typer.Option(None, help="torch threads (default: torch's; 1 on a busy machine)"),
     baseline_random: int = typer.Option(0, help="also train this many random architectures of the space the same way and report their mean test accuracy"),
     seed: int = typer.Option(0, help="seed for the random baseline architectures"),
+    repeats: int = typer.Option(1, help="train the architecture this many times (training seeds +0, +1, ...) and report the spread"),
     out_dir: Optional[str] = typer.Option(None, "--out", help="write the trained model here (genotype.json + model.pt) for `nasforge export`"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
@@ -341,9 +342,11 @@ def train(
         raise CLIError(f"--epochs must be at least 1, got {epochs}")
     if baseline_random < 0:
         raise CLIError(f"--baseline-random must be >= 0, got {baseline_random}")
+    if repeats < 1:
+        raise CLIError(f"--repeats must be at least 1, got {repeats}")
     plain = not as_json and not sys.stderr.isatty()  # a log: plain lines instead of a bar
     with Progress(console=err, transient=True, disable=as_json or plain) as bar:
-        job = bar.add_task("training", total=1 + max(baseline_random, 0))
+        job = bar.add_task("training", total=repeats + max(baseline_random, 0))
 
         def progress(what: str, done: int, total: int) -> None:
             bar.update(job, description=what, completed=done, total=total)
@@ -355,7 +358,8 @@ def train(
                              task_options={"label_column": label_column, "image_size": image_size,
                                            "grayscale": grayscale, "seed": data_seed},
                              epochs=epochs, batch_size=batch_size, lr=lr, device=device, threads=threads,
-                             baseline_random=baseline_random, seed=seed, out=out_dir, progress=progress)
+                             baseline_random=baseline_random, seed=seed, repeats=repeats, out=out_dir,
+                             progress=progress)
     if as_json:
         print(json.dumps(result, default=float))
         return
@@ -363,11 +367,20 @@ def train(
     out_lines = [f"retrained [bold]{chosen}[/] on {tk_name} train+validation for {final_epochs} epochs",
                  f"test accuracy {result['test_acc']:.2f}%  ({result['params']:,} parameters, "
                  f"{result['flops']:,} FLOPs, {result['latency_ms']:.2f} ms at batch 1)"]
+    if "repeats" in result:
+        rp = result["repeats"]
+        out_lines.append(f"over {rp['n']} trainings (training seeds +0..+{rp['n'] - 1}): "
+                         f"{rp['mean_test_acc']:.2f}% (std {rp['std_test_acc']:.2f})")
     if "random_baseline" in result:
         rb = result["random_baseline"]
         sem = f", standard error {rb['sem_test_acc']:.2f}" if rb.get("sem_test_acc") is not None else ""
         out_lines.append(f"average of {rb['n']} random architectures of the same space, trained the same way: "
                          f"{rb['mean_test_acc']:.2f}% (std {rb['std_test_acc']:.2f}{sem})")
+        if result.get("margin_sem") is not None:
+            m = result["margin_sem"]
+            verdict = "above" if m > 0 else "below"
+            out_lines.append(f"the searched architecture is {abs(m):.1f} standard errors {verdict} the random "
+                             f"average" + (" (more than 2: a real improvement)" if m > 2 else ""))
     if out_dir is not None:
         out_lines.append(f"saved to {out_dir} (export with `nasforge export {out_dir}`)")
     for line in out_lines:
