@@ -68,3 +68,22 @@ def test_mismatch_is_an_error(checkpoint):
 def test_not_a_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a nasforge checkpoint"):
         load_model(tmp_path)
+
+
+def test_damaged_checkpoint_is_one_error_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    runner = CliRunner()
+    ck = tmp_path / "ck"
+    res = runner.invoke(app, ["train", "--task", "digits", "--space", "nb201", "-P", "C=4", "-P", "N=1", "--arch",
+                              "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|",
+                              "--epochs", "1", "--out", str(ck)])
+    assert res.exit_code == 0, res.output
+    (ck / "model.pt").write_bytes(b"not a torch file")
+    res = runner.invoke(app, ["export", str(ck)])
+    assert res.exit_code == 2 and res.output.startswith("error: cannot load") and "Traceback" not in res.output
+    (ck / "genotype.json").write_text("{broken")
+    res = runner.invoke(app, ["export", str(ck)])
+    assert res.exit_code == 2 and "is damaged or not written by nasforge" in res.output

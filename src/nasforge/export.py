@@ -64,7 +64,14 @@ def read_genotype(ckpt_dir: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: {ckpt_dir} is not a nasforge checkpoint "
                                 f"(made by `nasforge train --out DIR`)")
-    return json.loads(path.read_text())
+    try:
+        g = json.loads(path.read_text())
+        for key in ("space", "space_params", "arch", "task"):
+            g[key]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ExportError(f"{path} is damaged or not written by nasforge ({type(exc).__name__}: {exc}); "
+                          f"retrain with `nasforge train --out DIR`") from None
+    return g
 
 
 def load_model(ckpt_dir: str | Path, device: str = "cpu") -> Any:
@@ -78,8 +85,15 @@ def load_model(ckpt_dir: str | Path, device: str = "cpu") -> Any:
     arch = space.from_json(json.dumps({"space": g["space"], "choices": g["arch"]}))
     t = g["task"]
     model = space.build(arch, _shape_task(t["name"], tuple(t["input_shape"]), t["num_classes"], t["classes"]))
-    state = torch.load(Path(ckpt_dir) / WEIGHTS, map_location=device, weights_only=True)
-    model.load_state_dict(state)
+    weights = Path(ckpt_dir) / WEIGHTS
+    try:
+        state = torch.load(weights, map_location=device, weights_only=True)
+        model.load_state_dict(state)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # a truncated or foreign file, or weights of another architecture
+        raise ExportError(f"cannot load {weights}: {type(exc).__name__}: {str(exc).splitlines()[0]}; the "
+                          f"checkpoint is damaged or does not match {ckpt_dir}/{GENOTYPE}") from None
     return model.to(device).eval()
 
 

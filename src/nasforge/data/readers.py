@@ -128,7 +128,7 @@ def read_csv(path: str | os.PathLike[str], label_column: str = "label") -> RawDa
             raise DataError(f"{path} has no header row (its first line {', '.join(header[:5])} looks like data); "
                             f"add a header naming the columns, one of them {label_column!r}")
         raise DataError(f"{path} has no column named {label_column!r}; columns found: {', '.join(header)}; "
-                        f"choose the label column with label_column=...")
+                        f"choose the label column (--label-column on the command line, label_column= in Python)")
     if header.count(label_column) > 1:
         raise DataError(f"{path} has {header.count(label_column)} columns named {label_column!r}")
     if len(header) < 2:
