@@ -128,3 +128,42 @@ def test_server_refused_is_a_storage_error_without_password():
 def test_cli_storage_error_hides_password():
     res = runner.invoke(app, ["studies", "--storage", "postgresql+nosuchdriver://me:hunter2@127.0.0.1:1/db"])
     assert res.exit_code == 2 and res.output.startswith("error:") and "hunter2" not in res.output
+
+
+def test_locked_past_the_timeout_is_a_storage_error(tmp_path):
+    path = tmp_path / "locked.db"
+    url = f"sqlite:///{path}"
+    small_study(url).close()
+    holder = sqlite3.connect(path, timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")  # another process holds the write lock
+    try:
+        store = SQLStorage(url, lock_timeout=0.2)
+        with pytest.raises(StorageError, match="database is locked"):
+            small_study(store, name="t")
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def test_disk_full_is_a_storage_error_and_keeps_what_was_recorded(tmp_path):
+    path = tmp_path / "full.db"
+    url = f"sqlite:///{path}"
+    store = SQLStorage(url)
+    calls = [0]
+
+    def fn(arch):  # small results first, then results that no longer fit
+        calls[0] += 1
+        return {"objective": float(arch["a"]), "blob": "x" * (10 if calls[0] <= 3 else 200_000)}
+
+    sp = line()
+    st = Study(sp, create_strategy("random", sp, seed=0), FunctionEvaluator(fn), name="s", storage=store)
+    st.optimize(n_trials=3)
+    pages = store._conn.exec_driver_sql("PRAGMA page_count").scalar()
+    store._conn.exec_driver_sql(f"PRAGMA max_page_count = {pages + 2}")  # SQLite's own disk-full error
+    store._conn.commit()
+    with pytest.raises(StorageError, match="full"):
+        st.optimize(n_trials=6)
+    store.close()
+    again = SQLStorage(url, read_only=True)
+    assert [t.status for t in again.trials("s")][:3] == ["complete"] * 3  # nothing recorded is lost
+    again.close()

@@ -71,10 +71,12 @@ class SQLStorage(Storage):
     SQLite files use WAL journaling with ``synchronous=NORMAL``: a commit
     survives the process being killed (the case resume is for), and costs far
     less than a full fsync per trial. ``read_only=True`` opens an existing
-    database for reading only (``nasforge show``, ``studies``).
+    database for reading only (``nasforge show``, ``studies``). ``lock_timeout``:
+    seconds a SQLite write waits for another process's lock before failing.
     """
 
-    def __init__(self, url: str = "sqlite:///nasforge.db", read_only: bool = False) -> None:
+    def __init__(self, url: str = "sqlite:///nasforge.db", read_only: bool = False,
+                 lock_timeout: float = 30.0) -> None:
         import sqlalchemy as sa
 
         self.url = url
@@ -104,6 +106,7 @@ class SQLStorage(Storage):
             raise StorageError(f"storage {self.safe_url}: {_reason(exc)}") from None
         if sqlite:
             ro = self.read_only
+            busy_ms = int(1000 * float(lock_timeout))
 
             @sa.event.listens_for(self.engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -111,7 +114,7 @@ class SQLStorage(Storage):
                 if not ro:
                     cur.execute("PRAGMA journal_mode=WAL")
                     cur.execute("PRAGMA synchronous=NORMAL")
-                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute(f"PRAGMA busy_timeout={busy_ms}")
                 cur.close()
 
         meta = sa.MetaData()
