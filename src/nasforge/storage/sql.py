@@ -101,7 +101,8 @@ class SQLStorage(Storage):
                 self.engine = sa.create_engine(url, future=True)
         except ModuleNotFoundError as exc:
             raise StorageError(f"storage {self.safe_url} needs the database driver {exc.name!r}, which is not "
-                               f"installed (for PostgreSQL: pip install 'psycopg[binary]')") from None
+                               f"installed (for PostgreSQL: pip install 'nasforge[postgres]' and a "
+                               f"postgresql+psycopg:// URL)") from None
         except Exception as exc:
             raise StorageError(f"storage {self.safe_url}: {_reason(exc)}") from None
         if sqlite:
