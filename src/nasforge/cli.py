@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nasforge.registry import BENCHMARKS, EVALUATORS, SPACES, STRATEGIES, accepted_options, check_options
+from nasforge.registry import BENCHMARKS, EVALUATORS, SPACES, STRATEGIES, accepted_options
 
 DEFAULT_STORAGE = "sqlite:///nasforge.db"
 
@@ -64,11 +64,6 @@ def _parse_params(params: list[str], flag: str = "--param", example: str = "popu
         except json.JSONDecodeError:
             outp[key.replace("-", "_")] = raw
     return outp
-
-
-def _build(kind: str, name: str, factory: Callable[..., Any], kwargs: dict[str, Any], *args: Any) -> Any:
-    check_options(kind, name, factory, kwargs)
-    return factory(*args, **kwargs)
 
 
 def _metric_fmt(v: Any) -> str:
@@ -515,7 +510,7 @@ def proxies(
     bench_kwargs = {k: v for k, v in {"dataset": dataset, "data_dir": data_dir}.items() if v is not None}
     if benchmark == "nb201":
         bench_kwargs["protocol"] = "oracle"  # only the reported metric is read
-    bench = _build("benchmark", benchmark, BENCHMARKS.get(benchmark), bench_kwargs)
+    bench = BENCHMARKS.create(benchmark, **bench_kwargs)
     space_name = space or bench.space_name
     if space_name != bench.space_name:
         raise CLIError(f"benchmark {benchmark!r} covers space {bench.space_name!r}, not {space_name!r}")
