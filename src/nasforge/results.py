@@ -58,13 +58,18 @@ class Objective:
         return f"{self.name}:{self.direction}"
 
 
+def _spec_list(specs: Any, kind: type) -> list[Any]:
+    """A comma-separated string, one ``kind`` object or a sequence of either -> a list of single specs."""
+    if specs is None:
+        return []
+    if isinstance(specs, str):
+        return [p for p in specs.split(",") if p.strip()]
+    return [specs] if isinstance(specs, kind) else list(specs)
+
+
 def parse_objectives(specs: "str | Objective | Sequence[str | Objective] | None") -> tuple[Objective, ...]:
     """``"val_acc:max,params:min"`` or a list of specs / Objectives -> a tuple of Objectives (None: empty)."""
-    if specs is None:
-        return ()
-    if isinstance(specs, (str, Objective)):
-        specs = [p for p in str(specs).split(",") if p.strip()] if isinstance(specs, str) else [specs]
-    out = tuple(Objective.parse(s) for s in specs)
+    out = tuple(Objective.parse(s) for s in _spec_list(specs, Objective))
     names = [o.name for o in out]
     if len(set(names)) != len(names):
         raise ConfigError(f"objectives name a metric twice: {', '.join(names)}")
@@ -129,11 +134,7 @@ class Constraint:
 
 def parse_constraints(specs: "str | Constraint | Sequence[str | Constraint] | None") -> tuple[Constraint, ...]:
     """``"params <= 1e6, latency_ms < 5"`` or a list of specs / Constraints -> a tuple of Constraints."""
-    if specs is None:
-        return ()
-    if isinstance(specs, (str, Constraint)):
-        specs = [p for p in str(specs).split(",") if p.strip()] if isinstance(specs, str) else [specs]
-    return tuple(Constraint.parse(s) for s in specs)
+    return tuple(Constraint.parse(s) for s in _spec_list(specs, Constraint))
 
 
 COMPLETE = "complete"
