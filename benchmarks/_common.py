@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import sys
 from typing import Any
 
 
@@ -28,3 +30,17 @@ def machine(with_torch: bool = False, with_load: bool = False) -> dict[str, Any]
     if with_load:
         info["loadavg_at_start"] = list(os.getloadavg())
     return info
+
+
+def command_line() -> str:
+    """The command that ran this script, as recorded beside its figures."""
+    return " ".join([os.path.basename(sys.executable)] + sys.argv)
+
+
+def write_json(out: dict[str, Any], save: str | None, as_json: bool) -> None:
+    """Write the JSON document to ``save`` (when given) and print it (when ``as_json``)."""
+    if save:
+        with open(save, "w") as fh:
+            json.dump(out, fh, indent=2)
+    if as_json:
+        print(json.dumps(out, indent=2))

@@ -37,7 +37,6 @@ This is a report, not a check: exit status 0 unless a trial or a retraining fail
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -46,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
+from _common import command_line, machine, write_json  # benchmarks/_common.py (scripts run from benchmarks/)
 
 
 
@@ -190,12 +189,9 @@ def main(argv: list[str] | None = None) -> int:
                                                  "workers", "threads")},
            "per_seed": per_seed, "mean": mean, "random": random_ref, "elapsed_seconds": elapsed,
            "machine": {**info, "loadavg_at_end": list(os.getloadavg())},
-           "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
-    if a.save:
-        with open(a.save, "w") as fh:
-            json.dump(out, fh, indent=2)
+           "command": command_line()}
+    write_json(out, a.save, a.json)
     if a.json:
-        print(json.dumps(out, indent=2))
         return 0
 
     print(f"REA (population {a.population}, tournament {a.sample}) on digits, NB201 C={a.C} N={a.N}: "

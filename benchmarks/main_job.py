@@ -37,7 +37,7 @@ import tempfile
 import time
 from typing import Any
 
-from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
+from _common import command_line, machine, write_json  # benchmarks/_common.py (scripts run from benchmarks/)
 
 
 def _param(text: str) -> tuple[str, Any]:
@@ -162,13 +162,9 @@ def main(argv: list[str] | None = None) -> int:
            "per_seed": rows, "median": medians, "claim_margin_over_2_se_on_every_seed": holds,
            "elapsed_seconds": time.perf_counter() - t_start,
            "machine": {**info, "loadavg_at_end": list(os.getloadavg())},
-           "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
-    if a.save:
-        with open(a.save, "w") as fh:
-            json.dump(out, fh, indent=2)
-    if a.json:
-        print(json.dumps(out, indent=2))
-    else:
+           "command": command_line()}
+    write_json(out, a.save, a.json)
+    if not a.json:
         print(f"{'seed':>4} {'search s':>8} {'retrain s':>9} {'job s':>6} {'winner':>7} {'random mean':>11} "
               f"{'SE':>5} {'std':>5} {'margin SE':>9}")
         for r in rows:

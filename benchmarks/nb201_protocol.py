@@ -40,7 +40,7 @@ from typing import Any
 from nasforge.registry import create_benchmark, create_strategy
 from nasforge.study import Study
 
-from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
+from _common import command_line, machine  # benchmarks/_common.py (scripts run from benchmarks/)
 
 #: NAS-Bench-201 paper (ICLR 2020), Table 5, CIFAR-10 test accuracy, 12,000 s budget, 500 runs
 PUBLISHED = {"random": (93.70, 0.36), "rea": (93.92, 0.30)}
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "report_metric": REPORT, "random_average": random_avg, "best_possible": best_possible,
         "rea": {"population_size": a.population_size, "sample_size": a.sample_size},
         "methods": rows, "pass": ok, "elapsed_seconds": elapsed, "workers": a.workers, "machine": machine(),
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "command": command_line(),
     }
     if a.json:
         print(json.dumps(out, indent=2))

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import sys
 import tempfile
@@ -41,7 +40,7 @@ from typing import Any, Callable
 from nasforge.registry import create_benchmark, create_strategy
 from nasforge.study import Study
 
-from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
+from _common import command_line, machine  # benchmarks/_common.py (scripts run from benchmarks/)
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 #: NB201 cell string groups: node i takes edges from nodes 0..i-1
@@ -183,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         "ms_per_trial": {k: {"median": med[k], "min": min(v), "max": max(v), "all": v} for k, v in times.items()},
         "ratios_of_medians": ratios, "target_ms": a.target_ms, "pass": ok,
         "elapsed_seconds": elapsed, "machine": machine(),
-        "command": " ".join([os.path.basename(sys.executable)] + sys.argv),
+        "command": command_line(),
     }
     if a.json:
         print(json.dumps(out, indent=2))

@@ -35,14 +35,13 @@ serial-1t / process-2. A check: PASS when serial / process-2 >= ``--target``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
 import time
 from typing import Any
 
-from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
+from _common import command_line, machine, write_json  # benchmarks/_common.py (scripts run from benchmarks/)
 
 
 
@@ -155,12 +154,9 @@ def main(argv: list[str] | None = None) -> int:
            "ratios_of_medians": ratios, "same_architectures": same_archs, "same_objectives": same_obj,
            "target": a.target, "pass": ok, "elapsed_seconds": elapsed,
            "machine": {**info, "loadavg_at_end": list(os.getloadavg())},
-           "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
-    if a.save:
-        with open(a.save, "w") as fh:
-            json.dump(out, fh, indent=2)
+           "command": command_line()}
+    write_json(out, a.save, a.json)
     if a.json:
-        print(json.dumps(out, indent=2))
         return 0 if ok else 1
 
     print(f"{a.trials} trials of {a.strategy} search (seed {a.seed}), NB201 C={a.C} N={a.N} on digits, "

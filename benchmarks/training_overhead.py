@@ -34,7 +34,6 @@ Exit status 1 when any model's ratio exceeds the target.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -42,7 +41,7 @@ import sys
 import time
 from typing import Any
 
-from _common import machine  # benchmarks/_common.py (scripts run from benchmarks/)
+from _common import command_line, machine, write_json  # benchmarks/_common.py (scripts run from benchmarks/)
 
 #: name -> (space name, space options, architecture string, default epochs per timed run)
 MODELS: dict[str, tuple[str, dict[str, Any], str, int]] = {
@@ -201,12 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     out = {"benchmark": "training_overhead", "task": "digits", "n_train": int(len(task.y_train)),
            "repeats": a.repeats, "models": results, "target": a.target, "pass": ok, "elapsed_seconds": elapsed,
            "machine": {**machine(with_torch=True), "loadavg_at_start": load_start, "loadavg_at_end": list(os.getloadavg())},
-           "command": " ".join([os.path.basename(sys.executable)] + sys.argv)}
-    if a.save:
-        with open(a.save, "w") as fh:
-            json.dump(out, fh, indent=2)
+           "command": command_line()}
+    write_json(out, a.save, a.json)
     if a.json:
-        print(json.dumps(out, indent=2))
         return 0 if ok else 1
 
     print(f"training time per epoch on digits ({len(task.y_train)} training images, batch 64), "
