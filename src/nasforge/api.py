@@ -18,9 +18,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from nasforge.errors import ConfigError, UnknownNameError
-from nasforge.registry import BENCHMARKS, SPACES, STRATEGIES, accepted_options, check_options
-from nasforge.results import COMPLETE, Constraint, Objective, TrialRecord, parse_constraints, parse_objectives
+from nasforge.errors import ConfigError
+from nasforge.registry import BENCHMARKS, EVALUATORS, SPACES, STRATEGIES, accepted_options
+from nasforge.results import Constraint, Objective, TrialRecord, parse_constraints, parse_objectives
 
 #: the budget of a search given none
 DEFAULT_TRIALS = 100
@@ -165,11 +165,8 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
             config["task"] = {"name": label}
         sp = space if space is not None and not isinstance(space, str) else \
             make_space(space or ("mlp" if tk.kind == "tabular" else "nb201"), space_options)
-        from nasforge.evaluators.training import TrainingEvaluator
-
         topts = {"seed": config["task"].get("seed", 0), **dict(training_options or {})}
-        check_options("evaluator", "training", TrainingEvaluator, topts)
-        ev = TrainingEvaluator(tk, sp, **topts)
+        ev = EVALUATORS.create("training", tk, sp, **topts)
     else:
         benchmark = benchmark if benchmark is not None else "nb201"
         bopts = dict(benchmark_options or {})
@@ -205,8 +202,7 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
         elif proxy_options and any(v is not None for v in proxy_options.values()):
             raise ConfigError(f"proxy options are for the training-free strategies (naswot, prescreen, robot), "
                               f"not {strategy!r}")
-        check_options("strategy", strategy, cls, sopts)
-        strat = cls(sp, **sopts)
+        strat = STRATEGIES.create(strategy, sp, **sopts)
     else:
         strat, strat_name = strategy, strategy.name
     if n_trials is None and budget_seconds is None and wall_seconds is None:
@@ -262,25 +258,29 @@ def summarise(study: Any, storage: str | Any = None, *, top: int = 10, evaluator
 
     ``study`` is a :class:`~nasforge.study.Study` or a study name in ``storage``.
     """
-    from nasforge.study import _candidates, summarise_trials
+    from nasforge.options import check_int
+    from nasforge.study import best_candidates, summarise_trials
 
-    if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ConfigError(f"top must be an integer >= 1, got {top!r}")
+    check_int("top", top, 1)
     if hasattr(study, "trials") and hasattr(study, "objectives"):
         name, records, config = study.name, study.storage.trials(study.name), study.config
         objectives, constraints = study.objectives, study.constraints
         evaluator = evaluator or study.evaluator
     else:
         store = open_storage(storage if storage is not None else "memory:")
-        info = store.get_study(study)
-        name, records, config = info.name, store.trials(info.name), dict(info.config)
+        try:
+            info = store.get_study(study)
+            name, records, config = info.name, store.trials(info.name), dict(info.config)
+        finally:
+            if isinstance(storage, str):  # opened here: closed here
+                store.close()
         objectives = _study_objectives(config)
         constraints = parse_constraints(config.get("constraints") or None)
     ev_cfg = config.get("evaluator", {})
     out = summarise_trials(name, records, objectives, constraints, evaluator, report=ev_cfg.get("report"),
                            simulated_cost=None if evaluator is not None else "benchmark" in config)
     first = objectives[0]
-    ranked = sorted(_candidates(records),
+    ranked = sorted(best_candidates(records),
                     key=lambda r: (-first.sign * float(r.metrics.get(first.name, r.value)), r.number))
     seen: set[str] = set()
     top_k = []
@@ -452,4 +452,4 @@ def compare(strategies: Sequence[str] = ("random", "rea", "local"), *, peers: Se
 
 
 __all__ = ["search", "summarise", "list_studies", "retrain", "compare", "make_space", "make_scorer", "task_config",
-           "load_task", "open_storage", "default_study_name", "DEFAULT_TRIALS", "UnknownNameError", "COMPLETE"]
+           "load_task", "open_storage", "default_study_name", "check_table_covers", "DEFAULT_TRIALS"]

@@ -550,7 +550,7 @@ def plain_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): conv(str(k), v) for k, v in dict(metrics).items()}
 
 
-def _candidates(records: Iterable[TrialRecord]) -> list[TrialRecord]:
+def best_candidates(records: Iterable[TrialRecord]) -> list[TrialRecord]:
     """Feasible complete trials with a value, at the highest fidelity among them (None counts as lowest)."""
     done = [r for r in records if r.status == COMPLETE and r.feasible and r.value is not None]
     fids = [r.fidelity for r in done if r.fidelity is not None]
@@ -561,9 +561,9 @@ def _candidates(records: Iterable[TrialRecord]) -> list[TrialRecord]:
 
 
 def best_trial(records: Iterable[TrialRecord], objective: Objective) -> TrialRecord | None:
-    """The best of :func:`_candidates` by ``objective`` (the earliest trial number on ties)."""
+    """The best of :func:`best_candidates` by ``objective`` (the earliest trial number on ties)."""
     best = None
-    for r in sorted(_candidates(records), key=lambda r: r.number):
+    for r in sorted(best_candidates(records), key=lambda r: r.number):
         v = objective.sign * float(r.metrics.get(objective.name, r.value))
         if best is None or v > best[0]:
             best = (v, r)
@@ -579,7 +579,7 @@ def pareto_set(records: Iterable[TrialRecord], objectives: Sequence[Objective]) 
     objectives = list(objectives)
     seen: set[str] = set()
     done = []
-    for r in sorted(_candidates(records), key=lambda r: r.number):
+    for r in sorted(best_candidates(records), key=lambda r: r.number):
         if r.arch not in seen and all(o.name in r.metrics or o is objectives[0] for o in objectives):
             seen.add(r.arch)
             done.append(r)
