@@ -22,6 +22,18 @@ String form (the DARTS ``Genotype`` lists, two ``(op, input)`` pairs per node)::
 normal_concat=range(2, 6), reduce=[...], reduce_concat=range(2, 6))`` text
 printed by the DARTS code. With the ordering constraint the space holds
 (180 * 8**8)**2, about 9.1e18, architectures.
+
+Distinct cells (``distinct_cells=True``, after D-DARTS, Heuillet et al.,
+"D-DARTS: Distributed Differentiable Architecture Search"): instead of one
+normal and one reduction cell repeated through the network, each of the
+``layers`` cells has its own genotype, under the keys ``cell0`` ..
+``cell{layers-1}`` (:attr:`DartsSpace.cell_types`). The reduction cells stay
+at the same layers (:meth:`DartsSpace.reduction_layers`), where the cell's
+edges from its two inputs take stride 2 and the channels double. The choices are
+``cell{i}.n{k}.in0`` and so on, the string form is
+``cell0=[(op,input),...];cell1=[...];...`` with one list of 8 pairs per layer,
+and the space holds ``(180 * 8**8)**layers`` architectures. The default
+(``distinct_cells=False``) is the shared space described above, unchanged.
 """
 
 from __future__ import annotations
@@ -29,10 +41,12 @@ from __future__ import annotations
 import itertools
 import re
 from math import comb
-from typing import Any, Hashable, Iterator, Sequence
+from typing import Any, Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from nasforge.errors import ConfigError
+from nasforge.options import check_int
 from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace, categorical
 
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
@@ -48,11 +62,17 @@ DARTS_V2 = ("normal=[(sep_conv_3x3,0),(sep_conv_3x3,1),(sep_conv_3x3,0),(sep_con
 
 _PAIR = re.compile(r"\(([^(),]*),([^(),]*)\)")
 _ALL_NODES = ("range(2,6)", "[2,3,4,5]", "(2,3,4,5)")
+_DISTINCT_KEY = re.compile(r"cell\d+")
 
 
 def _names(cell: str, k: int) -> tuple[str, str, str, str]:
     p = f"{cell}.n{k}."
     return p + "in0", p + "op0", p + "in1", p + "op1"
+
+
+def _the(cell: str) -> str:
+    """How messages name a cell: ``the normal cell`` (shared) or ``cell3`` (distinct)."""
+    return f"the {cell} cell" if cell in CELL_TYPES else cell
 
 
 class DartsSpace(SearchSpace):
@@ -63,17 +83,32 @@ class DartsSpace(SearchSpace):
     ``drop_path`` the probability of dropping a cell edge's output per sample
     in training (0 disables it; the network's ``drop_path_prob`` attribute can
     be changed during training, as DARTS does to ramp it up).
+    ``distinct_cells``: False (default) searches one normal and one reduction
+    cell shared by all layers; True gives each of the ``layers`` cells its own
+    genotype (D-DARTS), keyed ``cell0`` .. ``cell{layers-1}``.
     """
 
     name = "darts"
 
-    def __init__(self, C: int = 16, layers: int = 8, stem_multiplier: int = 3, drop_path: float = 0.0) -> None:
+    def __init__(self, C: int = 16, layers: int = 8, stem_multiplier: int = 3, drop_path: float = 0.0,
+                 distinct_cells: bool = False) -> None:
         self.C = C
         self.layers = layers
         self.stem_multiplier = stem_multiplier
         self.drop_path = drop_path
+        if not isinstance(distinct_cells, (bool, np.bool_)):
+            raise ConfigError(f"DartsSpace: distinct_cells must be True or False, got {distinct_cells!r}")
+        self.distinct_cells = bool(distinct_cells)
+        #: the cell keys in order: ("normal", "reduce"), or ("cell0", ..., f"cell{layers-1}") with distinct cells
+        self.cell_types: tuple[str, ...]
+        if self.distinct_cells:
+            # the choices depend on the number of layers, so it is checked now (else when building)
+            n = check_int("layers", layers, 1, who="DartsSpace with distinct_cells=True")
+            self.cell_types = tuple(f"cell{i}" for i in range(n))
+        else:
+            self.cell_types = CELL_TYPES
         choices = []
-        for cell in CELL_TYPES:
+        for cell in self.cell_types:
             for k in range(NODES):
                 in0, op0, in1, op1 = _names(cell, k)
                 inputs = range(k + 2)
@@ -81,10 +116,38 @@ class DartsSpace(SearchSpace):
                             categorical(in1, inputs), categorical(op1, DARTS_OPS)]
         super().__init__(choices)
 
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's keyword arguments; ``distinct_cells`` only when True.
+
+        Leaving out the default keeps the configuration of a shared-cell space
+        what it was before the option existed, so studies recorded then resume.
+        """
+        params = super().get_params()
+        if not self.distinct_cells:
+            del params["distinct_cells"]
+        return params
+
+    # -- cells and layers -----------------------------------------------------------
+    def reduction_layers(self) -> tuple[int, ...]:
+        """The layer indices of the reduction cells, as ``build`` places them (``layers // 3``, ``2 * layers // 3``).
+
+        Imports torch (the rule is :func:`nasforge.spaces.nn.cells.darts_reduction_layers`, shared with the network).
+        """
+        from nasforge.spaces.nn.cells import darts_reduction_layers
+
+        return darts_reduction_layers(self.layers)
+
+    def cell_of_layer(self, i: int) -> str:
+        """The key in :attr:`cell_types` of the cell layer ``i`` uses: ``cell{i}``, or ``reduce`` / ``normal``."""
+        i = check_int("layer", i, 0, self.layers - 1, who=f"DartsSpace.cell_of_layer ({self.layers} layers)")
+        if self.distinct_cells:
+            return self.cell_types[i]
+        return "reduce" if i in self.reduction_layers() else "normal"
+
     # -- validity and size --------------------------------------------------------
     def is_valid(self, arch: Architecture) -> bool:
         values = arch.as_dict()
-        for cell in CELL_TYPES:
+        for cell in self.cell_types:
             for k in range(NODES):
                 in0, _, in1, _ = _names(cell, k)
                 if not values[in0] < values[in1]:  # type: ignore[operator]
@@ -92,16 +155,16 @@ class DartsSpace(SearchSpace):
         return True
 
     def size(self) -> int:
-        """The number of architectures, in closed form (about 9.1e18)."""
+        """The number of architectures, in closed form: ``(180 * 8**8) ** len(cell_types)`` (about 9.1e18 shared)."""
         per_cell = 1
         for k in range(NODES):
             per_cell *= comb(k + 2, 2) * len(DARTS_OPS) ** 2
-        return per_cell ** len(CELL_TYPES)
+        return per_cell ** len(self.cell_types)
 
     def enumerate(self) -> Iterator[Architecture]:
-        """Every architecture, lazily (there are about 9.1e18: take a slice)."""
+        """Every architecture, lazily (there are about 9.1e18 or more: take a slice)."""
         per_node = []
-        for _cell in CELL_TYPES:
+        for _cell in self.cell_types:
             for k in range(NODES):
                 per_node.append([(i0, o0, i1, o1) for i0, i1 in itertools.combinations(range(k + 2), 2)
                                  for o0 in DARTS_OPS for o1 in DARTS_OPS])
@@ -114,11 +177,11 @@ class DartsSpace(SearchSpace):
     # and re-sort the pair, so every move is valid and none is wasted.
     def _nodes(self, arch: Architecture) -> list[tuple[Any, ...]]:
         values = arch.as_dict()
-        return [tuple(values[n] for n in _names(cell, k)) for cell in CELL_TYPES for k in range(NODES)]
+        return [tuple(values[n] for n in _names(cell, k)) for cell in self.cell_types for k in range(NODES)]
 
     def _from_nodes(self, nodes: Sequence[tuple[Any, ...]]) -> Architecture:
         items: list[tuple[str, Hashable]] = []
-        for (cell, k), node in zip(itertools.product(CELL_TYPES, range(NODES)), nodes):
+        for (cell, k), node in zip(itertools.product(self.cell_types, range(NODES)), nodes):
             i0, o0, i1, o1 = node
             if i0 > i1:
                 i0, o0, i1, o1 = i1, o1, i0, o0
@@ -139,7 +202,7 @@ class DartsSpace(SearchSpace):
     def sample(self, rng: np.random.Generator) -> Architecture:
         """Uniform over the space: per node an unordered input pair, then two ops."""
         nodes = []
-        for _cell in CELL_TYPES:
+        for _cell in self.cell_types:
             for k in range(NODES):
                 pairs = list(itertools.combinations(range(k + 2), 2))
                 i0, i1 = pairs[int(rng.integers(len(pairs)))]
@@ -157,7 +220,7 @@ class DartsSpace(SearchSpace):
         return self._from_nodes(nodes)
 
     def neighbors(self, arch: Architecture) -> list[Architecture]:
-        """Every architecture one edge change away (136 per architecture)."""
+        """Every architecture one edge change away (68 per cell: 136 with shared cells)."""
         self._check(arch)
         nodes = self._nodes(arch)
         out = []
@@ -176,10 +239,13 @@ class DartsSpace(SearchSpace):
 
     # -- genotypes and strings -------------------------------------------------------
     def genotype(self, arch: Architecture) -> dict[str, list[tuple[str, int]]]:
-        """``{"normal": [(op, input), ...], "reduce": [...]}``: two pairs per node, as in DARTS."""
+        """``{cell: [(op, input), ...]}`` for each key of :attr:`cell_types`: two pairs per node, as in DARTS.
+
+        ``{"normal": [...], "reduce": [...]}`` with shared cells; ``{"cell0": [...], ...}`` with distinct cells.
+        """
         values: dict[str, Any] = arch.as_dict()
         out: dict[str, list[tuple[str, int]]] = {}
-        for cell in CELL_TYPES:
+        for cell in self.cell_types:
             pairs: list[tuple[str, int]] = []
             for k in range(NODES):
                 in0, op0, in1, op1 = _names(cell, k)
@@ -187,54 +253,123 @@ class DartsSpace(SearchSpace):
             out[cell] = pairs
         return out
 
-    def from_genotype(self, normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str, int]]) -> Architecture:
-        """An architecture from DARTS ``(op, input)`` lists; a node's two pairs may come in either order."""
+    def _keys_text(self) -> str:
+        keys = self.cell_types
+        return ", ".join(keys) if len(keys) <= 4 else f"{keys[0]}, {keys[1]}, ..., {keys[-1]}"
+
+    def _mode_text(self) -> str:
+        if self.distinct_cells:
+            return (f"this DartsSpace has distinct cells (distinct_cells=True): one per layer, "
+                    f"{len(self.cell_types)} in all")
+        return "this DartsSpace shares one normal and one reduce cell (distinct_cells=False)"
+
+    def from_cells(self, cells: Mapping[str, Sequence[tuple[str, int]]]) -> Architecture:
+        """An architecture from ``{cell: [(op, input), ...]}`` with exactly the keys of :attr:`cell_types`
+        (what :meth:`genotype` returns); a node's two pairs may come in either order."""
+        if not isinstance(cells, Mapping):
+            raise InvalidArchitectureError(f"from_cells takes a mapping of cell key to (op, input) pairs, got "
+                                           f"{type(cells).__name__}; keys: {self._keys_text()}")
+        unknown = [k for k in cells if k not in self.cell_types]
+        if unknown:
+            raise InvalidArchitectureError(
+                f"unknown cell key(s) {', '.join(map(repr, unknown))}: {self._mode_text()}; "
+                f"accepted keys: {self._keys_text()}")
+        missing = [k for k in self.cell_types if k not in cells]
+        if missing:
+            raise InvalidArchitectureError(
+                f"no genotype for cell(s) {', '.join(map(repr, missing))}: {self._mode_text()}; "
+                f"give exactly the keys {self._keys_text()}")
         values: dict[str, Hashable] = {}
-        for cell, pairs in (("normal", normal), ("reduce", reduce)):
-            pairs = list(pairs)
-            if len(pairs) != 2 * NODES:
-                raise InvalidArchitectureError(
-                    f"the {cell} cell has {len(pairs)} (op, input) pairs; expected {2 * NODES} (two per node)")
-            for k in range(NODES):
-                edges = []
-                for op, src in pairs[2 * k:2 * k + 2]:
-                    if op not in DARTS_OPS:
-                        raise InvalidArchitectureError(
-                            f"unknown op {op!r} at node {k} of the {cell} cell; known: {', '.join(DARTS_OPS)}")
-                    if isinstance(src, bool) or not isinstance(src, (int, np.integer)) or not 0 <= src <= k + 1:
-                        raise InvalidArchitectureError(
-                            f"node {k} of the {cell} cell takes input {src!r}; node {k} may take inputs "
-                            f"0..{k + 1} (0, 1: the previous cells; 2+j: node j)")
-                    edges.append((int(src), op))
-                (s0, o0), (s1, o1) = sorted(edges)
-                if s0 == s1:
-                    raise InvalidArchitectureError(
-                        f"node {k} of the {cell} cell takes input {s0} twice; a node's two inputs must differ")
-                values.update(zip(_names(cell, k), (s0, o0, s1, o1)))
+        for cell in self.cell_types:
+            values.update(self._cell_values(cell, cells[cell]))
         return self.make(values)
+
+    def from_genotype(self, normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str, int]]) -> Architecture:
+        """An architecture from DARTS ``(op, input)`` lists; a node's two pairs may come in either order.
+
+        Shared cells only; with distinct cells use :meth:`from_cells`.
+        """
+        if self.distinct_cells:
+            raise InvalidArchitectureError(
+                f"from_genotype(normal, reduce) builds a shared-cell architecture, but {self._mode_text()}; "
+                f"use from_cells({{'cell0': [...], ..., 'cell{len(self.cell_types) - 1}': [...]}})")
+        return self.from_cells({"normal": normal, "reduce": reduce})
+
+    @staticmethod
+    def _cell_values(cell: str, pairs: Sequence[tuple[str, int]]) -> dict[str, Hashable]:
+        """The choice values of one cell from its 8 ``(op, input)`` pairs (each node's pair sorted by input)."""
+        what = _the(cell)
+        try:
+            pairs = list(pairs)
+        except TypeError:
+            raise InvalidArchitectureError(f"{what} must be a list of (op, input) pairs, got {pairs!r}") from None
+        if len(pairs) != 2 * NODES:
+            raise InvalidArchitectureError(
+                f"{what} has {len(pairs)} (op, input) pairs; expected {2 * NODES} (two per node)")
+        values: dict[str, Hashable] = {}
+        for k in range(NODES):
+            edges = []
+            for pair in pairs[2 * k:2 * k + 2]:
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise InvalidArchitectureError(
+                        f"node {k} of {what} has {pair!r}; expected an (op, input) pair")
+                op, src = pair
+                if op not in DARTS_OPS:
+                    raise InvalidArchitectureError(
+                        f"unknown op {op!r} at node {k} of {what}; known: {', '.join(DARTS_OPS)}")
+                if isinstance(src, bool) or not isinstance(src, (int, np.integer)) or not 0 <= src <= k + 1:
+                    raise InvalidArchitectureError(
+                        f"node {k} of {what} takes input {src!r}; node {k} may take inputs "
+                        f"0..{k + 1} (0, 1: the previous cells; 2+j: node j)")
+                edges.append((int(src), op))
+            (s0, o0), (s1, o1) = sorted(edges)
+            if s0 == s1:
+                raise InvalidArchitectureError(
+                    f"node {k} of {what} takes input {s0} twice; a node's two inputs must differ")
+            values.update(zip(_names(cell, k), (s0, o0, s1, o1)))
+        return values
 
     def to_string(self, arch: Architecture) -> str:
         geno = self.genotype(arch)
         return ";".join(f"{cell}=[" + ",".join(f"({op},{src})" for op, src in geno[cell]) + "]"
-                        for cell in CELL_TYPES)
+                        for cell in self.cell_types)
 
     def from_string(self, text: str) -> Architecture:
-        expected = ("'normal=[(op,input),... 8 pairs];reduce=[...]' (or a DARTS Genotype(...)) with ops from "
-                    + ", ".join(DARTS_OPS))
+        if self.distinct_cells:
+            last = self.cell_types[-1]
+            expected = (f"'cell0=[(op,input),... 8 pairs];cell1=[...];...;{last}=[...]' (one list per layer, "
+                        f"{len(self.cell_types)} in all) with ops from " + ", ".join(DARTS_OPS))
+        else:
+            expected = ("'normal=[(op,input),... 8 pairs];reduce=[...]' (or a DARTS Genotype(...)) with ops from "
+                        + ", ".join(DARTS_OPS))
         s = re.sub(r"[\s'\"]", "", text)
         m = re.fullmatch(r"Genotype\((.*)\)", s)
         if m:
             s = m.group(1)
+        shared_keys = ("normal", "reduce", "normal_concat", "reduce_concat")
         fields: dict[str, str] = {}
         for part in _split_top(s):
             key, sep, value = part.partition("=")
-            if not sep or key not in ("normal", "reduce", "normal_concat", "reduce_concat"):
+            if sep and self.distinct_cells and key in shared_keys:
+                raise InvalidArchitectureError(
+                    f"{text!r} is in the shared-cell form ({key}=...), but {self._mode_text()}; "
+                    f"expected {expected}")
+            if sep and not self.distinct_cells and _DISTINCT_KEY.fullmatch(key):
+                raise InvalidArchitectureError(
+                    f"{text!r} is in the distinct-cells form ({key}=...), but {self._mode_text()}; "
+                    f"expected {expected}")
+            if sep and self.distinct_cells and _DISTINCT_KEY.fullmatch(key) and key not in self.cell_types:
+                raise InvalidArchitectureError(
+                    f"unknown cell {key!r} in {text!r}: this space has {len(self.cell_types)} layers, "
+                    f"cells {self._keys_text()}")
+            accepted = self.cell_types if self.distinct_cells else shared_keys
+            if not sep or key not in accepted:
                 raise InvalidArchitectureError(f"malformed DARTS architecture {text!r}: bad field {part!r}; "
                                                f"expected {expected}")
             if key in fields:
                 raise InvalidArchitectureError(f"malformed DARTS architecture {text!r}: {key!r} given twice")
             fields[key] = value
-        for cell in CELL_TYPES:
+        for cell in self.cell_types:
             if cell not in fields:
                 raise InvalidArchitectureError(f"malformed DARTS architecture {text!r}: no {cell!r} cell; "
                                                f"expected {expected}")
@@ -244,21 +379,22 @@ class DartsSpace(SearchSpace):
                     f"{cell}_concat={concat} is not supported: cells here concatenate all four nodes "
                     f"(range(2, 6))")
         cells = {}
-        for cell in CELL_TYPES:
+        for cell in self.cell_types:
             value = fields[cell]
             pairs = _PAIR.findall(value)
             if not (value.startswith("[") and value.endswith("]")) or \
                     value[1:-1] != ",".join(f"({a},{b})" for a, b in pairs):
-                raise InvalidArchitectureError(f"malformed {cell} cell {value!r} in {text!r}: expected a list "
+                label = f"{cell} cell" if cell in CELL_TYPES else cell
+                raise InvalidArchitectureError(f"malformed {label} {value!r} in {text!r}: expected a list "
                                                f"of (op,input) pairs")
             parsed = []
             for op, src in pairs:
                 if not src.isdigit():
                     raise InvalidArchitectureError(
-                        f"bad input {src!r} for op {op!r} in the {cell} cell of {text!r}: inputs are integers")
+                        f"bad input {src!r} for op {op!r} in {_the(cell)} of {text!r}: inputs are integers")
                 parsed.append((op, int(src)))
             cells[cell] = parsed
-        return self.from_genotype(cells["normal"], cells["reduce"])
+        return self.from_cells(cells)
 
     # -- networks ---------------------------------------------------------------
     def build(self, arch: Architecture, task: Any) -> Any:
@@ -266,9 +402,10 @@ class DartsSpace(SearchSpace):
 
         Stem conv 3x3 (stride 1) + BN; ``layers`` cells, each preprocessing its
         two inputs (FactorizedReduce after a reduction cell, else ReLU-conv1x1-BN)
-        and concatenating its 4 nodes; reduction cells double the channels;
-        global average pool; linear head. No auxiliary head. Any image size
-        works; a tabular task raises ValueError.
+        and concatenating its 4 nodes; reduction cells (:meth:`reduction_layers`)
+        double the channels; global average pool; linear head. No auxiliary head.
+        With distinct cells, layer ``i`` uses the genotype of ``cell{i}``. Any
+        image size works; a tabular task raises ValueError.
         """
         from nasforge.spaces.nn import DartsNetwork, image_shape, positive_int
 
@@ -278,7 +415,12 @@ class DartsSpace(SearchSpace):
             raise ValueError(f"DartsSpace option drop_path={self.drop_path!r} must be in [0, 1)")
         self._check(arch)
         geno = self.genotype(arch)
-        return DartsNetwork(geno["normal"], geno["reduce"], C, layers, channels, positive_int(task, "num_classes"),
+        num_classes = positive_int(task, "num_classes")
+        if self.distinct_cells:
+            return DartsNetwork(None, None, C, layers, channels, num_classes, stem_multiplier=stem,
+                                drop_path_prob=float(self.drop_path),
+                                cell_genotypes=[geno[self.cell_of_layer(i)] for i in range(layers)])
+        return DartsNetwork(geno["normal"], geno["reduce"], C, layers, channels, num_classes,
                             stem_multiplier=stem, drop_path_prob=float(self.drop_path))
 
 

@@ -7,6 +7,7 @@ the genotypes, and pass them in. Nothing here imports a space.
 
 from __future__ import annotations
 
+import operator
 from typing import Callable, Sequence
 
 import torch
@@ -16,7 +17,7 @@ from nasforge.spaces.nn.blocks import (DilConv, FactorizedReduce, Pool, ReLUConv
                                        drop_path)
 
 __all__ = ["DARTS_OP_MODULES", "DartsCell", "DartsNetwork", "NB201Cell", "NB201Network", "NB201_OP_MODULES",
-           "darts_op", "nb201_op"]
+           "darts_op", "darts_reduction_layers", "nb201_op"]
 
 
 # ----------------------------------------------------------------------------- NAS-Bench-201
@@ -165,20 +166,56 @@ class DartsCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
+def darts_reduction_layers(layers: int) -> tuple[int, ...]:
+    """The indices of the reduction cells among ``layers`` DARTS cells: ``layers // 3`` and ``2 * layers // 3``.
+
+    One index when the two coincide (``layers == 1``); none for ``layers == 0``.
+    The DARTS space and :class:`DartsNetwork` both take the positions from here.
+    """
+    if isinstance(layers, bool):
+        raise ValueError(f"layers must be a non-negative integer, got {layers!r}")
+    try:
+        n = operator.index(layers)
+    except TypeError:
+        raise ValueError(f"layers must be a non-negative integer, got {layers!r}") from None
+    if n < 0:
+        raise ValueError(f"layers must be a non-negative integer, got {layers!r}")
+    return tuple(sorted({i for i in (n // 3, 2 * n // 3) if i < n}))
+
+
 class DartsNetwork(nn.Module):
     """The DARTS evaluation network (DARTS' ``NetworkCIFAR`` without the auxiliary head).
 
     Stem conv 3x3 (stride 1) + BN at ``stem_multiplier * C`` channels; ``layers``
-    cells, reduction cells (doubling the channels) at ``layers // 3`` and
-    ``2 * layers // 3``; global average pool; linear classifier.
+    cells, reduction cells (doubling the channels) at :func:`darts_reduction_layers`
+    (``layers // 3`` and ``2 * layers // 3``); global average pool; linear classifier.
+    Cell ``i`` uses ``reduce`` at a reduction position and ``normal`` elsewhere;
+    alternatively ``cell_genotypes`` gives every cell its own genotype (one per
+    layer, as in D-DARTS; ``normal`` and ``reduce`` are then None), the
+    reduction positions staying the same.
     ``drop_path_prob`` applies in training mode only; a trainer may change it
     (DARTS ramps it up linearly over the epochs).
     """
 
-    def __init__(self, normal: Sequence[tuple[str, int]], reduce: Sequence[tuple[str, int]], C: int,
+    def __init__(self, normal: Sequence[tuple[str, int]] | None, reduce: Sequence[tuple[str, int]] | None, C: int,
                  layers: int, in_channels: int, num_classes: int, stem_multiplier: int = 3,
-                 drop_path_prob: float = 0.0) -> None:
+                 drop_path_prob: float = 0.0, *,
+                 cell_genotypes: Sequence[Sequence[tuple[str, int]]] | None = None) -> None:
         super().__init__()
+        reductions = darts_reduction_layers(layers)
+        if cell_genotypes is None:
+            if normal is None or reduce is None:
+                raise ValueError("DartsNetwork needs the normal and reduce genotypes, or cell_genotypes "
+                                 "(one per layer)")
+            genotypes = [reduce if i in reductions else normal for i in range(layers)]
+        else:
+            if normal is not None or reduce is not None:
+                raise ValueError("DartsNetwork takes either normal and reduce, or cell_genotypes (then normal "
+                                 "and reduce must be None), not both")
+            genotypes = list(cell_genotypes)
+            if len(genotypes) != layers:
+                raise ValueError(f"cell_genotypes has {len(genotypes)} genotypes for {layers} layers; "
+                                 f"give one per layer")
         self.drop_path_prob = float(drop_path_prob)
         C_curr = stem_multiplier * C
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C_curr, 3, padding=1, bias=False),
@@ -186,12 +223,11 @@ class DartsNetwork(nn.Module):
         C_prev_prev, C_prev, C_curr = C_curr, C_curr, C
         reduction_prev = False
         cells = []
-        for i in range(layers):
-            reduction = i in (layers // 3, 2 * layers // 3)
+        for i, genotype in enumerate(genotypes):
+            reduction = i in reductions
             if reduction:
                 C_curr *= 2
-            cell = DartsCell(reduce if reduction else normal, C_prev_prev, C_prev, C_curr, reduction,
-                             reduction_prev)
+            cell = DartsCell(genotype, C_prev_prev, C_prev, C_curr, reduction, reduction_prev)
             cells.append(cell)
             reduction_prev = reduction
             C_prev_prev, C_prev = C_prev, cell.multiplier * C_curr
