@@ -1,4 +1,4 @@
-"""The Python API: search, retrain, compare and summarise.
+"""The Python API: search, one-shot search, retrain, compare and summarise.
 
 These functions are what the ``nasforge`` command line, notebooks and the
 dashboard call; the CLI only parses arguments, calls them and prints. Each
@@ -13,6 +13,7 @@ study behind), and returns plain results.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -233,6 +234,59 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     return st
 
 
+# ----------------------------------------------------------------------------- one-shot
+def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | Any = "nb201", seed: int = 0,
+            study: str | None = None, storage: str | Any = None, resume: bool = False,
+            checkpoint_dir: str | os.PathLike[str] | None = None, space_options: Mapping[str, Any] | None = None,
+            task_options: Mapping[str, Any] | None = None, method_options: Mapping[str, Any] | None = None,
+            training_options: Mapping[str, Any] | None = None,
+            progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run a weight-sharing search (``darts``, ``darts2``, ``gdas``) and record what it derives in a study.
+
+    The supernet of ``space`` (``nb201``, ``darts``, ``mobilenet``) is trained on ``task``'s training split,
+    its architecture parameters on the validation split; the derived architecture is scored by its
+    validation accuracy with inherited weights (BatchNorm recalibrated unless ``recalibrate_bn=False``
+    in ``method_options``) and recorded with ``Study.add_trial(source=<method>)``, with the search cost.
+    ``training_options`` are what ``nasforge train`` later retrains with (as for a search). With
+    ``checkpoint_dir`` every epoch is checkpointed; ``resume=True`` continues the study and, when there is one, the
+    checkpoint (a run killed before its first checkpoint starts again). Returns the recorded trial's summary (study, number, arch, val_acc, metrics, history).
+    """
+    from nasforge.oneshot.record import OneShotRecord, record_outcome
+    from nasforge.study import plain_metrics
+    from nasforge.registry import ONESHOT, SUPERNETS
+    from nasforge.study import Study
+
+    if isinstance(task, str):
+        tcfg = task_config(task, **dict(task_options or {}))
+        tk = load_task(tcfg)
+        label = Path(task).stem if Path(task).suffix else Path(task).name
+    else:
+        tk, tcfg, label = task, {"name": getattr(task, "name", "task")}, getattr(task, "name", "task")
+    sp = space if not isinstance(space, str) else make_space(space, space_options)
+    if sp.name not in SUPERNETS:
+        raise ConfigError(f"space {sp.name!r} has no supernet for weight sharing; spaces with one: "
+                          f"{', '.join(SUPERNETS.list())}")
+    mopts = {"seed": seed, **dict(method_options or {})}
+    searcher = ONESHOT.create(method, sp, tk, **mopts)
+    topts = {"seed": tcfg.get("seed", 0), **dict(training_options or {})}
+    ev = EVALUATORS.create("training", tk, sp, **topts)
+    params = searcher.params()
+    strat = OneShotRecord(sp, method=method, options=params, seed=seed)
+    name = study or default_study_name(label, method, seed, sp.name)
+    st = Study(sp, strat, ev, name=name, storage=storage, resume=resume,
+               config={"seed": seed, "task": tcfg, "oneshot": params})
+    try:
+        from nasforge.oneshot.methods import CHECKPOINT
+
+        saved = checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT).exists()
+        outcome = searcher.run(checkpoint_dir=checkpoint_dir, resume=resume and saved, progress=progress)
+        rec = record_outcome(st, outcome, source=method)
+    finally:
+        st.close()
+    return {"study": name, "number": rec.number, "arch": rec.arch, "val_acc": rec.value,
+            "metrics": plain_metrics(rec.metrics), "history": outcome.history, "space": sp.name, "task": tk.name}
+
+
 # ----------------------------------------------------------------------------- summaries
 def open_storage(url: str | Any, read_only: bool = True) -> Any:
     """An existing storage opened for reading (nothing is written, not even tables); a ``sqlite:///``
@@ -451,5 +505,5 @@ def compare(strategies: Sequence[str] = ("random", "rea", "local"), *, peers: Se
     return run_bench(cfg, out, progress=progress, reuse=reuse)
 
 
-__all__ = ["search", "summarise", "list_studies", "retrain", "compare", "make_space", "make_scorer", "task_config",
+__all__ = ["search", "oneshot", "summarise", "list_studies", "retrain", "compare", "make_space", "make_scorer", "task_config",
            "load_task", "open_storage", "default_study_name", "check_table_covers", "DEFAULT_TRIALS"]

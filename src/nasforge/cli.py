@@ -382,6 +382,86 @@ def train(
         out.print(line, highlight=False)
 
 
+@app.command()
+@_guard
+def oneshot(
+    method: str = typer.Option("darts", "--method", "-m", help="darts (first order), darts2 (second order, unrolled) or gdas (Gumbel-softmax, one path per step)"),
+    task: str = typer.Option("mnist1d", help="the data: 'mnist1d', 'digits', a .npz (X, y), a .csv or an image folder"),
+    space: str = typer.Option("nb201", help="space with a supernet: nb201, darts, mobilenet"),
+    space_param: List[str] = typer.Option([], "--space-param", "-P", help="space option key=value, repeatable (e.g. -P C=8 -P N=2; darts: -P distinct_cells=true)"),
+    label_column: str = typer.Option("label", help="CSV task: the label column"),
+    image_size: int = typer.Option(32, help="image-folder task: images are resized to this size"),
+    grayscale: bool = typer.Option(False, help="image-folder task: read images as one channel"),
+    data_seed: int = typer.Option(0, help="seed of the train/validation/test split"),
+    epochs: int = typer.Option(20, help="supernet training epochs"),
+    batch_size: int = typer.Option(64, help="batch size (weights on training batches, architecture on validation batches)"),
+    select: str = typer.Option("magnitude", help="how the architecture is chosen: magnitude (largest weight) or pt (perturbation-based, DARTS-PT)"),
+    early_stop: bool = typer.Option(False, help="stop when the Hessian's dominant eigenvalue w.r.t. the architecture grows sharply (RobustDARTS)"),
+    weighting: Optional[str] = typer.Option(None, help="darts/darts2: softmax (default) or max-w (sharpDARTS)"),
+    lr_schedule: str = typer.Option("cosine", help="weight learning rate schedule: cosine, cosine-power (sharpDARTS) or constant"),
+    param: List[str] = typer.Option([], "--param", "-p", help="other method option key=value, repeatable (e.g. -p arch_lr=3e-4 -p pt_tune_steps=50); see docs/oneshot.md"),
+    train_epochs: int = typer.Option(10, help="epochs per training for a later `nasforge train` of this study (it retrains with 3x this)"),
+    seed: int = typer.Option(0, help="seed of the supernet and the search; same seed, same result"),
+    study: Optional[str] = typer.Option(None, help="study name (default: task-space-method-sSEED)"),
+    storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL: sqlite:///file.db, memory:, or another SQLAlchemy URL"),
+    checkpoint_dir: Optional[str] = typer.Option(None, help="where the supernet is checkpointed every epoch (default nasforge-checkpoints/STUDY)"),
+    resume: bool = typer.Option(False, help="continue a stopped run from its last checkpoint"),
+    threads: Optional[int] = typer.Option(None, help="torch threads (default: torch's)"),
+    as_json: bool = typer.Option(False, "--json", help="print one JSON object at the end"),
+) -> None:
+    """Weight-sharing search: train a supernet (DARTS, second-order DARTS, GDAS), derive an architecture,
+    and record it in a study (then `nasforge show`, `train` and `export` work on it)."""
+    from nasforge import api
+
+    options = _parse_params(param, "--param", "arch_lr=3e-4")
+    options.update(epochs=epochs, batch_size=batch_size, select=select, early_stop=early_stop,
+                   lr_schedule=lr_schedule, threads=threads)
+    if weighting is not None:
+        options["weighting"] = weighting
+    task_label = Path(task).stem if Path(task).suffix else Path(task).name
+    name = study or api.default_study_name(task_label, method, seed, space)
+    ck = checkpoint_dir or str(Path("nasforge-checkpoints") / name)
+
+    def progress(info: dict[str, Any]) -> None:
+        if as_json:
+            return
+        if info["phase"] == "search":
+            line = (f"epoch {info['epoch']}/{info['epochs']}  train loss {info['train_loss']:.3f}  "
+                    f"train acc {info['train_acc']:.1f}%  derived {info['arch']}  val acc {info['val_acc']:.1f}% "
+                    f"(inherited weights)  {info['seconds']:.1f} s")
+            if "eigenvalue" in info:
+                line += f"  eigenvalue {info['eigenvalue']:.3g}"
+            if "early_stop" in info:
+                line += f"  stopped: {info['early_stop']}"
+        else:
+            line = (f"select {info['done']}/{info['total']}: {info['decision']} keeps {info['kept']}  "
+                    f"{info['seconds']:.1f} s")
+        err.print(line, highlight=False, soft_wrap=True)
+
+    import warnings
+
+    from nasforge.oneshot.methods import CollapseWarning
+
+    warnings.simplefilter("ignore", CollapseWarning)  # said below, in the summary
+    result = api.oneshot(method, task=task, space=space, seed=seed, study=name, storage=storage, resume=resume,
+                         checkpoint_dir=ck, space_options=_parse_params(space_param, "--space-param", "C=8"),
+                         task_options={"label_column": label_column, "image_size": image_size,
+                                       "grayscale": grayscale, "seed": data_seed},
+                         method_options=options, training_options={"epochs": train_epochs}, progress=progress)
+    if as_json:
+        print(json.dumps({k: v for k, v in result.items() if k != "history"}, default=float))
+        return
+    m = result["metrics"]
+    out.print(f"{method} on {result['task']} ({result['space']}): [bold]{result['arch']}[/]", highlight=False)
+    out.print(f"validation accuracy with inherited weights {result['val_acc']:.2f}%; search {m['search_seconds']:.0f} s, "
+              f"{m['supernet_epochs']} supernet epochs, peak memory {m['peak_rss_mb']:.0f} MB", highlight=False)
+    if m.get("collapsed"):
+        out.print(f"warning: {m['param_free_fraction']:.0%} of the derived decisions are parameter-free (skip, "
+                  f"pooling, none): the search may have collapsed; try --select pt or --early-stop", highlight=False)
+    out.print(f"recorded as trial {result['number']} of study {result['study']} in {storage}; retrain it with "
+              f"`nasforge train --study {result['study']} --storage {storage}`", highlight=False)
+
+
 @app.command("export")
 @_guard
 def export_(checkpoint: str = typer.Argument(..., help="a directory written by `nasforge train --out`"),

@@ -1,4 +1,4 @@
-"""Registries of plug-ins: one per kind (spaces, strategies, benchmarks, evaluators).
+"""Registries of plug-ins: one per kind (spaces, strategies, benchmarks, evaluators, supernets, one-shot methods).
 
 Each name maps to a class or factory; built-ins are registered by import path
 and imported only when first used, so ``import nasforge`` stays cheap and a
@@ -99,6 +99,10 @@ SPACES: Registry[Any] = Registry("space")
 STRATEGIES: Registry[Any] = Registry("strategy")
 BENCHMARKS: Registry[Any] = Registry("benchmark")
 EVALUATORS: Registry[Any] = Registry("evaluator")
+#: supernets by the name of the space they are built from (``oneshot/``)
+SUPERNETS: Registry[Any] = Registry("supernet")
+#: weight-sharing search methods (``nasforge oneshot --method``)
+ONESHOT: Registry[Any] = Registry("one-shot method")
 
 SPACES.register("nb201", "nasforge.spaces.nb201:NB201Space")
 SPACES.register("nasbench-graph", "nasforge.spaces.nbgraph:NASBenchGraphSpace")
@@ -127,6 +131,12 @@ BENCHMARKS.register("nb201", "nasforge.benchmarks.nb201:NB201Benchmark")
 BENCHMARKS.register("analog-nb201", "nasforge.benchmarks.analog:AnalogNB201Benchmark")
 BENCHMARKS.register("nasbench-graph", "nasforge.benchmarks.nbgraph:NASBenchGraphBenchmark")
 
+SUPERNETS.register("nb201", "nasforge.oneshot.nets:NB201Supernet")
+SUPERNETS.register("darts", "nasforge.oneshot.nets:DartsSupernet")
+SUPERNETS.register("mobilenet", "nasforge.oneshot.nets:MobileNetSupernet")
+ONESHOT.register("darts", "nasforge.oneshot.methods:DARTS")
+ONESHOT.register("darts2", "nasforge.oneshot.methods:DARTS2")
+ONESHOT.register("gdas", "nasforge.oneshot.methods:GDAS")
 # tabular benchmarks are evaluators too, with their own registry (they are given their space)
 EVALUATORS.register("training", "nasforge.evaluators.training:TrainingEvaluator")
 EVALUATORS.register("hardware", "nasforge.evaluators.hardware:HardwareEvaluator")

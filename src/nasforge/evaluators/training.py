@@ -51,6 +51,21 @@ class TrainOutcome:
     epochs: int = 0
 
 
+def task_tensors(task: Any, device: str = "auto") -> dict[str, Any]:
+    """A task's splits as tensors on ``device`` (``auto``: CUDA when present): ``X_train``, ``y_train``,
+    ``X_val``, ``y_val``, ``X_test``, ``y_test`` (float32 inputs, int64 labels) and ``device``."""
+    import torch
+
+    dev = resolve_device(device)
+    return {
+        "device": dev,
+        **{f"X_{s}": torch.as_tensor(getattr(task, f"X_{s}"), dtype=torch.float32, device=dev)
+           for s in ("train", "val", "test")},
+        **{f"y_{s}": torch.as_tensor(getattr(task, f"y_{s}"), dtype=torch.long, device=dev)
+           for s in ("train", "val", "test")},
+    }
+
+
 def accuracy(model: Any, X: Any, y: Any, batch_size: int = 512) -> float:
     """Top-1 accuracy (%) of ``model`` on tensors ``X``, ``y``, in eval mode."""
     import torch
@@ -133,18 +148,8 @@ class TrainingEvaluator(Evaluator):
     # -- data ---------------------------------------------------------------------
     def tensors(self) -> dict[str, Any]:
         """The task's splits as tensors on the device (made once per process)."""
-        import torch
-
         if self._tensors is None:
-            dev = resolve_device(self.device)
-            t = self.task
-            self._tensors = {
-                "device": dev,
-                **{f"X_{s}": torch.as_tensor(getattr(t, f"X_{s}"), dtype=torch.float32, device=dev)
-                   for s in ("train", "val", "test")},
-                **{f"y_{s}": torch.as_tensor(getattr(t, f"y_{s}"), dtype=torch.long, device=dev)
-                   for s in ("train", "val", "test")},
-            }
+            self._tensors = task_tensors(self.task, self.device)
         return self._tensors
 
     def __getstate__(self) -> dict[str, Any]:

@@ -1,0 +1,322 @@
+"""The supernets of the built-in trainable spaces: ``nb201``, ``darts`` (shared or distinct cells) and ``mobilenet``.
+
+Each mirrors the stand-alone network of its space module by module (same
+names, same blocks), with a :class:`~nasforge.oneshot.supernet.ChoiceOp` where
+the space lets an architecture choose, so a path's weights map one to one onto
+``space.build(arch, task)``:
+
+* ``nb201``: one decision per cell edge (the edge's choice name, 5 operations),
+  shared by every cell of the network, as the space shares one cell.
+* ``darts``: one decision per possible edge of each searched cell, ``<cell>.n<k>.e<j>``
+  (the edge from state ``j`` into node ``k``, 8 operations): 14 per cell. An
+  architecture uses two of a node's edges; the magnitude rule keeps the two
+  strongest (DARTS). With ``distinct_cells`` every layer has its own decisions.
+* ``mobilenet``: one decision per block ``s<s>.b<b>`` over every (kernel, expansion,
+  squeeze-excitation) combination, and one per stage depth ``s<s>.depth``
+  (mixed mode sums the stage's outputs after each possible depth, weighted).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from nasforge.oneshot.supernet import ChoiceOp, Decision, Supernet, add
+from nasforge.spaces.base import Architecture
+
+__all__ = ["DartsSupernet", "MobileNetSupernet", "NB201Supernet"]
+
+
+# ----------------------------------------------------------------------------- NAS-Bench-201
+
+class _NB201SuperCell(nn.Module):
+    def __init__(self, C: int, edges: Any, keys: list[str], ops: tuple[str, ...], controller: Any) -> None:
+        super().__init__()
+        from nasforge.spaces.nn import nb201_op
+
+        self.layers = nn.ModuleList([ChoiceOp(k, [nb201_op(o, C) for o in ops], controller) for k in keys])
+        self.node_inputs = [[(k, f) for k, (t, f) in enumerate(edges) if t == node]
+                            for node in range(1, max(t for t, _ in edges) + 1)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nodes = [x]
+        for inputs in self.node_inputs:
+            out = None
+            for e, i in inputs:
+                out = add(out, self.layers[e](nodes[i]))
+            nodes.append(out if out is not None else nodes[0].mul(0.0))
+        return nodes[-1]
+
+
+class NB201Supernet(Supernet):
+    """The NAS-Bench-201 network with every edge of every cell holding all five operations."""
+
+    def __init__(self, space: Any, task: Any, seed: int = 0) -> None:
+        super().__init__()
+        from nasforge.options import check_int
+        from nasforge.spaces.nb201 import NB201_EDGES, NB201_OPS, edge_name
+        from nasforge.spaces.nn import ResNetBasicBlock, image_shape
+
+        self.space, self.task = space, task
+        channels, _, _ = image_shape(space.name, task)
+        C = check_int("C", space.C, minimum=1, who="NB201Space")
+        N = check_int("N", space.N, minimum=1, who="NB201Space")
+        num_classes = check_int("num_classes", task.num_classes, minimum=1, who=f"task {task.name!r}")
+        self.ops_names = NB201_OPS
+        self.keys = [edge_name(t, f) for t, f in NB201_EDGES]
+        self._setup([Decision(k, NB201_OPS, ("none", "skip_connect", "avg_pool_3x3")) for k in self.keys], seed=seed)
+        self.stem = nn.Sequential(nn.Conv2d(channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
+        cells: list[nn.Module] = []
+        self.cell_positions: set[int] = set()
+        C_prev = C
+        for stage, C_curr in enumerate((C, 2 * C, 4 * C)):
+            if stage > 0:
+                cells.append(ResNetBasicBlock(C_prev, C_curr, 2))
+            for _ in range(N):
+                self.cell_positions.add(len(cells))
+                cells.append(_NB201SuperCell(C_curr, NB201_EDGES, self.keys, NB201_OPS, self.controller))
+            C_prev = C_curr
+        self.cells = nn.ModuleList(cells)
+        self.lastact = nn.Sequential(nn.BatchNorm2d(C_prev), nn.ReLU(inplace=False))
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for cell in self.cells:
+            x = cell(x)
+        return self.classifier(torch.flatten(self.global_pooling(self.lastact(x)), 1))
+
+    def path_of(self, arch: Architecture) -> dict[str, int]:
+        self.space._check(arch)
+        return {k: self.ops_names.index(op) for k, op in zip(self.keys, self.space.ops(arch))}
+
+    def derive_from(self, chosen: Mapping[str, int], strength: Mapping[str, float] | None = None) -> Architecture:
+        return self.space.from_ops([self.ops_names[chosen[k]] for k in self.keys])
+
+    def map_key(self, arch: Architecture, path: Mapping[str, int], key: str) -> str:
+        parts = key.split(".")
+        if parts[0] == "cells" and int(parts[1]) in self.cell_positions and parts[2] == "layers":
+            edge = int(parts[3])
+            return ".".join(parts[:4] + ["ops", str(path[self.keys[edge]])] + parts[4:])
+        return key
+
+
+# ----------------------------------------------------------------------------- DARTS
+
+class _DartsSuperCell(nn.Module):
+    def __init__(self, cell: str, C_prev_prev: int, C_prev: int, C: int, reduction: bool, reduction_prev: bool,
+                 nodes: int, ops: tuple[str, ...], controller: Any) -> None:
+        super().__init__()
+        from nasforge.spaces.nn import FactorizedReduce, ReLUConvBN, darts_op
+
+        self.reduction = reduction
+        self.preprocess0: nn.Module = (FactorizedReduce(C_prev_prev, C) if reduction_prev
+                                       else ReLUConvBN(C_prev_prev, C, 1, 1, 0))
+        self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0)
+        self.edge_list = [(k, j) for k in range(nodes) for j in range(k + 2)]
+        self.edges = nn.ModuleList([
+            ChoiceOp(DartsSupernet.edge_key(cell, k, j),
+                     [darts_op(o, C, 2 if reduction and j < 2 else 1) for o in ops], controller)
+            for k, j in self.edge_list])
+        self.nodes = nodes
+
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        e = 0
+        for k in range(self.nodes):
+            total = None
+            for j in range(k + 2):
+                total = add(total, self.edges[e](states[j]))
+                e += 1
+            if total is None:
+                raise RuntimeError(f"node {k} of a DARTS supernet cell has no active input edge")
+            states.append(total)
+        return torch.cat(states[2:], dim=1)
+
+
+class DartsSupernet(Supernet):
+    """The DARTS network with every possible edge of every searched cell holding all eight operations."""
+
+    @staticmethod
+    def edge_key(cell: str, node: int, source: int) -> str:
+        return f"{cell}.n{node}.e{source}"
+
+    def __init__(self, space: Any, task: Any, seed: int = 0) -> None:
+        super().__init__()
+        from nasforge.spaces.darts import DARTS_OPS, NODES
+        from nasforge.spaces.nn import image_shape, positive_int
+
+        self.space, self.task = space, task
+        channels, _, _ = image_shape(space.name, task)
+        C, layers, stem_mult = (positive_int(space, k) for k in ("C", "layers", "stem_multiplier"))
+        self.ops_names, self.nodes = DARTS_OPS, NODES
+        self.cell_keys = tuple(space.cell_types)
+        decisions = [Decision(self.edge_key(c, k, j), DARTS_OPS,
+                              ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect"))
+                     for c in self.cell_keys for k in range(NODES) for j in range(k + 2)]
+        self._setup(decisions, seed=seed)
+        C_curr = stem_mult * C
+        self.stem = nn.Sequential(nn.Conv2d(channels, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
+        C_prev_prev, C_prev, C_curr = C_curr, C_curr, C
+        reduction_prev = False
+        reductions = set(space.reduction_layers())
+        self.layer_cells = [space.cell_of_layer(i) for i in range(layers)]
+        cells = []
+        for i in range(layers):
+            reduction = i in reductions
+            if reduction:
+                C_curr *= 2
+            cells.append(_DartsSuperCell(self.layer_cells[i], C_prev_prev, C_prev, C_curr, reduction,
+                                         reduction_prev, NODES, DARTS_OPS, self.controller))
+            reduction_prev = reduction
+            C_prev_prev, C_prev = C_prev, NODES * C_curr
+        self.cells = nn.ModuleList(cells)
+        self.global_pooling = nn.AdaptiveAvgPool2d(1)
+        self.classifier = nn.Linear(C_prev, num_classes := positive_int(task, "num_classes"))
+        self.num_classes = num_classes
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        s0 = s1 = self.stem(x)
+        for cell in self.cells:
+            s0, s1 = s1, cell(s0, s1)
+        return self.classifier(torch.flatten(self.global_pooling(s1), 1))
+
+    def path_of(self, arch: Architecture) -> dict[str, int]:
+        geno = self.space.genotype(arch)
+        out = {}
+        for cell in self.cell_keys:
+            for e, (op, src) in enumerate(geno[cell]):
+                out[self.edge_key(cell, e // 2, src)] = self.ops_names.index(op)
+        return out
+
+    def derive_from(self, chosen: Mapping[str, int], strength: Mapping[str, float] | None = None) -> Architecture:
+        strength = strength or {}
+        cells = {}
+        for cell in self.cell_keys:
+            pairs: list[tuple[str, int]] = []
+            for k in range(self.nodes):
+                cands = [j for j in range(k + 2) if self.edge_key(cell, k, j) in chosen]
+                cands.sort(key=lambda j: -strength.get(self.edge_key(cell, k, j), 0.0))
+                if len(cands) < 2:
+                    raise ValueError(f"node {k} of cell {cell!r} has fewer than two candidate edges left")
+                for j in sorted(cands[:2]):
+                    pairs.append((self.ops_names[chosen[self.edge_key(cell, k, j)]], j))
+            cells[cell] = pairs
+        return self.space.from_cells(cells)
+
+    def topology_groups(self) -> list[tuple[list[str], int]]:
+        """Per cell and node, its incoming edges, of which an architecture keeps two."""
+        return [([self.edge_key(c, k, j) for j in range(k + 2)], 2) for c in self.cell_keys for k in range(self.nodes)]
+
+    def map_key(self, arch: Architecture, path: Mapping[str, int], key: str) -> str:
+        parts = key.split(".")
+        if parts[0] == "cells" and parts[2] == "_ops":
+            layer, e = int(parts[1]), int(parts[3])
+            op, src = self.space.genotype(arch)[self.layer_cells[layer]][e]
+            edge = self.cells[layer].edge_list.index((e // 2, src))
+            return ".".join(["cells", parts[1], "edges", str(edge), "ops", str(self.ops_names.index(op))]
+                            + parts[4:])
+        return key
+
+
+# ----------------------------------------------------------------------------- MobileNet
+
+class _SuperStage(nn.Module):
+    def __init__(self, stage: int, cin: int, cout: int, stride: int, max_depth: int, combos: list[tuple[int, int, bool]],
+                 controller: Any) -> None:
+        super().__init__()
+        from nasforge.spaces.mobilenet import MBConv
+
+        self.depth_key = f"s{stage}.depth"
+        blocks = []
+        for b in range(max_depth):
+            ops = [MBConv(cin if b == 0 else cout, cout, k, e, se, stride if b == 0 else 1) for k, e, se in combos]
+            blocks.append(ChoiceOp(f"s{stage}.b{b}", ops, controller))
+        self.blocks = nn.ModuleList(blocks)
+        object.__setattr__(self, "_controller", controller)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self._controller.get(self.depth_key)
+        if isinstance(w, int):
+            for b in range(w + 1):
+                x = self.blocks[b](x)
+            return x
+        outs = []
+        for block in self.blocks:
+            x = block(x)
+            outs.append(x)
+        if isinstance(w, tuple):
+            idx, weights = w
+            return weights[idx] * outs[idx]
+        total = None
+        for d, out in enumerate(outs):
+            total = add(total, w[d] * out)
+        return total
+
+
+class MobileNetSupernet(Supernet):
+    """The MobileNet skeleton with every block holding every (kernel, expansion, SE) MBConv and every depth."""
+
+    def __init__(self, space: Any, task: Any, seed: int = 0) -> None:
+        super().__init__()
+        from nasforge.spaces.mobilenet import MobileNet
+
+        self.space, self.task = space, task
+        shape = tuple(task.input_shape)
+        if len(shape) != 3:
+            raise ValueError(f"space {space.name!r} needs an image task (C, H, W); task {task.name!r} has "
+                             f"input_shape {shape}")
+        self.combos = list(itertools.product(space._kernels, space._expands, space._se))
+        labels = tuple(f"k{k}e{e}{'se' if se else ''}" for k, e, se in self.combos)
+        n_stages, max_depth = len(space.stages), int(space.max_depth)
+        decisions = []
+        for s in range(n_stages):
+            decisions.append(Decision(f"s{s}.depth", tuple(str(d) for d in range(1, max_depth + 1))))
+            decisions += [Decision(f"s{s}.b{b}", labels) for b in range(max_depth)]
+        self._setup(decisions, seed=seed)
+        stem_ch, stage_ch, head_ch = space.channels()
+        stem_stride, strides = space.strides(shape)
+        self.stem = nn.Sequential(nn.Conv2d(shape[0], stem_ch, 3, stem_stride, 1, bias=False),
+                                  nn.BatchNorm2d(stem_ch), nn.ReLU6(inplace=True))
+        cin, stages = stem_ch, []
+        for s, (cout, stride) in enumerate(zip(stage_ch, strides)):
+            stages.append(_SuperStage(s, cin, cout, stride, max_depth, self.combos, self.controller))
+            cin = cout
+        self.stages = nn.ModuleList(stages)
+        self.head = nn.Sequential(nn.Conv2d(cin, head_ch, 1, bias=False), nn.BatchNorm2d(head_ch),
+                                  nn.ReLU6(inplace=True))
+        self.dropout = nn.Dropout(float(space.dropout))
+        self.classifier = nn.Linear(head_ch, int(task.num_classes))
+        MobileNet.reset_parameters(self)  # the stand-alone network's initialisation, on every candidate
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for stage in self.stages:
+            x = stage(x)
+        return self.classifier(self.dropout(self.head(x).mean((2, 3))))
+
+    def path_of(self, arch: Architecture) -> dict[str, int]:
+        out = {}
+        for s, stage in enumerate(self.space.blocks(arch)):
+            out[f"s{s}.depth"] = len(stage) - 1
+            for b, block in enumerate(stage):
+                out[f"s{s}.b{b}"] = self.combos.index(block)
+        return out
+
+    def derive_from(self, chosen: Mapping[str, int], strength: Mapping[str, float] | None = None) -> Architecture:
+        blocks = []
+        for s in range(len(self.space.stages)):
+            depth = chosen[f"s{s}.depth"] + 1
+            blocks.append([self.combos[chosen[f"s{s}.b{b}"]] for b in range(depth)])
+        return self.space.from_blocks(blocks)
+
+    def map_key(self, arch: Architecture, path: Mapping[str, int], key: str) -> str:
+        parts = key.split(".")
+        if parts[0] == "stages":
+            s, b = parts[1], parts[2]
+            return ".".join(["stages", s, "blocks", b, "ops", str(path[f"s{s}.b{b}"])] + parts[3:])
+        return key

@@ -1,0 +1,359 @@
+"""Supernets: every candidate operation of a space present once, shared by every architecture that uses it.
+
+A supernet is an ``nn.Module`` made of the space's own building blocks
+(:mod:`nasforge.spaces.nn`, the MobileNet blocks) in which each place where the
+space lets an architecture choose holds a :class:`ChoiceOp`: the candidates of
+that decision side by side. A **decision** is named by a key (for NB201 the
+edge's choice name ``'2<-1'``; for DARTS ``'normal.n1.e2'``, the edge from
+state 2 into node 1; for MobileNet ``'s1.b0'`` for a block and ``'s1.depth'``)
+and has a list of option labels. One :class:`Controller` per supernet says,
+for every key, what its choice ops compute:
+
+* **mixed** mode: the weighted sum of the candidates, with weights from the
+  architecture parameters (``softmax(alpha)``, Gumbel-softmax, Max-W);
+* **path** mode: exactly one candidate per key (a sub-network), set from an
+  architecture with :meth:`Supernet.set_arch`. Keys an architecture does not
+  use (a DARTS edge that is not one of a node's two inputs) are switched off.
+
+A decision can also be *fixed* to one candidate in mixed mode, or have one
+candidate *removed* (zero weight): that is how perturbation-based selection
+(DARTS-PT) discretises a supernet edge by edge.
+
+With one path selected the supernet computes exactly what the stand-alone
+network ``space.build(arch, task)`` computes with the same weights:
+:meth:`Supernet.extract` builds that network and loads the inherited weights
+into it, and :func:`nasforge.testing.check_supernet` checks the equality for
+every registered supernet.
+
+torch is imported when this module is imported: import it only where a
+supernet is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from nasforge.errors import ConfigError
+from nasforge.spaces.base import Architecture, SearchSpace
+
+__all__ = ["ChoiceOp", "Controller", "Decision", "Supernet", "WEIGHTINGS", "bn_snapshot", "path_accuracy",
+           "recalibrate_bn"]
+
+#: how mixed mode turns a decision's architecture parameters into candidate weights
+WEIGHTINGS = ("softmax", "gumbel", "max-w")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One decision of a supernet: its key, its option labels, and whether a candidate can be parameter-free.
+
+    ``param_free`` lists the option labels whose candidate has no weights (skip, pooling, none): the
+    collapse guard counts them in derived architectures.
+    """
+
+    key: str
+    options: tuple[str, ...]
+    param_free: tuple[str, ...] = ()
+
+
+class Controller:
+    """What every :class:`ChoiceOp` of one supernet computes (a plain object shared by them).
+
+    ``alphas`` are the architecture parameters, one vector per decision key in
+    :attr:`keys` order. :meth:`begin_forward` computes the weights of all keys
+    once per forward pass (so every cell that shares a decision shares one
+    Gumbel sample); :meth:`get` is what a choice op reads.
+    """
+
+    def __init__(self, decisions: Sequence[Decision], alphas: nn.ParameterList) -> None:
+        self.decisions = {d.key: d for d in decisions}
+        self.keys = [d.key for d in decisions]
+        self.index = {k: i for i, k in enumerate(self.keys)}
+        self.alphas = alphas
+        self.mode = "mixed"
+        self.path: dict[str, int] = {}
+        self.fixed: dict[str, int] = {}
+        self.removed: dict[str, int] = {}
+        self.off: set[str] = set()
+        self.weighting = "softmax"
+        self.tau = 1.0
+        self.generator: torch.Generator | None = None
+        self._cache: dict[str, Any] = {}
+
+    # -- modes ---------------------------------------------------------------------
+    def set_path(self, path: Mapping[str, int]) -> None:
+        """Path mode: ``path[key]`` is the candidate index of each used key; other keys are off."""
+        for key, idx in path.items():
+            n = len(self.decisions[key].options)
+            if not 0 <= int(idx) < n:
+                raise ValueError(f"decision {key!r} has {n} candidates; got index {idx}")
+        self.mode = "path"
+        self.path = {k: int(v) for k, v in path.items()}
+
+    def set_mixed(self, weighting: str = "softmax", tau: float = 1.0) -> None:
+        if weighting not in WEIGHTINGS:
+            raise ConfigError(f"weighting {weighting!r} is not known; accepted: {', '.join(WEIGHTINGS)}")
+        self.mode, self.weighting, self.tau = "mixed", weighting, float(tau)
+
+    def probabilities(self, key: str) -> torch.Tensor:
+        """``softmax(alpha)`` of ``key`` (detached), with a removed candidate at zero."""
+        p = torch.softmax(self.alphas[self.index[key]].detach(), dim=-1)
+        if key in self.removed:
+            p = p.clone()
+            p[self.removed[key]] = 0.0
+        return p
+
+    # -- per forward ---------------------------------------------------------------
+    def begin_forward(self) -> None:
+        self._cache = {}
+        if self.mode == "path":
+            return
+        for i, key in enumerate(self.keys):
+            if key in self.off:
+                self._cache[key] = None
+            elif key in self.fixed:
+                self._cache[key] = self.fixed[key]
+            else:
+                self._cache[key] = self._weights(key, self.alphas[i])
+
+    def _weights(self, key: str, alpha: torch.Tensor) -> Any:
+        if self.weighting == "gumbel":
+            # Gumbel-softmax, hard: one sampled candidate computes, its weight is 1 forward and carries the
+            # softmax's gradient backward (straight-through)
+            u = torch.rand(alpha.shape, generator=self.generator).clamp_(1e-10, 1 - 1e-10).to(alpha.device)
+            soft = torch.softmax((alpha - torch.log(-torch.log(u))) / self.tau, dim=-1)
+            idx = int(soft.argmax())
+            hard = torch.zeros_like(soft)
+            hard[idx] = 1.0
+            return idx, hard - soft.detach() + soft
+        w = torch.softmax(alpha, dim=-1)
+        if self.weighting == "max-w":
+            w = 1.0 - w.max() + w
+        if key in self.removed:
+            mask = torch.ones_like(w)
+            mask[self.removed[key]] = 0.0
+            w = w * mask
+        return w
+
+    def get(self, key: str) -> Any:
+        """``None`` (key off), an ``int`` (one candidate), ``(index, weights)`` (one sampled candidate with a
+        gradient-carrying weight) or a weight vector (the mixture)."""
+        if self.mode == "path":
+            return self.path.get(key)
+        return self._cache.get(key)
+
+
+class ChoiceOp(nn.Module):
+    """The candidates of one decision at one place of the network.
+
+    ``ops`` is an ``nn.ModuleList`` in the decision's option order (so state-dict
+    keys read ``...ops.<index>...``). Several choice ops may share a key (a cell
+    repeated through the network shares its genotype).
+    """
+
+    def __init__(self, key: str, ops: Sequence[nn.Module], controller: Controller) -> None:
+        super().__init__()
+        self.key = key
+        self.ops = nn.ModuleList(ops)
+        object.__setattr__(self, "_controller", controller)  # not a submodule: shared, holds no weights
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | None:
+        w = self._controller.get(self.key)
+        if w is None:
+            return None
+        if isinstance(w, int):
+            return self.ops[w](x)
+        if isinstance(w, tuple):
+            idx, weights = w
+            return weights[idx] * self.ops[idx](x)
+        out = None
+        for i, op in enumerate(self.ops):
+            if not bool(w.requires_grad) and float(w[i]) == 0.0:
+                continue
+            h = w[i] * op(x)
+            out = h if out is None else out + h
+        return out if out is not None else self.ops[0](x).mul(0.0)
+
+
+def add(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
+    """The sum of two optional tensors (``None`` is an edge that is off)."""
+    if a is None:
+        return b
+    return a if b is None else a + b
+
+
+class Supernet(nn.Module):
+    """Base class of supernets: decisions, architecture parameters, modes, extraction.
+
+    Subclasses build their modules, then call :meth:`_setup` with their
+    decisions, and implement :meth:`path_of` (architecture -> candidate index
+    per used key), :meth:`derive_from` (a chosen candidate per key -> an
+    architecture of the space, for the magnitude rule and for selection by
+    perturbation) and :meth:`map_key` (a stand-alone state-dict key -> the
+    supernet key that holds the same weight).
+    """
+
+    space: SearchSpace
+    task: Any
+
+    def _setup(self, decisions: Sequence[Decision], init_scale: float = 1e-3, seed: int = 0) -> None:
+        gen = torch.Generator().manual_seed(int(seed))
+        self.alphas = nn.ParameterList(
+            [nn.Parameter(init_scale * torch.randn(len(d.options), generator=gen)) for d in decisions])
+        self.controller = Controller(decisions, self.alphas)
+
+    # -- parameters ----------------------------------------------------------------
+    @property
+    def decisions(self) -> list[Decision]:
+        return [self.controller.decisions[k] for k in self.controller.keys]
+
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return list(self.alphas)
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        alpha_ids = {id(p) for p in self.alphas}
+        return [p for p in self.parameters() if id(p) not in alpha_ids]
+
+    def alpha_values(self) -> dict[str, list[float]]:
+        """The architecture parameters as plain lists, per key."""
+        return {k: [float(v) for v in self.alphas[i].detach()] for i, k in enumerate(self.controller.keys)}
+
+    # -- modes ---------------------------------------------------------------------
+    def set_arch(self, arch: Architecture) -> None:
+        """Path mode: compute exactly the sub-network of ``arch``."""
+        self.controller.set_path(self.path_of(arch))
+
+    def set_mixed(self, weighting: str = "softmax", tau: float = 1.0) -> None:
+        self.controller.set_mixed(weighting, tau)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.controller.begin_forward()
+        return self.body(x)
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    # -- architectures -------------------------------------------------------------
+    def path_of(self, arch: Architecture) -> dict[str, int]:  # pragma: no cover
+        raise NotImplementedError
+
+    def derive_from(self, chosen: Mapping[str, int], strength: Mapping[str, float] | None = None) -> Architecture:
+        """The architecture whose candidate per key is ``chosen[key]``; ``strength[key]`` ranks keys where the
+        space needs a subset of them (a DARTS node keeps its two strongest incoming edges)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def derive(self, exclude: Sequence[str] = ()) -> Architecture:
+        """The magnitude rule: per key the candidate with the largest architecture weight (labels in
+        ``exclude`` never chosen); where only some keys are kept, the strongest ones."""
+        chosen, strength = {}, {}
+        for key in self.controller.keys:
+            d = self.controller.decisions[key]
+            p = self.controller.probabilities(key).numpy().astype(float)
+            if key in self.controller.fixed:
+                p = np.eye(len(d.options))[self.controller.fixed[key]]
+            allowed = [i for i, o in enumerate(d.options) if o not in exclude] or list(range(len(d.options)))
+            best = max(allowed, key=lambda i: p[i])
+            chosen[key], strength[key] = best, float(p[best])
+        return self.derive_from(chosen, strength)
+
+    def topology_groups(self) -> list[tuple[list[str], int]]:
+        """Groups of decision keys of which an architecture keeps a fixed number (a DARTS node keeps two of
+        its incoming edges): ``[(keys, n_keep), ...]``; none for spaces whose every decision is used."""
+        return []
+
+    def param_free_fraction(self, arch: Architecture) -> float:
+        """The fraction of the decisions ``arch`` uses whose candidate has no weights (skip, pooling, none)."""
+        path = self.path_of(arch)
+        free = [self.controller.decisions[k].options[i] in self.controller.decisions[k].param_free
+                for k, i in path.items() if self.controller.decisions[k].param_free]
+        return float(np.mean(free)) if free else 0.0
+
+    # -- inherited weights ---------------------------------------------------------
+    def map_key(self, arch: Architecture, path: Mapping[str, int], key: str) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def subnet_state_dict(self, arch: Architecture, standalone: nn.Module) -> dict[str, torch.Tensor]:
+        """The state dict of ``standalone`` (``space.build(arch, task)``) filled from the supernet's weights."""
+        path = self.path_of(arch)
+        mine = self.state_dict()
+        out = {}
+        for key in standalone.state_dict():
+            src = self.map_key(arch, path, key)
+            if src not in mine:
+                raise KeyError(f"supernet {type(self).__name__} has no weight {src!r} for stand-alone {key!r}")
+            out[key] = mine[src].clone()
+        return out
+
+    def extract(self, arch: Architecture) -> nn.Module:
+        """The stand-alone network of ``arch`` (``space.build``) with the weights it inherits from the supernet."""
+        net = self.space.build(arch, self.task)
+        net.load_state_dict(self.subnet_state_dict(arch, net))
+        return net.to(next(self.parameters()).device)
+
+
+# ----------------------------------------------------------------------------- BatchNorm
+
+def _bns(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+@contextlib.contextmanager
+def bn_snapshot(model: nn.Module) -> Iterator[None]:
+    """Restore every BatchNorm's running statistics and momentum on exit."""
+    saved = [(m, m.momentum, {k: v.clone() for k, v in m.state_dict().items()
+                              if k in ("running_mean", "running_var", "num_batches_tracked")}) for m in _bns(model)]
+    try:
+        yield
+    finally:
+        for m, momentum, state in saved:
+            m.momentum = momentum
+            for k, v in state.items():
+                getattr(m, k).copy_(v)
+
+
+def recalibrate_bn(model: nn.Module, X: torch.Tensor, batches: int = 4, batch_size: int = 128) -> None:
+    """Reset BatchNorm running statistics and re-estimate them on the first ``batches`` batches of ``X``
+    (a cumulative average, in training mode, without gradients). Deterministic: the batches are fixed."""
+    for m in _bns(model):
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average over the calibration batches
+    was = model.training
+    model.train()
+    with torch.no_grad():
+        for b in range(batches):
+            xb = X[b * batch_size:(b + 1) * batch_size]
+            if len(xb) < 2:
+                break
+            model(xb)
+    model.train(was)
+
+
+def path_accuracy(supernet: Supernet, arch: Architecture, X_val: torch.Tensor, y_val: torch.Tensor, *,
+                  X_calib: torch.Tensor | None = None, recalibrate: bool = True, calib_batches: int = 4,
+                  batch_size: int = 512) -> float:
+    """Validation accuracy (%) of ``arch``'s sub-network with inherited weights.
+
+    With ``recalibrate`` the BatchNorm statistics are re-estimated on ``calib_batches`` batches of
+    ``X_calib`` (training data) first; the supernet's own statistics and mode are restored afterwards,
+    so scoring one architecture never changes the score of the next.
+    """
+    from nasforge.evaluators.training import accuracy
+
+    ctl = supernet.controller
+    saved = (ctl.mode, dict(ctl.path))
+    try:
+        with bn_snapshot(supernet):
+            supernet.set_arch(arch)
+            if recalibrate:
+                if X_calib is None:
+                    raise ValueError("recalibration needs training data (X_calib)")
+                recalibrate_bn(supernet, X_calib, calib_batches)
+            return accuracy(supernet, X_val, y_val, batch_size)
+    finally:
+        ctl.mode, ctl.path = saved
