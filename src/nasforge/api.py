@@ -249,7 +249,8 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
     in ``method_options``) and recorded with ``Study.add_trial(source=<method>)``, with the search cost.
     ``training_options`` are what ``nasforge train`` later retrains with (as for a search). With
     ``checkpoint_dir`` every epoch is checkpointed; ``resume=True`` continues the study and, when there is one, the
-    checkpoint (a run killed before its first checkpoint starts again). Returns the recorded trial's summary (study, number, arch, val_acc, metrics, history).
+    checkpoint (a run killed before its first checkpoint starts again). Returns the recorded trial's
+    summary (study, number, arch, val_acc, metrics, history).
     """
     from nasforge.oneshot.record import OneShotRecord, record_outcome
     from nasforge.study import plain_metrics
@@ -505,5 +506,5 @@ def compare(strategies: Sequence[str] = ("random", "rea", "local"), *, peers: Se
     return run_bench(cfg, out, progress=progress, reuse=reuse)
 
 
-__all__ = ["search", "oneshot", "summarise", "list_studies", "retrain", "compare", "make_space", "make_scorer", "task_config",
-           "load_task", "open_storage", "default_study_name", "check_table_covers", "DEFAULT_TRIALS"]
+__all__ = ["search", "oneshot", "summarise", "list_studies", "retrain", "compare", "make_space", "make_scorer",
+           "task_config", "load_task", "open_storage", "default_study_name", "check_table_covers", "DEFAULT_TRIALS"]

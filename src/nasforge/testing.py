@@ -21,8 +21,8 @@ from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical, integer, repeat
 from nasforge.strategies.base import Strategy
 
-__all__ = ["check_evaluator", "check_space", "check_strategy", "count_target_found", "fake_scorer", "hidden_target_space",
-           "linear_evaluator", "toy_space"]
+__all__ = ["check_evaluator", "check_space", "check_strategy", "check_supernet", "count_target_found", "fake_scorer",
+           "hidden_target_space", "linear_evaluator", "toy_space"]
 
 StrategyFactory = Callable[[SearchSpace, int], Strategy]
 Evaluate = Callable[[Architecture], Result]
@@ -482,6 +482,60 @@ def check_evaluator(evaluator: Any, space: SearchSpace, n: int = 3, seed: int = 
             raise _fail(who, "cost", f"declares a cost but reported {res.cost} for {arch}")
         if fid is not None and res.fidelity != fid:
             raise _fail(who, "fidelity", f"asked for {fid}, the result says {res.fidelity}")
+
+
+def check_supernet(space: SearchSpace, task: Any, n: int = 3, seed: int = 0, atol: float = 1e-5) -> None:
+    """Check the supernet of ``space`` (from the ``SUPERNETS`` registry) against the contract.
+
+    Every decision has at least two options and one architecture parameter per option; after a
+    training step in mixed mode (so BatchNorm statistics are not the defaults), for ``n`` sampled
+    architectures the path's output equals the stand-alone network ``space.build(arch, task)``
+    with the weights :meth:`~nasforge.oneshot.supernet.Supernet.extract` gives it (eval mode), and
+    ``path_of`` names only known decisions; the magnitude rule derives an architecture of the space,
+    and so does every path-derived choice (``derive_from(path_of(arch))`` is ``arch`` again).
+    """
+    import torch
+
+    from nasforge.oneshot.methods import build_supernet
+
+    who = f"supernet of {space.name!r}"
+    sn = build_supernet(space, task, seed)
+    for d, a in zip(sn.decisions, sn.arch_parameters()):
+        if len(d.options) < 2 or a.numel() != len(d.options):
+            raise _fail(who, f"decision {d.key!r}", f"has {len(d.options)} options and {a.numel()} parameters")
+    X = torch.as_tensor(task.X_train[:8], dtype=torch.float32)
+    sn.train()
+    sn.set_mixed()
+    out = sn(X)
+    if tuple(out.shape) != (len(X), task.num_classes):
+        raise _fail(who, "mixed forward", f"gave shape {tuple(out.shape)}, expected {(len(X), task.num_classes)}")
+    out.sum().backward()
+    if all(a.grad is None or float(a.grad.abs().sum()) == 0.0 for a in sn.arch_parameters()):
+        raise _fail(who, "mixed forward", "gives no gradient to the architecture parameters")
+    sn.eval()
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        arch = space.sample(rng)
+        path = sn.path_of(arch)
+        unknown = set(path) - set(sn.controller.keys)
+        if unknown:
+            raise _fail(who, "path_of", f"names unknown decisions {sorted(unknown)} for {arch}")
+        sn.set_arch(arch)
+        with torch.no_grad():
+            mine = sn(X)
+            try:
+                alone = sn.extract(arch).eval()(X)
+            except (KeyError, RuntimeError) as exc:
+                raise _fail(who, "extract", f"cannot give {arch} its inherited weights: {exc}") from None
+        gap = float((mine - alone).abs().max())
+        if gap > atol:
+            raise _fail(who, "single path", f"differs from the stand-alone network of {arch} by {gap:.3g}")
+        back = sn.derive_from(path, {k: 1.0 for k in path})
+        if space.key(back) != space.key(arch):
+            raise _fail(who, "derive_from(path_of(arch))", f"gave {back}, not {arch}")
+    derived = sn.derive()
+    if not space.contains(derived):
+        raise _fail(who, "derive()", f"gave {derived}, which is not an architecture of the space")
 
 
 def _Explode() -> Any:

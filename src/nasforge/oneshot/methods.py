@@ -8,8 +8,9 @@ al. 2019), then selects an architecture:
 * ``darts``: mixed operations weighted by ``softmax(alpha)``; the architecture
   gradient is the first-order one (the current weights taken as optimal).
 * ``darts2``: the second-order (unrolled) architecture gradient: the
-  validation loss after one virtual SGD step of the weights, with the
-  Hessian-vector product approximated by finite differences, as in DARTS.
+  validation loss after one virtual SGD step of the weights (momentum and
+  weight decay included, as in DARTS); the Hessian-vector product is computed
+  exactly by double backpropagation rather than DARTS' finite differences.
 * ``gdas``: Gumbel-softmax sampling (Dong & Yang 2019): each forward pass
   samples one candidate per decision and computes only it; the temperature
   falls linearly from ``tau_max`` to ``tau_min``.
@@ -74,7 +75,8 @@ from nasforge.oneshot.supernet import Supernet, bn_snapshot, path_accuracy
 from nasforge.options import check_choice, check_int, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
 
-__all__ = ["CollapseWarning", "DARTS", "DARTS2", "DifferentiableSearch", "GDAS", "OneShotOutcome", "SELECTIONS", "build_supernet"]
+__all__ = ["CollapseWarning", "DARTS", "DARTS2", "DifferentiableSearch", "GDAS", "OneShotOutcome", "SELECTIONS",
+           "build_supernet"]
 
 SELECTIONS = ("magnitude", "pt")
 LR_SCHEDULES = ("cosine", "cosine-power", "constant")
@@ -259,7 +261,8 @@ class DifferentiableSearch:
         if collapsed:
             warnings.warn(f"{self.name}: the derived architecture {arch} is dominated by parameter-free "
                           f"operations ({free:.0%} of its decisions: skip, pooling, none); the search may have "
-                          f"collapsed (try select='pt', early_stop=True or weighting='max-w')", stacklevel=2)
+                          f"collapsed (try select='pt', early_stop=True or weighting='max-w')", CollapseWarning,
+                          stacklevel=3)
         metrics = {
             "val_acc": val,
             "supernet_epochs": state["epoch"],
@@ -335,13 +338,17 @@ class DifferentiableSearch:
 
     def _unrolled_grads(self, xt: torch.Tensor, yt: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor,
                         lr: float) -> list[torch.Tensor]:
-        """DARTS' second-order architecture gradient: dL_val(w', a)/da - lr * (d2 L_train / da dw) dL_val(w', a)/dw'
-        with w' = w - lr * (momentum + dL_train/dw + wd * w), the product by central finite differences."""
+        """DARTS' second-order architecture gradient, ``dL_val(w', a)/da - lr * (d2 L_train / da dw) v`` with
+        ``w' = w - lr * (momentum + dL_train/dw + wd * w)`` the virtual step and ``v = dL_val(w', a)/dw'``.
+
+        The mixed second derivative times ``v`` is computed exactly by double backpropagation. (DARTS
+        approximates it by central finite differences at radius 0.01; on small ReLU networks that estimate
+        jumps across activation kinks: in the tests it is off by several times the true value.)
+        """
         sn = self.supernet
         weights, alphas = sn.weight_parameters(), sn.arch_parameters()
         backup = [w.detach().clone() for w in weights]
-        loss = F.cross_entropy(sn(xt), yt)
-        dw = torch.autograd.grad(loss, weights, allow_unused=True)
+        dw = torch.autograd.grad(F.cross_entropy(sn(xt), yt), weights, allow_unused=True)
         with torch.no_grad():
             for w, g in zip(weights, dw):
                 buf = self.w_opt.state.get(w, {}).get("momentum_buffer")
@@ -349,30 +356,20 @@ class DifferentiableSearch:
                 if buf is not None:
                     step = step + self.w_momentum * buf
                 w.sub_(lr * step)
-        loss_v = F.cross_entropy(sn(xv), yv)
-        grads = torch.autograd.grad(loss_v, alphas + weights, allow_unused=True)
+        grads = torch.autograd.grad(F.cross_entropy(sn(xv), yv), alphas + weights, allow_unused=True)
         da = [g if g is not None else torch.zeros_like(a) for g, a in zip(grads[:len(alphas)], alphas)]
-        dwv = [g if g is not None else torch.zeros_like(w) for g, w in zip(grads[len(alphas):], weights)]
-        norm = torch.sqrt(sum((g * g).sum() for g in dwv))
-        eps = 0.01 / float(norm) if float(norm) > 0 else 0.0
-        if eps == 0.0:
-            with torch.no_grad():
-                for w, b in zip(weights, backup):
-                    w.copy_(b)
-            return da
-
-        def alpha_grad(sign: float) -> list[torch.Tensor]:
-            with torch.no_grad():
-                for w, b, g in zip(weights, backup, dwv):
-                    w.copy_(b + sign * eps * g)
-            out = torch.autograd.grad(F.cross_entropy(sn(xt), yt), alphas, allow_unused=True)
-            return [o if o is not None else torch.zeros_like(a) for o, a in zip(out, alphas)]
-
-        g_pos, g_neg = alpha_grad(1.0), alpha_grad(-1.0)
+        v = [g for g in grads[len(alphas):]]
         with torch.no_grad():
             for w, b in zip(weights, backup):
                 w.copy_(b)
-        return [a - lr * (p - n) / (2 * eps) for a, p, n in zip(da, g_pos, g_neg)]
+        if lr == 0.0:
+            return da
+        gw = torch.autograd.grad(F.cross_entropy(sn(xt), yt), weights, create_graph=True, allow_unused=True)
+        dot = sum((g * x).sum() for g, x in zip(gw, v) if g is not None and x is not None)
+        if not isinstance(dot, torch.Tensor) or not dot.requires_grad:
+            return da
+        hv = torch.autograd.grad(dot, alphas, allow_unused=True)
+        return [a - lr * (h if h is not None else torch.zeros_like(a)) for a, h in zip(da, hv)]
 
     # -- the RobustDARTS signal ----------------------------------------------------------
     def dominant_eigenvalue(self, batches: int = 2) -> float:

@@ -226,7 +226,8 @@ class DartsSupernet(Supernet):
 # ----------------------------------------------------------------------------- MobileNet
 
 class _SuperStage(nn.Module):
-    def __init__(self, stage: int, cin: int, cout: int, stride: int, max_depth: int, combos: list[tuple[int, int, bool]],
+    def __init__(self, stage: int, cin: int, cout: int, stride: int, max_depth: int,
+                 combos: list[tuple[int, int, bool]],
                  controller: Any) -> None:
         super().__init__()
         from nasforge.spaces.mobilenet import MBConv
