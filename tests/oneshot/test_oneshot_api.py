@@ -1,0 +1,124 @@
+"""api.oneshot and `nasforge oneshot`: recorded through add_trial, shown, retrained, resumed after a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nasforge import api
+from nasforge.errors import ConfigError, StudyExistsError
+from nasforge.testing import tiny_task
+
+OPTS = {"epochs": 2, "batch_size": 16, "threads": 1}
+
+
+def _task_file(tmp_path: Path) -> str:
+    t = tiny_task(n=90, classes=3, image=True)
+    path = tmp_path / "tiny.npz"
+    np.savez(path, X=np.concatenate([t.X_train, t.X_val, t.X_test]), y=np.concatenate([t.y_train, t.y_val, t.y_test]))
+    return str(path)
+
+
+def test_the_derived_architecture_is_recorded_and_retrainable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    task = _task_file(tmp_path)
+    out = api.oneshot("gdas", task=task, space="nb201", space_options={"C": 2, "N": 1}, storage=url,
+                      method_options=OPTS, training_options={"epochs": 1}, checkpoint_dir=tmp_path / "ck")
+    assert out["study"] == "tiny-nb201-gdas-s0" and out["number"] == 0
+    summary = api.summarise(out["study"], url)
+    best = summary["best"]
+    assert best["arch"] == out["arch"] and best["source"] == "gdas"
+    assert best["value"] == pytest.approx(out["val_acc"])
+    assert summary["config"]["oneshot"]["method"] == "gdas" and summary["config"]["strategy"] == "oneshot:gdas"
+    rows = api.list_studies(url)
+    assert rows[0]["strategy"] == "oneshot:gdas"
+    # `nasforge train` on the study retrains the derived architecture with the recorded schedule
+    result = api.retrain(out["study"], url, epochs=1, threads=1)
+    assert result["arch"] == out["arch"] and 0 <= result["test_acc"] <= 100
+
+
+def test_resuming_a_finished_run_records_nothing_twice(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    task = _task_file(tmp_path)
+    kw = dict(task=task, space="nb201", space_options={"C": 2, "N": 1}, storage=url, method_options=OPTS,
+              checkpoint_dir=tmp_path / "ck")
+    first = api.oneshot("darts", **kw)
+    with pytest.raises(StudyExistsError, match="already exists"):
+        api.oneshot("darts", **kw)
+    again = api.oneshot("darts", resume=True, **kw)
+    assert again["number"] == first["number"] and again["arch"] == first["arch"]
+    assert len(api.summarise(first["study"], url)["top"]) == 1
+
+
+def test_a_one_shot_study_does_not_ask(tmp_path: Path) -> None:
+    from nasforge.oneshot.record import OneShotRecord
+    from nasforge.spaces.nb201 import NB201Space
+
+    with pytest.raises(ConfigError, match="does not propose trials"):
+        OneShotRecord(NB201Space(), method="darts").ask()
+
+
+def test_bad_input_is_refused_before_a_study_exists(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    task = _task_file(tmp_path)
+    with pytest.raises(ConfigError, match="space 'mlp' has no supernet"):
+        api.oneshot("darts", task=task, space="mlp", storage=url, method_options=OPTS)
+    with pytest.raises(ConfigError, match="has no option.*nope"):
+        api.oneshot("darts", task=task, space="nb201", storage=url, method_options={"nope": 1})
+    assert not (tmp_path / "s.db").exists()  # nothing was created
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "nasforge.cli", "oneshot", *args], cwd=cwd, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_cli_run_killed_mid_search_resumes_to_the_uninterrupted_architecture(tmp_path: Path) -> None:
+    task = _task_file(tmp_path)
+    common = ["--task", task, "-P", "C=2", "-P", "N=1", "--epochs", "6", "--batch-size", "16", "--threads", "1",
+              "--select", "pt", "-p", "pt_tune_steps=3", "--json"]
+    full = _cli(*common, "--storage", "sqlite:///full.db", "--checkpoint-dir", "ck-full", cwd=tmp_path)
+    out, err = full.communicate(timeout=300)
+    assert full.returncode == 0, err
+    expected = json.loads(out)
+
+    run = _cli(*common[:-1], "--storage", "sqlite:///killed.db", cwd=tmp_path)
+    ck = tmp_path / "nasforge-checkpoints" / "tiny-nb201-darts-s0" / "oneshot.pt"  # the default place
+    deadline = time.time() + 240
+    while not ck.exists() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    assert ck.exists(), run.communicate()[1]
+    assert run.poll() is None, "the run ended before it could be killed"
+    run.send_signal(signal.SIGKILL)  # no chance to clean up: only the last checkpoint survives
+    run.communicate()
+    resumed = _cli(*common, "--storage", "sqlite:///killed.db", "--resume", cwd=tmp_path)
+    out, err = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, err
+    got = json.loads(out)
+    assert got["arch"] == expected["arch"] and got["val_acc"] == pytest.approx(expected["val_acc"])
+    assert got["metrics"]["alphas"] == expected["metrics"]["alphas"]
+
+
+def test_cli_prints_progress_lines_and_where_the_result_went(tmp_path: Path) -> None:
+    task = _task_file(tmp_path)
+    p = _cli("--task", task, "-P", "C=2", "-P", "N=1", "--epochs", "2", "--batch-size", "16", "--method", "gdas",
+             "--threads", "1", "--storage", "sqlite:///s.db", cwd=tmp_path)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert "epoch 1/2" in err and "epoch 2/2" in err and "derived |" in err
+    assert "recorded as trial 0 of study tiny-nb201-gdas-s0" in out and "nasforge train --study" in out
+    again = _cli("--task", task, "--method", "gdas", "--storage", "sqlite:///s.db", cwd=tmp_path)
+    _, err = again.communicate(timeout=300)
+    assert again.returncode == 2 and "already exists" in err
+    bad = _cli("--task", task, "--method", "enas", "--storage", "sqlite:///s.db", cwd=tmp_path)
+    _, err = bad.communicate(timeout=300)
+    assert bad.returncode == 2 and "unknown one-shot method 'enas'" in err and "darts, darts2, gdas" in err
