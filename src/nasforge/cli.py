@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nasforge.registry import BENCHMARKS, EVALUATORS, SPACES, STRATEGIES, accepted_options
+from nasforge.registry import BENCHMARKS, EVALUATORS, ONESHOT, SPACES, STRATEGIES, SUPERNETS, accepted_options
 
 DEFAULT_STORAGE = "sqlite:///nasforge.db"
 
@@ -672,10 +672,11 @@ def show(name: str = typer.Argument(..., help="study name"),
 
 @app.command("list")
 @_guard
-def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks or evaluators"),
+def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks, evaluators, oneshot (weight-sharing methods) or supernets"),
           as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List registered spaces, strategies, benchmarks or evaluators with their options."""
-    registries = {"spaces": SPACES, "strategies": STRATEGIES, "benchmarks": BENCHMARKS, "evaluators": EVALUATORS}
+    """List registered spaces, strategies, benchmarks, evaluators, one-shot methods or supernets with their options."""
+    registries = {"spaces": SPACES, "strategies": STRATEGIES, "benchmarks": BENCHMARKS, "evaluators": EVALUATORS,
+                  "oneshot": ONESHOT, "supernets": SUPERNETS}
     if kind not in registries:
         raise CLIError(f"unknown kind {kind!r}; accepted: {', '.join(registries)}")
     reg = registries[kind]
@@ -683,7 +684,8 @@ def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks o
     for n in reg.list():
         obj = reg.get(n)
         doc = (inspect.getdoc(obj) or "").splitlines()
-        rows.append({"name": n, "options": accepted_options(obj), "about": doc[0] if doc else ""})
+        options = [o for o in accepted_options(obj) if o != "task"]  # one-shot methods and supernets take the task
+        rows.append({"name": n, "options": options, "about": doc[0] if doc else ""})
     if as_json:
         print(json.dumps(rows))
         return

@@ -122,3 +122,16 @@ def test_cli_prints_progress_lines_and_where_the_result_went(tmp_path: Path) -> 
     bad = _cli("--task", task, "--method", "enas", "--storage", "sqlite:///s.db", cwd=tmp_path)
     _, err = bad.communicate(timeout=300)
     assert bad.returncode == 2 and "unknown one-shot method 'enas'" in err and "darts, darts2, gdas" in err
+
+
+def test_list_shows_the_methods_and_supernets() -> None:
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    res = CliRunner().invoke(app, ["list", "oneshot", "--json"])
+    rows = {r["name"]: r for r in json.loads(res.stdout)}
+    assert set(rows) == {"darts", "darts2", "gdas"} and "select" in rows["darts"]["options"]
+    assert "task" not in rows["darts"]["options"]
+    res = CliRunner().invoke(app, ["list", "supernets", "--json"])
+    assert {r["name"] for r in json.loads(res.stdout)} == {"nb201", "darts", "mobilenet"}
