@@ -85,6 +85,14 @@ def check_choice(name: str, value: Any, accepted: Iterable[Any], who: str | None
     return value
 
 
+def check_bool(name: str, value: Any, who: str | None = None) -> bool:
+    """``True`` or ``False`` (numpy booleans too; not 0, 1 or strings): ``early_stop must be True or False,
+    got 'no'``."""
+    if not isinstance(value, (bool, _np.bool_)):
+        raise ConfigError(f"{_prefix(who, name)} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_budget(name: str, value: Any, integer: bool = False) -> Any:
     """A positive budget (``n_trials``, seconds) or None."""
     if value is None:
@@ -98,4 +106,4 @@ def check_budget(name: str, value: Any, integer: bool = False) -> Any:
     return value
 
 
-__all__ = ["check_int", "check_number", "check_probability", "check_choice", "check_budget"]
+__all__ = ["check_int", "check_number", "check_probability", "check_choice", "check_bool", "check_budget"]

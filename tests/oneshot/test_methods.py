@@ -222,6 +222,8 @@ def test_checkpoint_errors_name_the_problem(tmp_path) -> None:
     ({"epochs": 0}, "epochs"),
     ({"lr_schedule": "step"}, "lr_schedule.*cosine, cosine-power, constant"),
     ({"es_ratio": 1.5}, "es_ratio"),
+    ({"early_stop": "no"}, "early_stop must be True or False, got 'no'"),
+    ({"recalibrate_bn": 1}, "recalibrate_bn must be True or False, got 1"),
 ])
 def test_bad_options_are_named(options, match) -> None:
     with pytest.raises((ConfigError, ValueError), match=match):
@@ -238,3 +240,16 @@ def test_methods_are_registered_subclasses() -> None:
         cls = ONESHOT.get(name)
         assert issubclass(cls, DifferentiableSearch) and cls.name == name
     assert np.isfinite(make("darts2").order)
+
+
+def test_perturbation_ties_fall_back_to_the_magnitude_rule() -> None:
+    class Indifferent(type(make())):
+        def _mixed_acc(self, batches: int) -> float:
+            return 50.0  # removing anything changes nothing
+
+    space = DartsSpace(C=2, layers=3)
+    m = Indifferent(space, TASK, epochs=1, batch_size=16, threads=1, select="pt", pt_tune_steps=0)
+    out = m.run()
+    m.supernet.controller.fixed.clear()
+    m.supernet.controller.off.clear()
+    assert out.arch == m.supernet.derive(exclude=("none",))

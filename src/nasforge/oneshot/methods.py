@@ -58,6 +58,7 @@ from __future__ import annotations
 import math
 import os
 import resource
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -72,7 +73,7 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators import hardware
 from nasforge.evaluators.training import task_tensors
 from nasforge.oneshot.supernet import Supernet, bn_snapshot, path_accuracy
-from nasforge.options import check_choice, check_int, check_number
+from nasforge.options import check_bool, check_choice, check_int, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
 
 __all__ = ["CollapseWarning", "DARTS", "DARTS2", "DifferentiableSearch", "GDAS", "OneShotOutcome", "SELECTIONS",
@@ -105,6 +106,12 @@ class OneShotOutcome:
     val_acc: float
     metrics: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far, in MB (``ru_maxrss``: KB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
 def lr_at(schedule: str, step: int, total: int, lr_max: float, lr_min: float, power: float = 10.0) -> float:
@@ -154,11 +161,11 @@ class DifferentiableSearch:
         self.pt_tune_steps = check_int("pt_tune_steps", pt_tune_steps, minimum=0)
         self.pt_lr = check_number("pt_lr", pt_lr, 0.0, low_open=True)
         self.pt_val_batches = check_int("pt_val_batches", pt_val_batches, minimum=1)
-        self.early_stop = bool(early_stop)
+        self.early_stop = check_bool("early_stop", early_stop)
         self.es_window = check_int("es_window", es_window, minimum=1)
         self.es_ratio = check_number("es_ratio", es_ratio, 0.0, 1.0, low_open=True, high_open=True)
         self.power_iterations = check_int("power_iterations", power_iterations, minimum=1)
-        self.recalibrate_bn = bool(recalibrate_bn)
+        self.recalibrate_bn = check_bool("recalibrate_bn", recalibrate_bn)
         self.calib_batches = check_int("calib_batches", calib_batches, minimum=1)
         self.seed = check_int("seed", seed, minimum=0)
         self.threads = None if threads is None else check_int("threads", threads, minimum=1)
@@ -267,7 +274,7 @@ class DifferentiableSearch:
             "val_acc": val,
             "supernet_epochs": state["epoch"],
             "search_seconds": elapsed0 + time.perf_counter() - start,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "peak_rss_mb": peak_rss_mb(),
             "param_free_fraction": free,
             "collapsed": collapsed,
             "stopped_epoch": state["stopped_epoch"],
@@ -449,7 +456,9 @@ class DifferentiableSearch:
                     ctl.removed[key] = i
                     scores.append(self._mixed_acc(self.pt_val_batches))
                     del ctl.removed[key]
-                keep = int(np.argmin(scores))
+                # the removal that hurts most; ties (a supernet that ignores the decision) go to the largest weight
+                prob = ctl.probabilities(key).numpy()
+                keep = min(range(len(options)), key=lambda i: (scores[i], -float(prob[i])))
                 ctl.fixed[key] = keep
                 info = {"phase": "select", "decision": key, "kept": options[keep],
                         "acc_without": {o: s for o, s in zip(options, scores) if math.isfinite(s)}}
@@ -460,7 +469,8 @@ class DifferentiableSearch:
                     ctl.off.add(key)
                     scores.append(self._mixed_acc(self.pt_val_batches))
                     ctl.off.discard(key)
-                kept = [keys[i] for i in np.argsort(scores, kind="stable")[:n_keep]]
+                strength = [float(ctl.probabilities(k).numpy()[ctl.fixed[k]]) if k in ctl.fixed else 0.0 for k in keys]
+                kept = [keys[i] for i in sorted(range(len(keys)), key=lambda i: (scores[i], -strength[i]))[:n_keep]]
                 for key in keys:
                     if key not in kept:
                         ctl.off.add(key)

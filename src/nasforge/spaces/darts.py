@@ -45,8 +45,7 @@ from typing import Any, Hashable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from nasforge.errors import ConfigError
-from nasforge.options import check_int
+from nasforge.options import check_bool, check_int
 from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace, categorical
 
 DARTS_OPS = ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
@@ -96,9 +95,7 @@ class DartsSpace(SearchSpace):
         self.layers = layers
         self.stem_multiplier = stem_multiplier
         self.drop_path = drop_path
-        if not isinstance(distinct_cells, (bool, np.bool_)):
-            raise ConfigError(f"DartsSpace: distinct_cells must be True or False, got {distinct_cells!r}")
-        self.distinct_cells = bool(distinct_cells)
+        self.distinct_cells = check_bool("distinct_cells", distinct_cells, who="DartsSpace")
         #: the cell keys in order: ("normal", "reduce"), or ("cell0", ..., f"cell{layers-1}") with distinct cells
         self.cell_types: tuple[str, ...]
         if self.distinct_cells:
