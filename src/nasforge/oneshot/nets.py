@@ -30,6 +30,18 @@ from nasforge.spaces.base import Architecture
 __all__ = ["DartsSupernet", "MobileNetSupernet", "NB201Supernet"]
 
 
+def _nn_cells() -> Any:
+    from nasforge.spaces.nn import cells
+
+    return cells
+
+
+def _mobilenet_class() -> Any:
+    from nasforge.spaces.mobilenet import MobileNet  # made on first access (the module imports torch lazily)
+
+    return MobileNet
+
+
 # ----------------------------------------------------------------------------- NAS-Bench-201
 
 class _NB201SuperCell(nn.Module):
@@ -51,44 +63,33 @@ class _NB201SuperCell(nn.Module):
         return nodes[-1]
 
 
-class NB201Supernet(Supernet):
-    """The NAS-Bench-201 network with every edge of every cell holding all five operations."""
+class NB201Supernet(Supernet, _nn_cells().NB201Network):  # type: ignore[misc]
+    """The NAS-Bench-201 network with every edge of every cell holding all five operations.
+
+    It is :class:`~nasforge.spaces.nn.NB201Network` itself, with choice cells in place of fixed ones.
+    """
 
     def __init__(self, space: Any, task: Any, seed: int = 0) -> None:
-        super().__init__()
         from nasforge.options import check_int
         from nasforge.spaces.nb201 import NB201_EDGES, NB201_OPS, edge_name
-        from nasforge.spaces.nn import ResNetBasicBlock, image_shape
+        from nasforge.spaces.nn import image_shape
 
-        self.space, self.task = space, task
         channels, _, _ = image_shape(space.name, task)
         C = check_int("C", space.C, minimum=1, who="NB201Space")
         N = check_int("N", space.N, minimum=1, who="NB201Space")
         num_classes = check_int("num_classes", task.num_classes, minimum=1, who=f"task {task.name!r}")
-        self.ops_names = NB201_OPS
-        self.keys = [edge_name(t, f) for t, f in NB201_EDGES]
-        self._setup([Decision(k, NB201_OPS, ("none", "skip_connect", "avg_pool_3x3")) for k in self.keys], seed=seed)
-        self.stem = nn.Sequential(nn.Conv2d(channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
-        cells: list[nn.Module] = []
-        self.cell_positions: set[int] = set()
-        C_prev = C
-        for stage, C_curr in enumerate((C, 2 * C, 4 * C)):
-            if stage > 0:
-                cells.append(ResNetBasicBlock(C_prev, C_curr, 2))
-            for _ in range(N):
-                self.cell_positions.add(len(cells))
-                cells.append(_NB201SuperCell(C_curr, NB201_EDGES, self.keys, NB201_OPS, self.controller))
-            C_prev = C_curr
-        self.cells = nn.ModuleList(cells)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(C_prev), nn.ReLU(inplace=False))
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(C_prev, num_classes)
+        keys = [edge_name(t, f) for t, f in NB201_EDGES]
+        ctl = self.make_controller([Decision(k, NB201_OPS, ("none", "skip_connect", "avg_pool_3x3")) for k in keys],
+                                   seed=seed)
+        _nn_cells().NB201Network.__init__(self, None, C, N, channels, num_classes, None,
+                                          make_cell=lambda C_cell: _NB201SuperCell(C_cell, NB201_EDGES, keys,
+                                                                                   NB201_OPS, ctl))
+        self.attach(ctl)
+        self.space, self.task, self.ops_names, self.keys = space, task, NB201_OPS, keys
+        self.cell_positions = {i for i, c in enumerate(self.cells) if isinstance(c, _NB201SuperCell)}
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for cell in self.cells:
-            x = cell(x)
-        return self.classifier(torch.flatten(self.global_pooling(self.lastact(x)), 1))
+        return _nn_cells().NB201Network.forward(self, x)
 
     def path_of(self, arch: Architecture) -> dict[str, int]:
         self.space._check(arch)
@@ -123,8 +124,9 @@ class _DartsSuperCell(nn.Module):
                      [darts_op(o, C, 2 if reduction and j < 2 else 1) for o in ops], controller)
             for k, j in self.edge_list])
         self.nodes = nodes
+        self.multiplier = nodes
 
-    def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
+    def forward(self, s0: torch.Tensor, s1: torch.Tensor, drop_prob: float = 0.0) -> torch.Tensor:
         states = [self.preprocess0(s0), self.preprocess1(s1)]
         e = 0
         for k in range(self.nodes):
@@ -138,52 +140,41 @@ class _DartsSuperCell(nn.Module):
         return torch.cat(states[2:], dim=1)
 
 
-class DartsSupernet(Supernet):
-    """The DARTS network with every possible edge of every searched cell holding all eight operations."""
+class DartsSupernet(Supernet, _nn_cells().DartsNetwork):  # type: ignore[misc]
+    """The DARTS network with every possible edge of every searched cell holding all eight operations.
+
+    It is :class:`~nasforge.spaces.nn.DartsNetwork` itself, with choice cells in place of fixed ones.
+    """
 
     @staticmethod
     def edge_key(cell: str, node: int, source: int) -> str:
         return f"{cell}.n{node}.e{source}"
 
     def __init__(self, space: Any, task: Any, seed: int = 0) -> None:
-        super().__init__()
         from nasforge.spaces.darts import DARTS_OPS, NODES
         from nasforge.spaces.nn import image_shape, positive_int
 
-        self.space, self.task = space, task
         channels, _, _ = image_shape(space.name, task)
         C, layers, stem_mult = (positive_int(space, k) for k in ("C", "layers", "stem_multiplier"))
-        self.ops_names, self.nodes = DARTS_OPS, NODES
-        self.cell_keys = tuple(space.cell_types)
+        cell_keys = tuple(space.cell_types)
         decisions = [Decision(self.edge_key(c, k, j), DARTS_OPS,
                               ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect"))
-                     for c in self.cell_keys for k in range(NODES) for j in range(k + 2)]
-        self._setup(decisions, seed=seed)
-        C_curr = stem_mult * C
-        self.stem = nn.Sequential(nn.Conv2d(channels, C_curr, 3, padding=1, bias=False), nn.BatchNorm2d(C_curr))
-        C_prev_prev, C_prev, C_curr = C_curr, C_curr, C
-        reduction_prev = False
-        reductions = set(space.reduction_layers())
-        self.layer_cells = [space.cell_of_layer(i) for i in range(layers)]
-        cells = []
-        for i in range(layers):
-            reduction = i in reductions
-            if reduction:
-                C_curr *= 2
-            cells.append(_DartsSuperCell(self.layer_cells[i], C_prev_prev, C_prev, C_curr, reduction,
-                                         reduction_prev, NODES, DARTS_OPS, self.controller))
-            reduction_prev = reduction
-            C_prev_prev, C_prev = C_prev, NODES * C_curr
-        self.cells = nn.ModuleList(cells)
-        self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(C_prev, num_classes := positive_int(task, "num_classes"))
-        self.num_classes = num_classes
+                     for c in cell_keys for k in range(NODES) for j in range(k + 2)]
+        ctl = self.make_controller(decisions, seed=seed)
+        layer_cells = [space.cell_of_layer(i) for i in range(layers)]
+
+        def make_cell(i: int, C_pp: int, C_p: int, C_cell: int, reduction: bool, reduction_prev: bool) -> nn.Module:
+            return _DartsSuperCell(layer_cells[i], C_pp, C_p, C_cell, reduction, reduction_prev, NODES, DARTS_OPS,
+                                   ctl)
+
+        _nn_cells().DartsNetwork.__init__(self, None, None, C, layers, channels, positive_int(task, "num_classes"),
+                                          stem_multiplier=stem_mult, make_cell=make_cell)
+        self.attach(ctl)
+        self.space, self.task, self.ops_names, self.nodes = space, task, DARTS_OPS, NODES
+        self.cell_keys, self.layer_cells = cell_keys, layer_cells
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
-        s0 = s1 = self.stem(x)
-        for cell in self.cells:
-            s0, s1 = s1, cell(s0, s1)
-        return self.classifier(torch.flatten(self.global_pooling(s1), 1))
+        return _nn_cells().DartsNetwork.forward(self, x)
 
     def path_of(self, arch: Architecture) -> dict[str, int]:
         geno = self.space.genotype(arch)
@@ -259,46 +250,40 @@ class _SuperStage(nn.Module):
         return total
 
 
-class MobileNetSupernet(Supernet):
-    """The MobileNet skeleton with every block holding every (kernel, expansion, SE) MBConv and every depth."""
+class MobileNetSupernet(Supernet, _mobilenet_class()):  # type: ignore[misc]
+    """The MobileNet skeleton with every block holding every (kernel, expansion, SE) MBConv and every depth.
+
+    It is the space's ``MobileNet`` module itself, with choice stages in place of fixed ones (and its
+    initialisation applied to every candidate).
+    """
 
     def __init__(self, space: Any, task: Any, seed: int = 0) -> None:
-        super().__init__()
-        from nasforge.spaces.mobilenet import MobileNet
-
-        self.space, self.task = space, task
         shape = tuple(task.input_shape)
         if len(shape) != 3:
             raise ValueError(f"space {space.name!r} needs an image task (C, H, W); task {task.name!r} has "
                              f"input_shape {shape}")
-        self.combos = list(itertools.product(space._kernels, space._expands, space._se))
-        labels = tuple(f"k{k}e{e}{'se' if se else ''}" for k, e, se in self.combos)
+        combos = list(itertools.product(space._kernels, space._expands, space._se))
+        labels = tuple(f"k{k}e{e}{'se' if se else ''}" for k, e, se in combos)
         n_stages, max_depth = len(space.stages), int(space.max_depth)
         decisions = []
         for s in range(n_stages):
             decisions.append(Decision(f"s{s}.depth", tuple(str(d) for d in range(1, max_depth + 1))))
             decisions += [Decision(f"s{s}.b{b}", labels) for b in range(max_depth)]
-        self._setup(decisions, seed=seed)
+        ctl = self.make_controller(decisions, seed=seed)
         stem_ch, stage_ch, head_ch = space.channels()
         stem_stride, strides = space.strides(shape)
-        self.stem = nn.Sequential(nn.Conv2d(shape[0], stem_ch, 3, stem_stride, 1, bias=False),
-                                  nn.BatchNorm2d(stem_ch), nn.ReLU6(inplace=True))
-        cin, stages = stem_ch, []
-        for s, (cout, stride) in enumerate(zip(stage_ch, strides)):
-            stages.append(_SuperStage(s, cin, cout, stride, max_depth, self.combos, self.controller))
-            cin = cout
-        self.stages = nn.ModuleList(stages)
-        self.head = nn.Sequential(nn.Conv2d(cin, head_ch, 1, bias=False), nn.BatchNorm2d(head_ch),
-                                  nn.ReLU6(inplace=True))
-        self.dropout = nn.Dropout(float(space.dropout))
-        self.classifier = nn.Linear(head_ch, int(task.num_classes))
-        MobileNet.reset_parameters(self)  # the stand-alone network's initialisation, on every candidate
+        plan = [[(0, 0, False, stride)] for stride in strides]  # only the stride of each stage's first block is read
+
+        def make_stage(s: int, cin: int, cout: int, blocks: Any) -> nn.Module:
+            return _SuperStage(s, cin, cout, blocks[0][3], max_depth, combos, ctl)
+
+        _mobilenet_class().__init__(self, shape[0], int(task.num_classes), stem_ch, stem_stride, stage_ch, plan,
+                                    head_ch, float(space.dropout), make_stage=make_stage)
+        self.attach(ctl)
+        self.space, self.task, self.combos = space, task, combos
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.stem(x)
-        for stage in self.stages:
-            x = stage(x)
-        return self.classifier(self.dropout(self.head(x).mean((2, 3))))
+        return _mobilenet_class().forward(self, x)
 
     def path_of(self, arch: Architecture) -> dict[str, int]:
         out = {}

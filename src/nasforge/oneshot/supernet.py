@@ -191,8 +191,9 @@ def add(a: torch.Tensor | None, b: torch.Tensor | None) -> torch.Tensor | None:
 class Supernet(nn.Module):
     """Base class of supernets: decisions, architecture parameters, modes, extraction.
 
-    Subclasses build their modules, then call :meth:`_setup` with their
-    decisions, and implement :meth:`path_of` (architecture -> candidate index
+    Subclasses make their :class:`Controller` with :meth:`make_controller`, build
+    their modules (usually the space's own network skeleton with choice cells
+    or stages put in by its factory hook), :meth:`attach` the controller, and implement :meth:`path_of` (architecture -> candidate index
     per used key), :meth:`derive_from` (a chosen candidate per key -> an
     architecture of the space, for the magnitude rule and for selection by
     perturbation) and :meth:`map_key` (a stand-alone state-dict key -> the
@@ -202,11 +203,18 @@ class Supernet(nn.Module):
     space: SearchSpace
     task: Any
 
-    def _setup(self, decisions: Sequence[Decision], init_scale: float = 1e-3, seed: int = 0) -> None:
+    @staticmethod
+    def make_controller(decisions: Sequence[Decision], seed: int = 0, init_scale: float = 1e-3) -> Controller:
+        """A controller with architecture parameters drawn as ``init_scale * N(0, 1)`` (DARTS), seeded."""
         gen = torch.Generator().manual_seed(int(seed))
-        self.alphas = nn.ParameterList(
+        alphas = nn.ParameterList(
             [nn.Parameter(init_scale * torch.randn(len(d.options), generator=gen)) for d in decisions])
-        self.controller = Controller(decisions, self.alphas)
+        return Controller(decisions, alphas)
+
+    def attach(self, controller: Controller) -> None:
+        """Register ``controller``'s architecture parameters as ``alphas`` (call after ``nn.Module.__init__``)."""
+        self.alphas = controller.alphas
+        self.controller = controller
 
     # -- parameters ----------------------------------------------------------------
     @property

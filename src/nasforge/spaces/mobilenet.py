@@ -63,7 +63,7 @@ import math
 import re
 from functools import lru_cache
 from numbers import Integral, Real
-from typing import Any, Hashable, Sequence
+from typing import Any, Callable, Hashable, Sequence
 
 from nasforge.spaces.base import (
     Architecture,
@@ -338,17 +338,26 @@ def _torch_modules() -> dict[str, Any]:
         """stem -> stages of MBConv blocks -> 1x1 head -> global mean -> dropout -> linear.
 
         ``plan`` holds per stage the ``(kernel, expand, se, stride)`` of each block.
+        ``make_stage(s, cin, cout, blocks)``, when given, builds stage ``s`` from its
+        plan instead of a sequence of MBConv blocks (a supernet puts its choice
+        stages in the same skeleton, so both have the same module names).
         """
 
         def __init__(self, in_channels: int, num_classes: int, stem_channels: int, stem_stride: int,
                      stage_channels: Sequence[int], plan: Sequence[Sequence[tuple[int, int, bool, int]]],
-                     head_channels: int, dropout: float) -> None:
+                     head_channels: int, dropout: float, *,
+                     make_stage: Callable[[int, int, int, Sequence[tuple[int, int, bool, int]]], nn.Module]
+                     | None = None) -> None:
             super().__init__()
             self.stem = nn.Sequential(nn.Conv2d(in_channels, stem_channels, 3, stem_stride, 1, bias=False),
                                       nn.BatchNorm2d(stem_channels), nn.ReLU6(inplace=True))
             stages = []
             cin = stem_channels
-            for cout, blocks in zip(stage_channels, plan):
+            for s, (cout, blocks) in enumerate(zip(stage_channels, plan)):
+                if make_stage is not None:
+                    stages.append(make_stage(s, cin, cout, blocks))
+                    cin = cout
+                    continue
                 layers = []
                 for kernel, expand, se, stride in blocks:
                     layers.append(MBConv(cin, cout, kernel, expand, se, stride))

@@ -8,7 +8,7 @@ the genotypes, and pass them in. Nothing here imports a space.
 from __future__ import annotations
 
 import operator
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -80,19 +80,26 @@ class NB201Network(nn.Module):
 
     Stem conv 3x3 + BN; three stages of ``N`` cells at ``C``, ``2C``, ``4C``
     channels joined by stride-2 residual blocks; BN, ReLU, global average pool,
-    linear classifier.
+    linear classifier. ``make_cell(C)``, when given, builds each cell instead of
+    ``NB201Cell(ops, C, edges)`` (a supernet puts its choice cells in the same
+    skeleton, so both have the same module names).
     """
 
-    def __init__(self, ops: Sequence[str], C: int, N: int, in_channels: int, num_classes: int,
-                 edges: Sequence[tuple[int, int]]) -> None:
+    def __init__(self, ops: Sequence[str] | None, C: int, N: int, in_channels: int, num_classes: int,
+                 edges: Sequence[tuple[int, int]] | None, *,
+                 make_cell: Callable[[int], nn.Module] | None = None) -> None:
         super().__init__()
+        if make_cell is None:
+            if ops is None or edges is None:
+                raise ValueError("NB201Network needs ops and edges, or make_cell")
+            make_cell = lambda C_cell: NB201Cell(ops, C_cell, edges)  # noqa: E731
         self.stem = nn.Sequential(nn.Conv2d(in_channels, C, 3, padding=1, bias=False), nn.BatchNorm2d(C))
         cells: list[nn.Module] = []
         C_prev = C
         for stage, C_curr in enumerate((C, 2 * C, 4 * C)):
             if stage > 0:
                 cells.append(ResNetBasicBlock(C_prev, C_curr, 2))
-            cells.extend(NB201Cell(ops, C_curr, edges) for _ in range(N))
+            cells.extend(make_cell(C_curr) for _ in range(N))
             C_prev = C_curr
         self.cells = nn.ModuleList(cells)
         self.lastact = nn.Sequential(nn.BatchNorm2d(C_prev), nn.ReLU(inplace=False))
@@ -194,16 +201,25 @@ class DartsNetwork(nn.Module):
     layer, as in D-DARTS; ``normal`` and ``reduce`` are then None), the
     reduction positions staying the same.
     ``drop_path_prob`` applies in training mode only; a trainer may change it
-    (DARTS ramps it up linearly over the epochs).
+    (DARTS ramps it up linearly over the epochs). ``make_cell(i, C_prev_prev,
+    C_prev, C, reduction, reduction_prev)``, when given (with no genotypes),
+    builds cell ``i`` instead of a :class:`DartsCell` (a supernet puts its choice
+    cells in the same skeleton); a cell has a ``multiplier`` (its output is
+    ``multiplier * C`` channels) and is called as ``cell(s0, s1, drop_prob)``.
     """
 
     def __init__(self, normal: Sequence[tuple[str, int]] | None, reduce: Sequence[tuple[str, int]] | None, C: int,
                  layers: int, in_channels: int, num_classes: int, stem_multiplier: int = 3,
                  drop_path_prob: float = 0.0, *,
-                 cell_genotypes: Sequence[Sequence[tuple[str, int]]] | None = None) -> None:
+                 cell_genotypes: Sequence[Sequence[tuple[str, int]]] | None = None,
+                 make_cell: Callable[[int, int, int, int, bool, bool], nn.Module] | None = None) -> None:
         super().__init__()
         reductions = darts_reduction_layers(layers)
-        if cell_genotypes is None:
+        if make_cell is not None:
+            if normal is not None or reduce is not None or cell_genotypes is not None:
+                raise ValueError("DartsNetwork takes make_cell or genotypes, not both")
+            genotypes: list[Any] = [None] * layers
+        elif cell_genotypes is None:
             if normal is None or reduce is None:
                 raise ValueError("DartsNetwork needs the normal and reduce genotypes, or cell_genotypes "
                                  "(one per layer)")
@@ -227,7 +243,8 @@ class DartsNetwork(nn.Module):
             reduction = i in reductions
             if reduction:
                 C_curr *= 2
-            cell = DartsCell(genotype, C_prev_prev, C_prev, C_curr, reduction, reduction_prev)
+            cell = (make_cell(i, C_prev_prev, C_prev, C_curr, reduction, reduction_prev) if make_cell is not None
+                    else DartsCell(genotype, C_prev_prev, C_prev, C_curr, reduction, reduction_prev))
             cells.append(cell)
             reduction_prev = reduction
             C_prev_prev, C_prev = C_prev, cell.multiplier * C_curr
