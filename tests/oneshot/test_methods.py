@@ -10,6 +10,7 @@ from nasforge.errors import ConfigError, UnknownNameError
 from nasforge.oneshot.methods import CHECKPOINT, DifferentiableSearch
 from nasforge.registry import ONESHOT
 from nasforge.spaces.darts import DartsSpace
+from nasforge.spaces.mobilenet import MobileNetSpace
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.testing import tiny_task
 
@@ -18,7 +19,7 @@ TASK = tiny_task(n=90, classes=3, image=True)
 
 def make(method: str = "darts", space=None, **options):
     opts = {"epochs": 2, "batch_size": 16, "threads": 1, **options}
-    return ONESHOT.create(method, space or NB201Space(C=2, N=1), TASK, **opts)
+    return ONESHOT.create(method, space if space is not None else NB201Space(C=2, N=1), TASK, **opts)
 
 
 @pytest.mark.parametrize("method", ONESHOT.list())
@@ -253,3 +254,13 @@ def test_perturbation_ties_fall_back_to_the_magnitude_rule() -> None:
     m.supernet.controller.fixed.clear()
     m.supernet.controller.off.clear()
     assert out.arch == m.supernet.derive(exclude=("none",))
+
+
+@pytest.mark.parametrize("method", ONESHOT.list())
+@pytest.mark.parametrize("space", [DartsSpace(C=2, layers=3, distinct_cells=True),
+                                   MobileNetSpace(width_mult=0.25, max_depth=2, stages=((16, 1), (24, 2)),
+                                                  head_channels=32)], ids=["darts-distinct", "mobilenet"])
+def test_each_method_runs_on_the_other_supernets(method: str, space) -> None:
+    # GDAS on MobileNet samples depths that leave later blocks' parameters out of the graph
+    out = make(method, space, epochs=1, select="pt", pt_tune_steps=1, pt_val_batches=1).run()
+    assert space.contains(out.arch) and 0 <= out.val_acc <= 100

@@ -337,7 +337,9 @@ class DifferentiableSearch:
             grads = self._unrolled_grads(xt, yt, xv, yv, lr)
         else:
             loss = F.cross_entropy(self.supernet(xv), yv)
-            grads = torch.autograd.grad(loss, alphas)
+            # a decision the sampled path does not reach (a block past a sampled depth) gets no gradient
+            grads = [g if g is not None else torch.zeros_like(a)
+                     for g, a in zip(torch.autograd.grad(loss, alphas, allow_unused=True), alphas)]
         self.a_opt.zero_grad(set_to_none=True)
         for a, g in zip(alphas, grads):
             a.grad = g.detach().clone()

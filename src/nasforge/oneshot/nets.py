@@ -237,13 +237,15 @@ class _SuperStage(nn.Module):
             for b in range(w + 1):
                 x = self.blocks[b](x)
             return x
+        if isinstance(w, tuple):  # one sampled depth: only the blocks it uses are computed
+            idx, weights = w
+            for b in range(idx + 1):
+                x = self.blocks[b](x)
+            return weights[idx] * x
         outs = []
         for block in self.blocks:
             x = block(x)
             outs.append(x)
-        if isinstance(w, tuple):
-            idx, weights = w
-            return weights[idx] * outs[idx]
         total = None
         for d, out in enumerate(outs):
             total = add(total, w[d] * out)
