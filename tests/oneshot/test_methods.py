@@ -262,5 +262,6 @@ def test_perturbation_ties_fall_back_to_the_magnitude_rule() -> None:
                                                   head_channels=32)], ids=["darts-distinct", "mobilenet"])
 def test_each_method_runs_on_the_other_supernets(method: str, space) -> None:
     # GDAS on MobileNet samples depths that leave later blocks' parameters out of the graph
-    out = make(method, space, epochs=1, select="pt", pt_tune_steps=1, pt_val_batches=1).run()
+    select = "pt" if space.name == "mobilenet" else "magnitude"  # PT on DARTS cells has its own (slower) test
+    out = make(method, space, epochs=1, select=select, pt_tune_steps=1, pt_val_batches=1).run()
     assert space.contains(out.arch) and 0 <= out.val_acc <= 100
