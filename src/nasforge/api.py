@@ -235,7 +235,7 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
 
 
 # ----------------------------------------------------------------------------- one-shot
-def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | Any = "nb201", seed: int = 0,
+def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | Any | None = None, seed: int = 0,
             study: str | None = None, storage: str | Any = None, resume: bool = False,
             checkpoint_dir: str | os.PathLike[str] | None = None, space_options: Mapping[str, Any] | None = None,
             task_options: Mapping[str, Any] | None = None, method_options: Mapping[str, Any] | None = None,
@@ -243,12 +243,14 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
             progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Run a weight-sharing search (``darts``, ``darts2``, ``gdas``) and record what it derives in a study.
 
-    The supernet of ``space`` (``nb201``, ``darts``, ``mobilenet``) is trained on ``task``'s training split,
+    The supernet of ``space`` (``nb201``, ``darts``, ``mobilenet``, ``mlp``; default ``nb201`` for images,
+    ``mlp`` for tabular data) is trained on ``task``'s training split,
     its architecture parameters on the validation split; the derived architecture is scored by its
     validation accuracy with inherited weights (BatchNorm recalibrated unless ``recalibrate_bn=False``
     in ``method_options``) and recorded with ``Study.add_trial(source=<method>)``, with the search cost.
     ``training_options`` are what ``nasforge train`` later retrains with (as for a search). With
-    ``checkpoint_dir`` every epoch is checkpointed; ``resume=True`` continues the study and, when there is one, the
+    ``checkpoint_dir`` (``{study}`` in it is replaced by the study's name) every epoch is checkpointed;
+    ``resume=True`` continues the study and, when there is one, the
     checkpoint (a run killed before its first checkpoint starts again). Returns the recorded trial's
     summary (study, number, arch, val_acc, metrics, history).
     """
@@ -263,6 +265,8 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
         label = Path(task).stem if Path(task).suffix else Path(task).name
     else:
         tk, tcfg, label = task, {"name": getattr(task, "name", "task")}, getattr(task, "name", "task")
+    if space is None:
+        space = "mlp" if tk.kind == "tabular" else "nb201"
     sp = space if not isinstance(space, str) else make_space(space, space_options)
     if sp.name not in SUPERNETS:
         raise ConfigError(f"space {sp.name!r} has no supernet for weight sharing; spaces with one: "
@@ -274,6 +278,8 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
     params = searcher.params()
     strat = OneShotRecord(sp, method=method, options=params, seed=seed)
     name = study or default_study_name(label, method, seed, sp.name)
+    if checkpoint_dir is not None:
+        checkpoint_dir = str(checkpoint_dir).replace("{study}", name)
     st = Study(sp, strat, ev, name=name, storage=storage, resume=resume,
                config={"seed": seed, "task": tcfg, "oneshot": params})
     try:

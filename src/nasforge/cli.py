@@ -387,7 +387,7 @@ def train(
 def oneshot(
     method: str = typer.Option("darts", "--method", "-m", help="darts (first order), darts2 (second order, unrolled) or gdas (Gumbel-softmax, one path per step)"),
     task: str = typer.Option("mnist1d", help="the data: 'mnist1d', 'digits', a .npz (X, y), a .csv or an image folder"),
-    space: str = typer.Option("nb201", help="space with a supernet: nb201, darts, mobilenet"),
+    space: Optional[str] = typer.Option(None, help="space with a supernet: nb201 (default for images), darts, mobilenet, mlp (default for tabular data)"),
     space_param: List[str] = typer.Option([], "--space-param", "-P", help="space option key=value, repeatable (e.g. -P C=8 -P N=2; darts: -P distinct_cells=true)"),
     label_column: str = typer.Option("label", help="CSV task: the label column"),
     image_size: int = typer.Option(32, help="image-folder task: images are resized to this size"),
@@ -418,9 +418,7 @@ def oneshot(
                    lr_schedule=lr_schedule, threads=threads)
     if weighting is not None:
         options["weighting"] = weighting
-    task_label = Path(task).stem if Path(task).suffix else Path(task).name
-    name = study or api.default_study_name(task_label, method, seed, space)
-    ck = checkpoint_dir or str(Path("nasforge-checkpoints") / name)
+    ck = checkpoint_dir or str(Path("nasforge-checkpoints") / "{study}")
 
     def progress(info: dict[str, Any]) -> None:
         if as_json:
@@ -443,7 +441,7 @@ def oneshot(
     from nasforge.oneshot.methods import CollapseWarning
 
     warnings.simplefilter("ignore", CollapseWarning)  # said below, in the summary
-    result = api.oneshot(method, task=task, space=space, seed=seed, study=name, storage=storage, resume=resume,
+    result = api.oneshot(method, task=task, space=space, seed=seed, study=study, storage=storage, resume=resume,
                          checkpoint_dir=ck, space_options=_parse_params(space_param, "--space-param", "C=8"),
                          task_options={"label_column": label_column, "image_size": image_size,
                                        "grayscale": grayscale, "seed": data_seed},

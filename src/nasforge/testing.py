@@ -487,7 +487,7 @@ def check_evaluator(evaluator: Any, space: SearchSpace, n: int = 3, seed: int = 
 def check_supernet(space: SearchSpace, task: Any, n: int = 3, seed: int = 0, atol: float = 1e-5) -> None:
     """Check the supernet of ``space`` (from the ``SUPERNETS`` registry) against the contract.
 
-    Every decision has at least two options and one architecture parameter per option; after a
+    Every decision has options and one architecture parameter per option; after a
     training step in mixed mode (so BatchNorm statistics are not the defaults), for ``n`` sampled
     architectures the path's output equals the stand-alone network ``space.build(arch, task)``
     with the weights :meth:`~nasforge.oneshot.supernet.Supernet.extract` gives it (eval mode), and
@@ -501,7 +501,7 @@ def check_supernet(space: SearchSpace, task: Any, n: int = 3, seed: int = 0, ato
     who = f"supernet of {space.name!r}"
     sn = build_supernet(space, task, seed)
     for d, a in zip(sn.decisions, sn.arch_parameters()):
-        if len(d.options) < 2 or a.numel() != len(d.options):
+        if not d.options or a.numel() != len(d.options):
             raise _fail(who, f"decision {d.key!r}", f"has {len(d.options)} options and {a.numel()} parameters")
     X = torch.as_tensor(task.X_train[:8], dtype=torch.float32)
     sn.train()

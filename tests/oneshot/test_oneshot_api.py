@@ -69,8 +69,8 @@ def test_a_one_shot_study_does_not_ask(tmp_path: Path) -> None:
 def test_bad_input_is_refused_before_a_study_exists(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     task = _task_file(tmp_path)
-    with pytest.raises(ConfigError, match="space 'mlp' has no supernet"):
-        api.oneshot("darts", task=task, space="mlp", storage=url, method_options=OPTS)
+    with pytest.raises(ConfigError, match="space 'nasbench-graph' has no supernet"):
+        api.oneshot("darts", task=task, space="nasbench-graph", storage=url, method_options=OPTS)
     with pytest.raises(ConfigError, match="has no option.*nope"):
         api.oneshot("darts", task=task, space="nb201", storage=url, method_options={"nope": 1})
     assert not (tmp_path / "s.db").exists()  # nothing was created
@@ -134,4 +134,4 @@ def test_list_shows_the_methods_and_supernets() -> None:
     assert set(rows) == {"darts", "darts2", "gdas"} and "select" in rows["darts"]["options"]
     assert "task" not in rows["darts"]["options"]
     res = CliRunner().invoke(app, ["list", "supernets", "--json"])
-    assert {r["name"] for r in json.loads(res.stdout)} == {"nb201", "darts", "mobilenet"}
+    assert {r["name"] for r in json.loads(res.stdout)} == {"nb201", "darts", "mobilenet", "mlp"}

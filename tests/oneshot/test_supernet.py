@@ -13,6 +13,7 @@ from nasforge.oneshot.nets import DartsSupernet, NB201Supernet
 from nasforge.oneshot.supernet import bn_snapshot, path_accuracy
 from nasforge.registry import SUPERNETS
 from nasforge.spaces.darts import DartsSpace
+from nasforge.spaces.mlp import MLPSpace
 from nasforge.spaces.mobilenet import MobileNetSpace
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.testing import check_supernet, tiny_task
@@ -24,6 +25,8 @@ SPACES = {
     "nb201": [NB201Space(C=4, N=1)],
     "darts": [DartsSpace(C=4, layers=3), DartsSpace(C=4, layers=3, distinct_cells=True)],
     "mobilenet": [MobileNetSpace(width_mult=0.25, max_depth=2, stages=((16, 1), (24, 2)), head_channels=32)],
+    "mlp": [MLPSpace(widths=(4, 8, 16), max_depth=3),
+            MLPSpace(widths=(4, 8), max_depth=2, norms=("layernorm",), dropouts=(0.0, 0.5))],
 }
 
 
@@ -35,6 +38,17 @@ def test_every_registered_supernet_is_checked() -> None:
                          ids=lambda s: f"{s.name}{'-distinct' if getattr(s, 'distinct_cells', False) else ''}")
 def test_supernet_contract(space) -> None:
     check_supernet(space, TASK, n=4)
+
+
+def test_mlp_supernet_on_a_tabular_task_and_its_widths_share_one_weight() -> None:
+    space, task = MLPSpace(widths=(4, 8, 16), max_depth=2, norms=("batchnorm",)), tiny_task(n=60, features=5)
+    check_supernet(space, task, n=10)
+    sn = build_supernet(space, task)
+    narrow = space.make({"depth": 1, "l0.width": 4, "act": "relu", "dropout": 0.0, "norm": "batchnorm"})
+    net = sn.extract(narrow)
+    assert torch.equal(net[1].weight, sn.linears[0].weight[:4, :5])  # the leading block of the widest layer
+    assert torch.equal(net[-1].weight, sn.head.weight[:, :4])
+    assert sn.linears[0].weight.shape == (16, 5)
 
 
 def test_conformance_check_catches_a_wrong_weight_mapping() -> None:
@@ -122,9 +136,9 @@ def test_magnitude_rule_on_nb201_never_picks_excluded_and_takes_the_largest() ->
             sn.alphas[i].zero_()
             sn.alphas[i][0] = 5.0  # 'none' strongest everywhere
             sn.alphas[i][space_ops().index(op)] = 3.0
-    assert space.ops(sn.derive(exclude=("none",))) == tuple(target)
-    assert set(space.ops(sn.derive())) == {"none"}
-    assert sn.param_free_fraction(sn.derive()) == 1.0
+    assert space.ops(sn.derive()) == tuple(target)
+    assert set(space.ops(sn.derive(keep_zero=True))) == {"none"}
+    assert sn.param_free_fraction(sn.derive(keep_zero=True)) == 1.0
 
 
 def space_ops():
@@ -143,7 +157,7 @@ def test_darts_magnitude_rule_keeps_each_nodes_two_strongest_edges() -> None:
         # node 2 of the normal cell: strongest inputs 3 (sep_conv_5x5) and 0 (dil_conv_3x3)
         for src, op, v in ((0, "dil_conv_3x3", 2.0), (1, "max_pool_3x3", 0.5), (3, "sep_conv_5x5", 4.0)):
             sn.alphas[ctl.index[DartsSupernet.edge_key("normal", 2, src)]][list(sn.ops_names).index(op)] = v
-    geno = space.genotype(sn.derive(exclude=("none",)))
+    geno = space.genotype(sn.derive())
     assert geno["normal"][4:6] == [("dil_conv_3x3", 0), ("sep_conv_5x5", 3)]
     assert len(sn.topology_groups()) == 8 and all(n == 2 for _, n in sn.topology_groups())
 
@@ -193,7 +207,10 @@ def test_learning_rate_schedules() -> None:
 
 def test_a_space_without_a_supernet_is_a_clear_error() -> None:
     from nasforge.errors import ConfigError
-    from nasforge.spaces.mlp import MLPSpace
 
-    with pytest.raises(ConfigError, match="space 'mlp' has no supernet; spaces with one: darts, mobilenet, nb201"):
-        build_supernet(MLPSpace(), tiny_task())
+    class Other(MLPSpace):
+        name = "other"
+
+    with pytest.raises(ConfigError,
+                       match="space 'other' has no supernet; spaces with one: darts, mlp, mobilenet, nb201"):
+        build_supernet(Other(), tiny_task())

@@ -237,7 +237,7 @@ class DifferentiableSearch:
             if self.early_stop:
                 state["eigenvalues"].append(self.dominant_eigenvalue())
                 info["eigenvalue"] = state["eigenvalues"][-1]
-            derived = self.supernet.derive(exclude=("none",))
+            derived = self.supernet.derive()
             info.update(phase="search", epoch=epoch + 1, epochs=self.epochs, arch=str(derived),
                         val_acc=self._path_acc(derived), seconds=time.perf_counter() - t0)
             state["history"].append(info)
@@ -452,8 +452,8 @@ class DifferentiableSearch:
                 options = ctl.decisions[key].options
                 scores = []
                 for i, label in enumerate(options):
-                    if label == "none":
-                        scores.append(math.inf)  # never keep 'none' by removing it
+                    if label == ctl.decisions[key].zero:
+                        scores.append(math.inf)  # never keep the zero op ('none') by removing it
                         continue
                     ctl.removed[key] = i
                     scores.append(self._mixed_acc(self.pt_val_batches))
@@ -505,7 +505,7 @@ class DifferentiableSearch:
     def _selected(self, state: dict[str, Any]) -> Architecture:
         sn = self.supernet
         if self.select == "magnitude":
-            return sn.derive(exclude=("none",))
+            return sn.derive()
         ctl = sn.controller
         chosen = {k: v for k, v in ctl.fixed.items() if k not in ctl.off}
         return sn.derive_from(chosen, {k: 1.0 for k in chosen})

@@ -27,7 +27,7 @@ from torch import nn
 from nasforge.oneshot.supernet import ChoiceOp, Decision, Supernet, add
 from nasforge.spaces.base import Architecture
 
-__all__ = ["DartsSupernet", "MobileNetSupernet", "NB201Supernet"]
+__all__ = ["DartsSupernet", "MLPSupernet", "MobileNetSupernet", "NB201Supernet"]
 
 
 def _nn_cells() -> Any:
@@ -79,8 +79,8 @@ class NB201Supernet(Supernet, _nn_cells().NB201Network):  # type: ignore[misc]
         N = check_int("N", space.N, minimum=1, who="NB201Space")
         num_classes = check_int("num_classes", task.num_classes, minimum=1, who=f"task {task.name!r}")
         keys = [edge_name(t, f) for t, f in NB201_EDGES]
-        ctl = self.make_controller([Decision(k, NB201_OPS, ("none", "skip_connect", "avg_pool_3x3")) for k in keys],
-                                   seed=seed)
+        free = ("none", "skip_connect", "avg_pool_3x3")
+        ctl = self.make_controller([Decision(k, NB201_OPS, free, zero="none") for k in keys], seed=seed)
         _nn_cells().NB201Network.__init__(self, None, C, N, channels, num_classes, None,
                                           make_cell=lambda C_cell: _NB201SuperCell(C_cell, NB201_EDGES, keys,
                                                                                    NB201_OPS, ctl))
@@ -92,7 +92,7 @@ class NB201Supernet(Supernet, _nn_cells().NB201Network):  # type: ignore[misc]
         return _nn_cells().NB201Network.forward(self, x)
 
     def path_of(self, arch: Architecture) -> dict[str, int]:
-        self.space._check(arch)
+        self.space.check(arch)
         return {k: self.ops_names.index(op) for k, op in zip(self.keys, self.space.ops(arch))}
 
     def derive_from(self, chosen: Mapping[str, int], strength: Mapping[str, float] | None = None) -> Architecture:
@@ -158,7 +158,7 @@ class DartsSupernet(Supernet, _nn_cells().DartsNetwork):  # type: ignore[misc]
         C, layers, stem_mult = (positive_int(space, k) for k in ("C", "layers", "stem_multiplier"))
         cell_keys = tuple(space.cell_types)
         decisions = [Decision(self.edge_key(c, k, j), DARTS_OPS,
-                              ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect"))
+                              ("none", "max_pool_3x3", "avg_pool_3x3", "skip_connect"), zero="none")
                      for c in cell_keys for k in range(NODES) for j in range(k + 2)]
         ctl = self.make_controller(decisions, seed=seed)
         layer_cells = [space.cell_of_layer(i) for i in range(layers)]
@@ -264,7 +264,8 @@ class MobileNetSupernet(Supernet, _mobilenet_class()):  # type: ignore[misc]
         if len(shape) != 3:
             raise ValueError(f"space {space.name!r} needs an image task (C, H, W); task {task.name!r} has "
                              f"input_shape {shape}")
-        combos = list(itertools.product(space._kernels, space._expands, space._se))
+        lay = space.layout  # every block has the same options (the space repeats one template)
+        combos = list(itertools.product(*(lay.choice(f"s0.b0.{c}").options for c in ("kernel", "expand", "se"))))
         labels = tuple(f"k{k}e{e}{'se' if se else ''}" for k, e, se in combos)
         n_stages, max_depth = len(space.stages), int(space.max_depth)
         decisions = []
@@ -308,3 +309,139 @@ class MobileNetSupernet(Supernet, _mobilenet_class()):  # type: ignore[misc]
             s, b = parts[1], parts[2]
             return ".".join(["stages", s, "blocks", b, "ops", str(path[f"s{s}.b{b}"])] + parts[3:])
         return key
+
+
+# ----------------------------------------------------------------------------- MLP
+
+_ACTIVATIONS = {"relu": torch.relu, "gelu": torch.nn.functional.gelu, "tanh": torch.tanh,
+                "silu": torch.nn.functional.silu}
+
+
+def _mix(w: Any, make: Any, n: int) -> Any:
+    """``make(i)`` for the candidate(s) ``w`` selects: one index, one sampled ``(index, weights)``, or the
+    weighted sum over all ``n`` candidates."""
+    if isinstance(w, int):
+        return make(w)
+    if isinstance(w, tuple):
+        idx, weights = w
+        return weights[idx] * make(idx)
+    total = None
+    for i in range(n):
+        total = add(total, w[i] * make(i))
+    return total
+
+
+class MLPSupernet(Supernet):
+    """The MLP space's networks sharing one weight per layer: a layer of width ``w`` is the leading ``w`` rows
+    (and the previous layer's width of columns) of the widest layer's weight, its BatchNorm / LayerNorm the
+    leading ``w`` entries.
+
+    A path slices the weights, so it computes exactly the stand-alone MLP. Mixed mode computes the widest
+    layers and multiplies each layer's output by a weighted channel mask (FBNetV2's trick: width ``w``
+    keeps the first ``w`` channels), and mixes normalisations, activations, dropout rates and depths by
+    their weights.
+    """
+
+    def __init__(self, space: Any, task: Any, seed: int = 0) -> None:
+        super().__init__()
+        import math
+
+        shape = tuple(int(d) for d in task.input_shape)
+        self.space, self.task = space, task
+        lay = space.layout  # the options, as the space's choices list them
+        self.widths = [int(w) for w in lay.choice("l0.width").options]
+        self.acts = [str(a) for a in lay.choice("act").options]
+        self.dropout_options = list(lay.choice("dropout").options)
+        self.dropouts = [float(p) for p in self.dropout_options]
+        self.norms = [str(n) for n in lay.choice("norm").options]
+        self.max_depth = int(space.max_depth)
+        decisions = [Decision("depth", tuple(str(d) for d in range(1, self.max_depth + 1)))]
+        decisions += [Decision(f"l{i}.width", tuple(str(w) for w in self.widths)) for i in range(self.max_depth)]
+        decisions += [Decision("act", tuple(self.acts)), Decision("dropout", tuple(str(p) for p in self.dropouts)),
+                      Decision("norm", tuple(self.norms))]
+        ctl = self.make_controller(decisions, seed=seed)
+        self.fan_in, W = math.prod(shape), max(self.widths)
+        self.linears = nn.ModuleList([nn.Linear(self.fan_in if i == 0 else W, W) for i in range(self.max_depth)])
+        self.bns = nn.ModuleList([nn.BatchNorm1d(W) for _ in range(self.max_depth)]) if "batchnorm" in self.norms \
+            else None
+        self.lns = nn.ModuleList([nn.LayerNorm(W) for _ in range(self.max_depth)]) if "layernorm" in self.norms \
+            else None
+        self.head = nn.Linear(W, int(task.num_classes))
+        self.attach(ctl)
+
+    # -- forward -------------------------------------------------------------------
+    def _norm(self, kind: str, i: int, h: torch.Tensor, w: int) -> torch.Tensor:
+        F = torch.nn.functional
+        if kind == "batchnorm":
+            bn = self.bns[i]  # type: ignore[index]
+            factor = 0.0
+            if bn.training:
+                bn.num_batches_tracked.add_(1)
+                factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else float(bn.momentum)
+            return F.batch_norm(h, bn.running_mean[:w], bn.running_var[:w], bn.weight[:w], bn.bias[:w],
+                                bn.training, factor, bn.eps)
+        if kind == "layernorm":
+            ln = self.lns[i]  # type: ignore[index]
+            return F.layer_norm(h, (w,), ln.weight[:w], ln.bias[:w], ln.eps)
+        return h
+
+    def body(self, x: torch.Tensor) -> torch.Tensor:
+        F = torch.nn.functional
+        ctl = self.controller
+        x = torch.flatten(x, 1)
+        if ctl.mode == "path":
+            act, p, norm = self.acts[ctl.get("act")], self.dropouts[ctl.get("dropout")], self.norms[ctl.get("norm")]
+            prev = self.fan_in
+            for i in range(ctl.get("depth") + 1):
+                w = self.widths[ctl.get(f"l{i}.width")]
+                lin = self.linears[i]
+                x = F.linear(x, lin.weight[:w, :prev], lin.bias[:w])
+                x = _ACTIVATIONS[act](self._norm(norm, i, x, w))
+                if p > 0:
+                    x = F.dropout(x, p, self.training)
+                prev = w
+            return F.linear(x, self.head.weight[:, :prev], self.head.bias)
+        W = max(self.widths)
+        channel = torch.arange(W, device=x.device)
+        outs = []
+        for i in range(self.max_depth):
+            h = self.linears[i](x)
+            h = _mix(ctl.get("norm"), lambda j: self._norm(self.norms[j], i, h, W), len(self.norms))
+            mask = _mix(ctl.get(f"l{i}.width"), lambda j: (channel < self.widths[j]).to(h.dtype), len(self.widths))
+            h = h * mask
+            h = _mix(ctl.get("act"), lambda j: _ACTIVATIONS[self.acts[j]](h), len(self.acts))
+            x = _mix(ctl.get("dropout"), lambda j: F.dropout(h, self.dropouts[j], self.training), len(self.dropouts))
+            outs.append(x)
+        return _mix(ctl.get("depth"), lambda d: self.head(outs[d]), self.max_depth)
+
+    # -- architectures -------------------------------------------------------------
+    def path_of(self, arch: Architecture) -> dict[str, int]:
+        self.space.check(arch)
+        out = {"depth": int(arch["depth"]) - 1, "act": self.acts.index(str(arch["act"])),
+               "dropout": self.dropouts.index(float(arch["dropout"])), "norm": self.norms.index(str(arch["norm"]))}
+        for i, w in enumerate(self.space.hidden_widths(arch)):
+            out[f"l{i}.width"] = self.widths.index(w)
+        return out
+
+    def derive_from(self, chosen: Mapping[str, int], strength: Mapping[str, float] | None = None) -> Architecture:
+        depth = chosen["depth"] + 1
+        values: dict[str, Any] = {"depth": depth, "act": self.acts[chosen["act"]], "norm": self.norms[chosen["norm"]],
+                                  "dropout": self.dropout_options[chosen["dropout"]]}
+        for i in range(depth):
+            values[f"l{i}.width"] = self.widths[chosen[f"l{i}.width"]]
+        return self.space.make(values)
+
+    def map_key(self, arch: Architecture, path: Mapping[str, int], key: str) -> str:
+        # the stand-alone network is Sequential(Flatten, per layer: Linear, [norm], activation, [Dropout], head)
+        norm, p = str(arch["norm"]), float(arch["dropout"])
+        slots: list[str] = ["flatten"]
+        for i in range(int(arch["depth"])):
+            slots.append(f"linears.{i}")
+            if norm != "none":
+                slots.append(f"{'bns' if norm == 'batchnorm' else 'lns'}.{i}")
+            slots.append("act")
+            if p > 0:
+                slots.append("dropout")
+        slots.append("head")
+        index, _, rest = key.partition(".")
+        return f"{slots[int(index)]}.{rest}"

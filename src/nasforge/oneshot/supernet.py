@@ -51,15 +51,17 @@ WEIGHTINGS = ("softmax", "gumbel", "max-w")
 
 @dataclass(frozen=True)
 class Decision:
-    """One decision of a supernet: its key, its option labels, and whether a candidate can be parameter-free.
+    """One decision of a supernet: its key, its option labels, which are parameter-free, which is the zero op.
 
     ``param_free`` lists the option labels whose candidate has no weights (skip, pooling, none): the
-    collapse guard counts them in derived architectures.
+    collapse guard counts them in derived architectures. ``zero`` is the label of the operation that
+    outputs zeros (a cell edge's ``none``), which selection never keeps.
     """
 
     key: str
     options: tuple[str, ...]
     param_free: tuple[str, ...] = ()
+    zero: str | None = None
 
 
 class Controller:
@@ -193,7 +195,8 @@ class Supernet(nn.Module):
 
     Subclasses make their :class:`Controller` with :meth:`make_controller`, build
     their modules (usually the space's own network skeleton with choice cells
-    or stages put in by its factory hook), :meth:`attach` the controller, and implement :meth:`path_of` (architecture -> candidate index
+    or stages put in by its factory hook), :meth:`attach` the controller, and
+    implement :meth:`path_of` (architecture -> candidate index
     per used key), :meth:`derive_from` (a chosen candidate per key -> an
     architecture of the space, for the magnitude rule and for selection by
     perturbation) and :meth:`map_key` (a stand-alone state-dict key -> the
@@ -256,16 +259,16 @@ class Supernet(nn.Module):
         space needs a subset of them (a DARTS node keeps its two strongest incoming edges)."""
         raise NotImplementedError  # pragma: no cover
 
-    def derive(self, exclude: Sequence[str] = ()) -> Architecture:
-        """The magnitude rule: per key the candidate with the largest architecture weight (labels in
-        ``exclude`` never chosen); where only some keys are kept, the strongest ones."""
+    def derive(self, keep_zero: bool = False) -> Architecture:
+        """The magnitude rule: per key the candidate with the largest architecture weight (the zero op never,
+        unless ``keep_zero``, as in DARTS); where only some keys are kept, the strongest ones."""
         chosen, strength = {}, {}
         for key in self.controller.keys:
             d = self.controller.decisions[key]
             p = self.controller.probabilities(key).numpy().astype(float)
             if key in self.controller.fixed:
                 p = np.eye(len(d.options))[self.controller.fixed[key]]
-            allowed = [i for i, o in enumerate(d.options) if o not in exclude] or list(range(len(d.options)))
+            allowed = [i for i, o in enumerate(d.options) if keep_zero or o != d.zero] or list(range(len(d.options)))
             best = max(allowed, key=lambda i: p[i])
             chosen[key], strength[key] = best, float(p[best])
         return self.derive_from(chosen, strength)
@@ -287,15 +290,25 @@ class Supernet(nn.Module):
         raise NotImplementedError
 
     def subnet_state_dict(self, arch: Architecture, standalone: nn.Module) -> dict[str, torch.Tensor]:
-        """The state dict of ``standalone`` (``space.build(arch, task)``) filled from the supernet's weights."""
+        """The state dict of ``standalone`` (``space.build(arch, task)``) filled from the supernet's weights.
+
+        A stand-alone weight smaller than the supernet's (a narrower layer of a supernet whose widths share
+        one weight, the MLP's) is its leading block: ``weight[:out, :in]``.
+        """
         path = self.path_of(arch)
         mine = self.state_dict()
         out = {}
-        for key in standalone.state_dict():
+        for key, target in standalone.state_dict().items():
             src = self.map_key(arch, path, key)
             if src not in mine:
                 raise KeyError(f"supernet {type(self).__name__} has no weight {src!r} for stand-alone {key!r}")
-            out[key] = mine[src].clone()
+            value = mine[src]
+            if value.shape != target.shape:
+                if value.dim() != target.dim() or any(t > v for t, v in zip(target.shape, value.shape)):
+                    raise KeyError(f"supernet weight {src!r} of shape {tuple(value.shape)} cannot hold stand-alone "
+                                   f"{key!r} of shape {tuple(target.shape)}")
+                value = value[tuple(slice(0, n) for n in target.shape)]
+            out[key] = value.clone()
         return out
 
     def extract(self, arch: Architecture) -> nn.Module:

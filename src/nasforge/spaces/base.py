@@ -181,7 +181,7 @@ class SearchSpace:
 
     def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
         """Change one active choice to a different option (re-filling what it activates)."""
-        self._check(arch)
+        self.check(arch)
         values = arch.as_dict()
         names = [n for n in values if len(self.layout.choice(n).options) > 1]
         if not names:
@@ -198,7 +198,7 @@ class SearchSpace:
 
     def neighbors(self, arch: Architecture) -> list[Architecture]:
         """Every valid architecture one choice away (newly active choices take their first option)."""
-        self._check(arch)
+        self.check(arch)
         values = arch.as_dict()
         out = []
         for name, value in values.items():
@@ -214,8 +214,8 @@ class SearchSpace:
 
     def crossover(self, a: Architecture, b: Architecture, rng: np.random.Generator) -> Architecture:
         """Uniform crossover: each choice from either parent with equal probability."""
-        self._check(a)
-        self._check(b)
+        self.check(a)
+        self.check(b)
         va, vb = a.as_dict(), b.as_dict()
         for _ in range(self.max_tries):
             mixed: dict[str, Hashable] = {}
@@ -244,7 +244,8 @@ class SearchSpace:
         except InvalidArchitectureError:
             return False
 
-    def _check(self, arch: Architecture) -> None:
+    def check(self, arch: Architecture) -> None:
+        """Raise :class:`InvalidArchitectureError` naming ``arch`` unless it is an architecture of this space."""
         if not self.contains(arch):
             raise InvalidArchitectureError(f"{arch} is not an architecture of space {self.name!r}")
 

@@ -209,7 +209,7 @@ class DartsSpace(SearchSpace):
 
     def mutate(self, arch: Architecture, rng: np.random.Generator) -> Architecture:
         """Change one edge: its op, or its source (to an input the node does not use yet)."""
-        self._check(arch)
+        self.check(arch)
         nodes = self._nodes(arch)
         moves = [(n, m) for n, node in enumerate(nodes) for m in self._edge_moves(node, n % NODES)]
         n, new = moves[int(rng.integers(len(moves)))]
@@ -218,7 +218,7 @@ class DartsSpace(SearchSpace):
 
     def neighbors(self, arch: Architecture) -> list[Architecture]:
         """Every architecture one edge change away (68 per cell: 136 with shared cells)."""
-        self._check(arch)
+        self.check(arch)
         nodes = self._nodes(arch)
         out = []
         for n, node in enumerate(nodes):
@@ -228,8 +228,8 @@ class DartsSpace(SearchSpace):
 
     def crossover(self, a: Architecture, b: Architecture, rng: np.random.Generator) -> Architecture:
         """Uniform crossover of whole nodes (a node's two edges come from the same parent)."""
-        self._check(a)
-        self._check(b)
+        self.check(a)
+        self.check(b)
         na, nb = self._nodes(a), self._nodes(b)
         pick = rng.integers(2, size=len(na))
         return self._from_nodes([y if p else x for x, y, p in zip(na, nb, pick)])
@@ -410,7 +410,7 @@ class DartsSpace(SearchSpace):
         C, layers, stem = (positive_int(self, k) for k in ("C", "layers", "stem_multiplier"))
         if not 0.0 <= float(self.drop_path) < 1.0:
             raise ValueError(f"DartsSpace option drop_path={self.drop_path!r} must be in [0, 1)")
-        self._check(arch)
+        self.check(arch)
         geno = self.genotype(arch)
         num_classes = positive_int(task, "num_classes")
         if self.distinct_cells:

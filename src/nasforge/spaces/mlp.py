@@ -93,7 +93,7 @@ class MLPSpace(SearchSpace):
 
     def build(self, arch: Architecture, task: Any) -> Any:
         """The MLP for ``arch`` on ``task`` (any ``input_shape``: it is flattened)."""
-        self._check(arch)
+        self.check(arch)
         from torch import nn
 
         shape = tuple(int(d) for d in task.input_shape)

@@ -266,7 +266,7 @@ class MobileNetSpace(SearchSpace):
     # -- networks ------------------------------------------------------------------
     def build(self, arch: Architecture, task: Any) -> Any:
         """The MobileNet for ``arch`` on ``task`` (an image task: ``input_shape`` ``(C, H, W)``)."""
-        self._check(arch)
+        self.check(arch)
         shape = tuple(task.input_shape)
         if len(shape) != 3:
             raise ValueError(f"space {self.name!r} builds convolutional networks for image tasks with "

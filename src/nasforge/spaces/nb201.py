@@ -188,7 +188,7 @@ class NB201Space(SearchSpace):
         N = check_int("N", self.N, minimum=1, who="NB201Space")
         num_classes = check_int("num_classes", getattr(task, "num_classes", None), minimum=1,
                                 who=f"task {getattr(task, 'name', '?')!r}")
-        self._check(arch)
+        self.check(arch)
         return NB201Network(self.ops(arch), C, N, channels, num_classes, NB201_EDGES)
 
     # -- the AnalogNAS-Bench identifier -----------------------------------------
