@@ -25,7 +25,11 @@ Selection (``select``):
   whose removal hurts most is kept (the decision is fixed to it), and the
   supernet's weights are fine-tuned for ``pt_tune_steps`` steps before the
   next decision. DARTS cells then choose each node's two inputs the same way
-  (removing one incoming edge at a time).
+  (removing one incoming edge at a time). A GDAS supernet, trained one path at
+  a time, is not measured as a mixture (its mixed output is meaningless): each
+  candidate is scored by the validation accuracy of the current architecture
+  with that candidate (inherited weights, BatchNorm recalibrated), the best
+  kept, and each DARTS node keeps its best-scoring pair of inputs.
 
 Guards against collapse (parameter-free operations taking over):
 
@@ -55,6 +59,7 @@ Deterministic on the CPU for a seed.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import resource
@@ -447,7 +452,28 @@ class DifferentiableSearch:
         while state["select_done"] < len(order):
             kind, what = order[state["select_done"]]
             t0 = time.perf_counter()
-            if kind == "op":
+            if kind == "op" and self.weighting == "gumbel":
+                key = what
+                options = ctl.decisions[key].options
+                # a supernet trained one path at a time is scored one path at a time: the current architecture
+                # with each candidate on this decision, inherited weights, BatchNorm recalibrated
+                scores = [-math.inf if label == ctl.decisions[key].zero else self._path_acc(self._current({key: i}))
+                          for i, label in enumerate(options)]
+                prob = ctl.probabilities(key).numpy()
+                keep = max(range(len(options)), key=lambda i: (scores[i], float(prob[i])))
+                ctl.fixed[key] = keep
+                info = {"phase": "select", "decision": key, "kept": options[keep],
+                        "acc_with": {o: s for o, s in zip(options, scores) if math.isfinite(s)}}
+            elif kind == "edges" and self.weighting == "gumbel":
+                keys, n_keep = groups[int(what)]
+                pairs = list(itertools.combinations(keys, n_keep))
+                scores = [self._path_acc(self._current(drop=[k for k in keys if k not in pair])) for pair in pairs]
+                kept = list(pairs[int(np.argmax(scores))])
+                for key in keys:
+                    if key not in kept:
+                        ctl.off.add(key)
+                info = {"phase": "select", "decision": "/".join(keys), "kept": "+".join(kept)}
+            elif kind == "op":
                 key = what
                 options = ctl.decisions[key].options
                 scores = []
@@ -483,13 +509,31 @@ class DifferentiableSearch:
             progress(info)
             save()
 
+    def _current(self, override: dict[str, int] | None = None, drop: Any = ()) -> Architecture:
+        """The architecture selection stands at: fixed decisions, the largest weight (never the zero op) for
+        the others, ``override`` applied, decisions switched off or in ``drop`` left out."""
+        ctl = self.supernet.controller
+        chosen, strength = {}, {}
+        for key in ctl.keys:
+            if key in ctl.off or key in drop:
+                continue
+            d = ctl.decisions[key]
+            p = ctl.probabilities(key).numpy()
+            allowed = [i for i, o in enumerate(d.options) if o != d.zero] or list(range(len(d.options)))
+            idx = ctl.fixed.get(key, max(allowed, key=lambda i: float(p[i])))
+            if override and key in override:
+                idx = override[key]
+            chosen[key], strength[key] = idx, float(p[idx])
+        return self.supernet.derive_from(chosen, strength)
+
     def _finetune(self) -> None:
         """``pt_tune_steps`` weight steps on training batches at ``pt_lr`` (architecture parameters fixed)."""
         if self.pt_tune_steps == 0:
             return
         t, sn = self.data, self.supernet
         sn.train()
-        sn.set_mixed("softmax")
+        # tuned the way it was trained: the mixture, or (GDAS) sampled paths at the final temperature
+        sn.set_mixed(self.weighting, self.tau_min)
         gen = torch.Generator().manual_seed(self.seed * 7_919 + len(sn.controller.fixed) + len(sn.controller.off))
         n = len(t["y_train"])
         for g in self.w_opt.param_groups:
