@@ -441,11 +441,17 @@ def oneshot(
     from nasforge.oneshot.methods import CollapseWarning
 
     warnings.simplefilter("ignore", CollapseWarning)  # said below, in the summary
-    result = api.oneshot(method, task=task, space=space, seed=seed, study=study, storage=storage, resume=resume,
-                         checkpoint_dir=ck, space_options=_parse_params(space_param, "--space-param", "C=8"),
-                         task_options={"label_column": label_column, "image_size": image_size,
-                                       "grayscale": grayscale, "seed": data_seed},
-                         method_options=options, training_options={"epochs": train_epochs}, progress=progress)
+    _sigterm_as_interrupt()
+    try:
+        result = api.oneshot(method, task=task, space=space, seed=seed, study=study, storage=storage, resume=resume,
+                             checkpoint_dir=ck, space_options=_parse_params(space_param, "--space-param", "C=8"),
+                             task_options={"label_column": label_column, "image_size": image_size,
+                                           "grayscale": grayscale, "seed": data_seed},
+                             method_options=options, training_options={"epochs": train_epochs}, progress=progress)
+    except KeyboardInterrupt:
+        err.print(f"interrupted: every finished epoch is checkpointed under {Path(ck).parent}; continue with the "
+                  f"same command and --resume", highlight=False)
+        raise typer.Exit(130)
     if as_json:
         print(json.dumps({k: v for k, v in result.items() if k != "history"}, default=float))
         return

@@ -135,3 +135,18 @@ def test_list_shows_the_methods_and_supernets() -> None:
     assert "task" not in rows["darts"]["options"]
     res = CliRunner().invoke(app, ["list", "supernets", "--json"])
     assert {r["name"] for r in json.loads(res.stdout)} == {"nb201", "darts", "mobilenet", "mlp"}
+
+
+def test_cli_ctrl_c_says_how_to_continue(tmp_path: Path) -> None:
+    task = _task_file(tmp_path)
+    run = _cli("--task", task, "-P", "C=2", "-P", "N=1", "--epochs", "50", "--batch-size", "16", "--threads", "1",
+               "--storage", "sqlite:///s.db", cwd=tmp_path)
+    ck = tmp_path / "nasforge-checkpoints" / "tiny-nb201-darts-s0" / "oneshot.pt"
+    deadline = time.time() + 240
+    while not ck.exists() and time.time() < deadline and run.poll() is None:
+        time.sleep(0.05)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130
+    assert "interrupted: every finished epoch is checkpointed under nasforge-checkpoints" in err
+    assert "--resume" in err
