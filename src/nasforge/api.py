@@ -254,10 +254,10 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
     checkpoint (a run killed before its first checkpoint starts again). Returns the recorded trial's
     summary (study, number, arch, val_acc, metrics, history).
     """
+    from nasforge.oneshot.methods import CHECKPOINT
     from nasforge.oneshot.record import OneShotRecord, record_outcome
-    from nasforge.study import plain_metrics
     from nasforge.registry import ONESHOT, SUPERNETS
-    from nasforge.study import Study
+    from nasforge.study import Study, plain_metrics
 
     if isinstance(task, str):
         tcfg = task_config(task, **dict(task_options or {}))
@@ -280,12 +280,13 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
     name = study or default_study_name(label, method, seed, sp.name)
     if checkpoint_dir is not None:
         checkpoint_dir = str(checkpoint_dir).replace("{study}", name)
+    saved = checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT).exists()
+    if saved and not resume:  # refused before a study exists
+        raise ConfigError(f"checkpoint {Path(checkpoint_dir) / CHECKPOINT} exists from an earlier run: resume it "
+                          f"(--resume) or choose another checkpoint directory")
     st = Study(sp, strat, ev, name=name, storage=storage, resume=resume,
                config={"seed": seed, "task": tcfg, "oneshot": params})
     try:
-        from nasforge.oneshot.methods import CHECKPOINT
-
-        saved = checkpoint_dir is not None and (Path(checkpoint_dir) / CHECKPOINT).exists()
         outcome = searcher.run(checkpoint_dir=checkpoint_dir, resume=resume and saved, progress=progress)
         rec = record_outcome(st, outcome, source=method)
     finally:

@@ -51,7 +51,7 @@ def test_resuming_a_finished_run_records_nothing_twice(tmp_path: Path) -> None:
     kw = dict(task=task, space="nb201", space_options={"C": 2, "N": 1}, storage=url, method_options=OPTS,
               checkpoint_dir=tmp_path / "ck")
     first = api.oneshot("darts", **kw)
-    with pytest.raises(StudyExistsError, match="already exists"):
+    with pytest.raises((StudyExistsError, ConfigError), match="exists"):  # the checkpoint is checked first
         api.oneshot("darts", **kw)
     again = api.oneshot("darts", resume=True, **kw)
     assert again["number"] == first["number"] and again["arch"] == first["arch"]
@@ -74,6 +74,12 @@ def test_bad_input_is_refused_before_a_study_exists(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="has no option.*nope"):
         api.oneshot("darts", task=task, space="nb201", storage=url, method_options={"nope": 1})
     assert not (tmp_path / "s.db").exists()  # nothing was created
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "oneshot.pt").write_bytes(b"from an earlier run")
+    with pytest.raises(ConfigError, match="exists from an earlier run"):
+        api.oneshot("darts", task=task, space="nb201", storage=url, method_options=OPTS,
+                    checkpoint_dir=tmp_path / "old")
+    assert not (tmp_path / "s.db").exists()
 
 
 def _cli(*args: str, cwd: Path) -> subprocess.Popen:
@@ -118,7 +124,7 @@ def test_cli_prints_progress_lines_and_where_the_result_went(tmp_path: Path) -> 
     assert "recorded as trial 0 of study tiny-nb201-gdas-s0" in out and "nasforge train --study" in out
     again = _cli("--task", task, "--method", "gdas", "--storage", "sqlite:///s.db", cwd=tmp_path)
     _, err = again.communicate(timeout=300)
-    assert again.returncode == 2 and "already exists" in err
+    assert again.returncode == 2 and "exists" in err and "--resume" in err
     bad = _cli("--task", task, "--method", "enas", "--storage", "sqlite:///s.db", cwd=tmp_path)
     _, err = bad.communicate(timeout=300)
     assert bad.returncode == 2 and "unknown one-shot method 'enas'" in err and "darts, darts2, gdas" in err
