@@ -65,7 +65,7 @@ def test_reduction_layers_and_cell_of_layer() -> None:
     assert [darts_reduction_layers(n) for n in range(5)] == [(), (0,), (0, 1), (1, 2), (1, 2)]
     with pytest.raises(ConfigError, match=r"layer must be an integer in \[0, 4\], got 5"):
         SPACE.cell_of_layer(5)
-    with pytest.raises(ValueError, match="non-negative integer"):
+    with pytest.raises(ValueError, match="layers must be an integer >= 0, got -1"):
         darts_reduction_layers(-1)
 
 

@@ -7,12 +7,12 @@ the genotypes, and pass them in. Nothing here imports a space.
 
 from __future__ import annotations
 
-import operator
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
+from nasforge.options import check_int
 from nasforge.spaces.nn.blocks import (DilConv, FactorizedReduce, Pool, ReLUConvBN, ResNetBasicBlock, SepConv, Zero,
                                        drop_path)
 
@@ -179,14 +179,7 @@ def darts_reduction_layers(layers: int) -> tuple[int, ...]:
     One index when the two coincide (``layers == 1``); none for ``layers == 0``.
     The DARTS space and :class:`DartsNetwork` both take the positions from here.
     """
-    if isinstance(layers, bool):
-        raise ValueError(f"layers must be a non-negative integer, got {layers!r}")
-    try:
-        n = operator.index(layers)
-    except TypeError:
-        raise ValueError(f"layers must be a non-negative integer, got {layers!r}") from None
-    if n < 0:
-        raise ValueError(f"layers must be a non-negative integer, got {layers!r}")
+    n = check_int("layers", layers, minimum=0)
     return tuple(sorted({i for i in (n // 3, 2 * n // 3) if i < n}))
 
 
