@@ -45,6 +45,20 @@ def test_the_derived_architecture_is_recorded_and_retrainable(tmp_path: Path) ->
     assert result["arch"] == out["arch"] and 0 <= result["test_acc"] <= 100
 
 
+@pytest.mark.parametrize("method", ["darts", "darts2", "gdas"])
+def test_every_method_records_its_result_with_the_search_cost(tmp_path: Path, method: str) -> None:
+    from nasforge.registry import ONESHOT
+
+    assert method in ONESHOT.list()
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    out = api.oneshot(method, task=_task_file(tmp_path), space_options={"C": 2, "N": 1}, storage=url,
+                      method_options={**OPTS, "epochs": 1})
+    rec = api.summarise(out["study"], url)["best"]
+    assert rec["source"] == method and rec["arch"] == out["arch"]
+    assert rec["metrics"]["method"] == method and rec["metrics"]["search_seconds"] > 0
+    assert rec["metrics"]["val_acc"] == pytest.approx(out["val_acc"])
+
+
 def test_resuming_a_finished_run_records_nothing_twice(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 's.db'}"
     task = _task_file(tmp_path)
