@@ -226,6 +226,7 @@ def test_checkpoint_errors_name_the_problem(tmp_path) -> None:
     ({"es_ratio": 1.5}, "es_ratio"),
     ({"early_stop": "no"}, "early_stop must be True or False, got 'no'"),
     ({"recalibrate_bn": 1}, "recalibrate_bn must be True or False, got 1"),
+    ({"device": "tpu"}, "unknown device 'tpu'; accepted: auto, cpu"),
 ])
 def test_bad_options_are_named(options, match) -> None:
     with pytest.raises((ConfigError, ValueError), match=match):

@@ -76,6 +76,7 @@ import torch.nn.functional as F
 
 from nasforge.errors import ConfigError
 from nasforge.evaluators import hardware
+from nasforge.evaluators.hardware import resolve_device
 from nasforge.evaluators.training import task_tensors
 from nasforge.oneshot.supernet import Supernet, bn_snapshot, path_accuracy
 from nasforge.options import check_bool, check_choice, check_int, check_number
@@ -174,8 +175,8 @@ class DifferentiableSearch:
         self.calib_batches = check_int("calib_batches", calib_batches, minimum=1)
         self.seed = check_int("seed", seed, minimum=0)
         self.threads = None if threads is None else check_int("threads", threads, minimum=1)
+        resolve_device(device)  # an unknown or missing device is an error here, not after the supernet is built
         self.device = device
-        self._stop = False
 
     # -- description ---------------------------------------------------------------
     def params(self) -> dict[str, Any]:
