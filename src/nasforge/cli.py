@@ -395,7 +395,7 @@ def oneshot(
     data_seed: int = typer.Option(0, help="seed of the train/validation/test split"),
     epochs: int = typer.Option(20, help="supernet training epochs"),
     batch_size: int = typer.Option(64, help="batch size (weights on training batches, architecture on validation batches)"),
-    select: str = typer.Option("magnitude", help="how the architecture is chosen: magnitude (largest weight) or pt (perturbation-based, DARTS-PT)"),
+    select: str = typer.Option("pt", help="how the architecture is chosen: pt (perturbation-based, DARTS-PT; the default: it never collapsed in benchmarks/RESULTS.md, magnitude selection did) or magnitude (largest weight)"),
     early_stop: bool = typer.Option(False, help="stop when the Hessian's dominant eigenvalue w.r.t. the architecture grows sharply (RobustDARTS)"),
     weighting: Optional[str] = typer.Option(None, help="darts/darts2: softmax (default) or max-w (sharpDARTS)"),
     lr_schedule: str = typer.Option("cosine", help="weight learning rate schedule: cosine, cosine-power (sharpDARTS) or constant"),

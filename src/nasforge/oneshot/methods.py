@@ -19,7 +19,7 @@ Selection (``select``):
 
 * ``magnitude``: per decision the candidate with the largest weight (``none``
   never chosen); a DARTS node keeps its two strongest incoming edges.
-* ``pt``: perturbation-based selection (DARTS-PT, Wang et al. 2021): decisions
+* ``pt`` (the default): perturbation-based selection (DARTS-PT, Wang et al. 2021): decisions
   are visited in a seeded random order; on each, every candidate is removed
   in turn and the supernet's validation accuracy measured; the candidate
   whose removal hurts most is kept (the decision is fixed to it), and the
@@ -142,7 +142,7 @@ class DifferentiableSearch:
                  w_weight_decay: float = 3e-4, grad_clip: float = 5.0, arch_lr: float = 3e-3,
                  arch_weight_decay: float = 1e-3, lr_schedule: str = "cosine", power: float = 10.0,
                  weighting: str | None = None, tau_max: float = 10.0, tau_min: float = 0.1,
-                 select: str = "magnitude", pt_tune_steps: int = 20, pt_lr: float = 0.01, pt_val_batches: int = 4,
+                 select: str = "pt", pt_tune_steps: int = 20, pt_lr: float = 0.01, pt_val_batches: int = 4,
                  early_stop: bool = False, es_window: int = 5, es_ratio: float = 0.75, power_iterations: int = 8,
                  recalibrate_bn: bool = True, calib_batches: int = 4, seed: int = 0, threads: int | None = None,
                  device: str = "cpu") -> None:
