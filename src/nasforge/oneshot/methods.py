@@ -458,8 +458,8 @@ class DifferentiableSearch:
                 options = ctl.decisions[key].options
                 # a supernet trained one path at a time is scored one path at a time: the current architecture
                 # with each candidate on this decision, inherited weights, BatchNorm recalibrated
-                scores = [-math.inf if label == ctl.decisions[key].zero else self._path_acc(self._current({key: i}))
-                          for i, label in enumerate(options)]
+                scores = [-math.inf if label == ctl.decisions[key].zero
+                          else self._path_acc(sn.derive(override={key: i})) for i, label in enumerate(options)]
                 prob = ctl.probabilities(key).numpy()
                 keep = max(range(len(options)), key=lambda i: (scores[i], float(prob[i])))
                 ctl.fixed[key] = keep
@@ -468,7 +468,7 @@ class DifferentiableSearch:
             elif kind == "edges" and self.weighting == "gumbel":
                 keys, n_keep = groups[int(what)]
                 pairs = list(itertools.combinations(keys, n_keep))
-                scores = [self._path_acc(self._current(drop=[k for k in keys if k not in pair])) for pair in pairs]
+                scores = [self._path_acc(sn.derive(drop=[k for k in keys if k not in pair])) for pair in pairs]
                 kept = list(pairs[int(np.argmax(scores))])
                 for key in keys:
                     if key not in kept:
@@ -510,23 +510,6 @@ class DifferentiableSearch:
             progress(info)
             save()
 
-    def _current(self, override: dict[str, int] | None = None, drop: Any = ()) -> Architecture:
-        """The architecture selection stands at: fixed decisions, the largest weight (never the zero op) for
-        the others, ``override`` applied, decisions switched off or in ``drop`` left out."""
-        ctl = self.supernet.controller
-        chosen, strength = {}, {}
-        for key in ctl.keys:
-            if key in ctl.off or key in drop:
-                continue
-            d = ctl.decisions[key]
-            p = ctl.probabilities(key).numpy()
-            allowed = [i for i, o in enumerate(d.options) if o != d.zero] or list(range(len(d.options)))
-            idx = ctl.fixed.get(key, max(allowed, key=lambda i: float(p[i])))
-            if override and key in override:
-                idx = override[key]
-            chosen[key], strength[key] = idx, float(p[idx])
-        return self.supernet.derive_from(chosen, strength)
-
     def _finetune(self) -> None:
         """``pt_tune_steps`` weight steps on training batches at ``pt_lr`` (architecture parameters fixed)."""
         if self.pt_tune_steps == 0:
@@ -548,12 +531,8 @@ class DifferentiableSearch:
             self.w_opt.step()
 
     def _selected(self, state: dict[str, Any]) -> Architecture:
-        sn = self.supernet
-        if self.select == "magnitude":
-            return sn.derive()
-        ctl = sn.controller
-        chosen = {k: v for k, v in ctl.fixed.items() if k not in ctl.off}
-        return sn.derive_from(chosen, {k: 1.0 for k in chosen})
+        """The magnitude rule, which keeps what DARTS-PT fixed and leaves out the edges it switched off."""
+        return self.supernet.derive()
 
     # -- checkpoints -------------------------------------------------------------------------
     def _save(self, path: Path, state: dict[str, Any]) -> None:

@@ -259,18 +259,27 @@ class Supernet(nn.Module):
         space needs a subset of them (a DARTS node keeps its two strongest incoming edges)."""
         raise NotImplementedError  # pragma: no cover
 
-    def derive(self, keep_zero: bool = False) -> Architecture:
+    def derive(self, keep_zero: bool = False, override: Mapping[str, int] | None = None,
+               drop: Sequence[str] = ()) -> Architecture:
         """The magnitude rule: per key the candidate with the largest architecture weight (the zero op never,
-        unless ``keep_zero``, as in DARTS); where only some keys are kept, the strongest ones."""
+        unless ``keep_zero``, as in DARTS); where only some keys are kept, the strongest ones.
+
+        Where selection has fixed a decision, its candidate stands; decisions switched off, or named in
+        ``drop``, are left out; ``override`` replaces the candidate of some keys (how DARTS-PT on a GDAS
+        supernet tries each candidate in the architecture selection stands at).
+        """
+        ctl = self.controller
         chosen, strength = {}, {}
-        for key in self.controller.keys:
-            d = self.controller.decisions[key]
-            p = self.controller.probabilities(key).numpy().astype(float)
-            if key in self.controller.fixed:
-                p = np.eye(len(d.options))[self.controller.fixed[key]]
+        for key in ctl.keys:
+            if key in ctl.off or key in drop:
+                continue
+            d = ctl.decisions[key]
+            p = ctl.probabilities(key).numpy()
             allowed = [i for i, o in enumerate(d.options) if keep_zero or o != d.zero] or list(range(len(d.options)))
-            best = max(allowed, key=lambda i: p[i])
-            chosen[key], strength[key] = best, float(p[best])
+            idx = ctl.fixed.get(key, max(allowed, key=lambda i: float(p[i])))
+            if override and key in override:
+                idx = override[key]
+            chosen[key], strength[key] = idx, float(p[idx])
         return self.derive_from(chosen, strength)
 
     def topology_groups(self) -> list[tuple[list[str], int]]:
