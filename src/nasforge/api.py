@@ -52,6 +52,21 @@ def load_task(cfg: Mapping[str, Any]) -> Any:
                 grayscale=cfg.get("grayscale", False), seed=cfg.get("seed", 0))
 
 
+def resolve_task(task: str | Any, task_options: Mapping[str, Any] | None = None) -> tuple[Any, dict[str, Any], str]:
+    """``(task, its recorded description, its label for study names)`` for a source (built-in name, file,
+    folder) or a ready Task object (recorded by name only)."""
+    if isinstance(task, str):
+        tcfg = task_config(task, **dict(task_options or {}))
+        return load_task(tcfg), tcfg, Path(task).stem if Path(task).suffix else Path(task).name
+    label = getattr(task, "name", "task")
+    return task, {"name": label}, label
+
+
+def default_space_name(task: Any) -> str:
+    """The space a task search uses when given none: ``mlp`` for tabular data, ``nb201`` for images."""
+    return "mlp" if task.kind == "tabular" else "nb201"
+
+
 def make_scorer(strategy: str, options: dict[str, Any], space: Any, *, task: Any = None, benchmark: Any = None,
                 proxies: str | None = None, data: str | None = None, batch_size: int = 64,
                 table: str | None = None, seed: int = 0) -> Any:
@@ -156,16 +171,9 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
             raise ConfigError("with an evaluator object, give the space object it evaluates")
         sp, ev, label = space, evaluator, type(evaluator).__name__.lower()
     elif task is not None:
-        if isinstance(task, str):
-            tcfg = task_config(task, **dict(task_options or {}))
-            tk = load_task(tcfg)
-            config["task"] = tcfg
-            label = Path(task).stem if Path(task).suffix else Path(task).name
-        else:
-            tk, label = task, getattr(task, "name", "task")
-            config["task"] = {"name": label}
+        tk, config["task"], label = resolve_task(task, task_options)
         sp = space if space is not None and not isinstance(space, str) else \
-            make_space(space or ("mlp" if tk.kind == "tabular" else "nb201"), space_options)
+            make_space(space or default_space_name(tk), space_options)
         topts = {"seed": config["task"].get("seed", 0), **dict(training_options or {})}
         ev = EVALUATORS.create("training", tk, sp, **topts)
     else:
@@ -259,15 +267,9 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
     from nasforge.registry import ONESHOT, SUPERNETS
     from nasforge.study import Study, plain_metrics
 
-    if isinstance(task, str):
-        tcfg = task_config(task, **dict(task_options or {}))
-        tk = load_task(tcfg)
-        label = Path(task).stem if Path(task).suffix else Path(task).name
-    else:
-        tk, tcfg, label = task, {"name": getattr(task, "name", "task")}, getattr(task, "name", "task")
-    if space is None:
-        space = "mlp" if tk.kind == "tabular" else "nb201"
-    sp = space if not isinstance(space, str) else make_space(space, space_options)
+    tk, tcfg, label = resolve_task(task, task_options)
+    sp = space if space is not None and not isinstance(space, str) else \
+        make_space(space or default_space_name(tk), space_options)
     if sp.name not in SUPERNETS:
         raise ConfigError(f"space {sp.name!r} has no supernet for weight sharing; spaces with one: "
                           f"{', '.join(SUPERNETS.list())}")
@@ -514,4 +516,5 @@ def compare(strategies: Sequence[str] = ("random", "rea", "local"), *, peers: Se
 
 
 __all__ = ["search", "oneshot", "summarise", "list_studies", "retrain", "compare", "make_space", "make_scorer",
-           "task_config", "load_task", "open_storage", "default_study_name", "check_table_covers", "DEFAULT_TRIALS"]
+           "task_config", "load_task", "resolve_task", "default_space_name", "open_storage", "default_study_name",
+           "check_table_covers", "DEFAULT_TRIALS"]
