@@ -207,7 +207,8 @@ class DifferentiableSearch:
         t = task_tensors(self.task, self.device)
         self.data = t
         self.supernet = build_supernet(self.space, self.task, self.seed).to(t["device"])
-        self.w_opt = torch.optim.SGD(self.supernet.weight_parameters(), lr=self.w_lr, momentum=self.w_momentum,
+        self.weights = self.supernet.weight_parameters()  # listed once: the steps below use it every batch
+        self.w_opt = torch.optim.SGD(self.weights, lr=self.w_lr, momentum=self.w_momentum,
                                      weight_decay=self.w_weight_decay)
         self.a_opt = torch.optim.Adam(self.supernet.arch_parameters(), lr=self.arch_lr, betas=(0.5, 0.999),
                                       weight_decay=self.arch_weight_decay)
@@ -286,7 +287,7 @@ class DifferentiableSearch:
             "stopped_epoch": state["stopped_epoch"],
             "method": self.name,
             "select": self.select,
-            "supernet_params": sum(p.numel() for p in sn.weight_parameters()),
+            "supernet_params": sum(p.numel() for p in self.weights),
             "alphas": sn.alpha_values(),
         }
         if state["eigenvalues"]:
@@ -329,8 +330,8 @@ class DifferentiableSearch:
                 raise FloatingPointError(f"{self.name}: the supernet's training loss is {loss.item()} at epoch "
                                          f"{epoch + 1}, step {step + 1}; lower w_lr (now {self.w_lr})")
             self.w_opt.zero_grad(set_to_none=True)
-            loss.backward(inputs=self.supernet.weight_parameters())
-            torch.nn.utils.clip_grad_norm_(self.supernet.weight_parameters(), self.grad_clip)
+            loss.backward(inputs=self.weights)
+            torch.nn.utils.clip_grad_norm_(self.weights, self.grad_clip)
             self.w_opt.step()
             loss_sum += float(loss.detach()) * len(idx)
             correct += int((out.detach().argmax(1) == yt).sum())
@@ -361,7 +362,7 @@ class DifferentiableSearch:
         jumps across activation kinks: in the tests it is off by several times the true value.)
         """
         sn = self.supernet
-        weights, alphas = sn.weight_parameters(), sn.arch_parameters()
+        weights, alphas = self.weights, sn.arch_parameters()
         backup = [w.detach().clone() for w in weights]
         dw = torch.autograd.grad(F.cross_entropy(sn(xt), yt), weights, allow_unused=True)
         with torch.no_grad():
@@ -526,8 +527,8 @@ class DifferentiableSearch:
             idx = torch.randint(n, (self.batch_size,), generator=gen).to(t["device"])
             loss = F.cross_entropy(sn(t["X_train"][idx]), t["y_train"][idx])
             self.w_opt.zero_grad(set_to_none=True)
-            loss.backward(inputs=sn.weight_parameters())
-            torch.nn.utils.clip_grad_norm_(sn.weight_parameters(), self.grad_clip)
+            loss.backward(inputs=self.weights)
+            torch.nn.utils.clip_grad_norm_(self.weights, self.grad_clip)
             self.w_opt.step()
 
     def _selected(self, state: dict[str, Any]) -> Architecture:
