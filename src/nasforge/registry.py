@@ -134,6 +134,7 @@ BENCHMARKS.register("nasbench-graph", "nasforge.benchmarks.nbgraph:NASBenchGraph
 SUPERNETS.register("nb201", "nasforge.oneshot.nets:NB201Supernet")
 SUPERNETS.register("darts", "nasforge.oneshot.nets:DartsSupernet")
 SUPERNETS.register("mobilenet", "nasforge.oneshot.nets:MobileNetSupernet")
+SUPERNETS.register("mobilenet:elastic", "nasforge.oneshot.elastic:ElasticMobileNetSupernet")
 SUPERNETS.register("mlp", "nasforge.oneshot.nets:MLPSupernet")
 ONESHOT.register("darts", "nasforge.oneshot.methods:DARTS")
 ONESHOT.register("darts2", "nasforge.oneshot.methods:DARTS2")

@@ -484,11 +484,14 @@ def check_evaluator(evaluator: Any, space: SearchSpace, n: int = 3, seed: int = 
             raise _fail(who, "fidelity", f"asked for {fid}, the result says {res.fidelity}")
 
 
-def check_supernet(space: SearchSpace, task: Any, n: int = 3, seed: int = 0, atol: float = 1e-5) -> None:
-    """Check the supernet of ``space`` (from the ``SUPERNETS`` registry) against the contract.
+def check_supernet(space: SearchSpace, task: Any, n: int = 3, seed: int = 0, atol: float = 1e-5,
+                   kind: str | None = None) -> None:
+    """Check the supernet of ``space`` (from the ``SUPERNETS`` registry; ``kind`` picks the one registered
+    as ``<space>:<kind>``, e.g. ``kind="elastic"``) against the contract.
 
     Every decision has options and one architecture parameter per option; after a
-    training step in mixed mode (so BatchNorm statistics are not the defaults), for ``n`` sampled
+    training step in mixed mode (so BatchNorm statistics are not the defaults; a supernet with
+    ``supports_mixed = False`` runs a few training-mode forwards of sampled paths instead), for ``n`` sampled
     architectures the path's output equals the stand-alone network ``space.build(arch, task)``
     with the weights :meth:`~nasforge.oneshot.supernet.Supernet.extract` gives it (eval mode), and
     ``path_of`` names only known decisions; the magnitude rule derives an architecture of the space,
@@ -498,20 +501,30 @@ def check_supernet(space: SearchSpace, task: Any, n: int = 3, seed: int = 0, ato
 
     from nasforge.oneshot.methods import build_supernet
 
-    who = f"supernet of {space.name!r}"
-    sn = build_supernet(space, task, seed)
+    who = f"supernet of {space.name!r}" if kind is None else f"supernet {space.name}:{kind}"
+    sn = build_supernet(space, task, seed, kind=kind)
     for d, a in zip(sn.decisions, sn.arch_parameters()):
         if not d.options or a.numel() != len(d.options):
             raise _fail(who, f"decision {d.key!r}", f"has {len(d.options)} options and {a.numel()} parameters")
     X = torch.as_tensor(task.X_train[:8], dtype=torch.float32)
     sn.train()
-    sn.set_mixed()
-    out = sn(X)
-    if tuple(out.shape) != (len(X), task.num_classes):
-        raise _fail(who, "mixed forward", f"gave shape {tuple(out.shape)}, expected {(len(X), task.num_classes)}")
-    out.sum().backward()
-    if all(a.grad is None or float(a.grad.abs().sum()) == 0.0 for a in sn.arch_parameters()):
-        raise _fail(who, "mixed forward", "gives no gradient to the architecture parameters")
+    if getattr(sn, "supports_mixed", True):
+        sn.set_mixed()
+        out = sn(X)
+        if tuple(out.shape) != (len(X), task.num_classes):
+            raise _fail(who, "mixed forward", f"gave shape {tuple(out.shape)}, expected {(len(X), task.num_classes)}")
+        out.sum().backward()
+        if all(a.grad is None or float(a.grad.abs().sum()) == 0.0 for a in sn.arch_parameters()):
+            raise _fail(who, "mixed forward", "gives no gradient to the architecture parameters")
+    else:  # no mixture to train: move the BatchNorm statistics with a few sampled paths
+        bn_rng = np.random.default_rng(seed + 1)
+        with torch.no_grad():
+            for _ in range(3):
+                sn.set_arch(space.sample(bn_rng))
+                out = sn(X)
+                if tuple(out.shape) != (len(X), task.num_classes):
+                    raise _fail(who, "path forward",
+                                f"gave shape {tuple(out.shape)}, expected {(len(X), task.num_classes)}")
     sn.eval()
     rng = np.random.default_rng(seed)
     for _ in range(n):
