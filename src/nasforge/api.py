@@ -140,12 +140,15 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
            space_options: Mapping[str, Any] | None = None, strategy_options: Mapping[str, Any] | None = None,
            benchmark_options: Mapping[str, Any] | None = None, training_options: Mapping[str, Any] | None = None,
            task_options: Mapping[str, Any] | None = None, proxy_options: Mapping[str, Any] | None = None,
-           callbacks: Iterable[Callable[[Any, TrialRecord], None]] = (), run: bool = True) -> Any:
+           callbacks: Iterable[Callable[[Any, TrialRecord], None]] = (), run: bool = True,
+           supernet: str | os.PathLike[str] | None = None) -> Any:
     """Search a tabular benchmark, or train candidates on a task, and return the :class:`~nasforge.study.Study`.
 
     Exactly one of ``benchmark`` (a registered name or a benchmark object), ``task`` (``digits``,
-    ``mnist1d``, a ``.npz``/``.csv``/image folder, or a Task) or ``evaluator`` (any Evaluator, with
-    ``space`` an object) says how candidates are scored. ``space`` defaults to the benchmark's own,
+    ``mnist1d``, a ``.npz``/``.csv``/image folder, or a Task), ``evaluator`` (any Evaluator, with
+    ``space`` an object) or ``supernet`` (a trained supernet's ``supernet.pt``, from ``nasforge oneshot
+    --method spos|fewshot|bignas``: candidates are scored with inherited weights, on the supernet's own
+    task and space) says how candidates are scored. ``space`` defaults to the benchmark's own,
     or with a task to ``nb201`` for images and ``mlp`` for tabular data. ``strategy`` is a registered
     name (options in ``strategy_options``) or a Strategy built for ``space``. Objectives default to
     the evaluator's objective, maximised; with several objectives and a strategy that takes
@@ -159,14 +162,30 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     """
     from nasforge.study import Study, check_budgets
 
-    given = [n for n, v in (("benchmark", benchmark), ("task", task), ("evaluator", evaluator)) if v is not None]
+    given = [n for n, v in (("benchmark", benchmark), ("task", None if supernet is not None else task),
+                            ("evaluator", evaluator), ("supernet", supernet)) if v is not None]
     if len(given) > 1:
-        raise ConfigError(f"give one of benchmark, task or evaluator, not {' and '.join(given)}")
+        raise ConfigError(f"give one of benchmark, task, evaluator or supernet, not {' and '.join(given)}")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers must be an integer >= 1, got {workers!r}")
     config: dict[str, Any] = {"seed": seed}
     tk = None
-    if evaluator is not None:
+    if supernet is not None:
+        from nasforge.evaluators.supernet import SupernetEvaluator
+
+        if space is not None or space_options or task_options or training_options:
+            raise ConfigError("a trained supernet brings its own task and space; do not give space, space_options, "
+                              "task_options or training_options with it")
+        if task is not None and isinstance(task, str):
+            raise ConfigError("a trained supernet records its task; give a task only as the Task object it was "
+                              "trained on (when it was trained on an in-memory task)")
+        ev = SupernetEvaluator(supernet, task=task)
+        sp, tk = ev.space, ev.task
+        config["task"] = getattr(ev.trained, "task_config", None) or {"name": tk.name}
+        config["supernet"] = str(supernet)
+        label = f"{tk.name}-{ev.trained.method}"
+        evaluator = ev  # named like an evaluator search: <task>-<space>-<strategy>-s<seed>
+    elif evaluator is not None:
         if space is None or isinstance(space, str):
             raise ConfigError("with an evaluator object, give the space object it evaluates")
         sp, ev, label = space, evaluator, type(evaluator).__name__.lower()
@@ -248,14 +267,24 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
             checkpoint_dir: str | os.PathLike[str] | None = None, space_options: Mapping[str, Any] | None = None,
             task_options: Mapping[str, Any] | None = None, method_options: Mapping[str, Any] | None = None,
             training_options: Mapping[str, Any] | None = None,
+            objectives: str | Sequence[str | Objective] | None = None,
+            constraints: str | Sequence[str | Constraint] | None = None,
             progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Run a weight-sharing search (``darts``, ``darts2``, ``gdas``) and record what it derives in a study.
+    """Run a weight-sharing search and record what it finds in a study.
 
     The supernet of ``space`` (``nb201``, ``darts``, ``mobilenet``, ``mlp``; default ``nb201`` for images,
-    ``mlp`` for tabular data) is trained on ``task``'s training split,
-    its architecture parameters on the validation split; the derived architecture is scored by its
-    validation accuracy with inherited weights (BatchNorm recalibrated unless ``recalibrate_bn=False``
-    in ``method_options``) and recorded with ``Study.add_trial(source=<method>)``, with the search cost.
+    ``mlp`` for tabular data) is trained on ``task``'s training split. Two kinds of method:
+
+    * **derive** (``darts``, ``darts2``, ``gdas``, ``proxyless``, ``single-path``): architecture parameters are
+      trained on the validation split, an architecture is derived, scored by its validation accuracy with
+      inherited weights (BatchNorm recalibrated unless ``recalibrate_bn=False`` in ``method_options``)
+      and recorded with ``Study.add_trial(source=<method>)``, with the search cost;
+    * **search** (``spos``, ``fewshot``, ``bignas``): the trained supernet is saved (``supernet.pt`` in the
+      checkpoint directory) and searched by an ordinary study whose evaluator is the supernet
+      (``search_strategy``, default ``rea``, for ``search_trials`` trials, with ``objectives`` and
+      ``constraints``); the best sub-network is then trained stand-alone for ``retrain_epochs``
+      (spos, fewshot; 0 to skip) and that result recorded with ``source="retrain"``.
+
     ``training_options`` are what ``nasforge train`` later retrains with (as for a search). With
     ``checkpoint_dir`` (``{study}`` in it is replaced by the study's name) every epoch is checkpointed;
     ``resume=True`` continues the study and, when there is one, the
@@ -276,9 +305,7 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
     mopts = {"seed": seed, **dict(method_options or {})}
     searcher = ONESHOT.create(method, sp, tk, **mopts)
     topts = {"seed": tcfg.get("seed", 0), **dict(training_options or {})}
-    ev = EVALUATORS.create("training", tk, sp, **topts)
     params = searcher.params()
-    strat = OneShotRecord(sp, method=method, options=params, seed=seed)
     name = study or default_study_name(label, method, seed, sp.name)
     if checkpoint_dir is not None:
         checkpoint_dir = str(checkpoint_dir).replace("{study}", name)
@@ -286,6 +313,14 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
     if saved and not resume:  # refused before a study exists
         raise ConfigError(f"checkpoint {Path(checkpoint_dir) / CHECKPOINT} exists from an earlier run: resume it "
                           f"(--resume) or choose another checkpoint directory")
+    if getattr(searcher, "searches", False):
+        return _oneshot_search(searcher, method, sp, tk, tcfg, topts, params, name, storage, resume, checkpoint_dir,
+                               saved, objectives, constraints, progress)
+    if objectives is not None or constraints is not None:
+        raise ConfigError(f"method {method!r} derives one architecture; objectives and constraints are for the "
+                          f"methods that search a trained supernet (spos, fewshot, bignas)")
+    ev = EVALUATORS.create("training", tk, sp, **topts)
+    strat = OneShotRecord(sp, method=method, options=params, seed=seed)
     st = Study(sp, strat, ev, name=name, storage=storage, resume=resume,
                config={"seed": seed, "task": tcfg, "oneshot": params})
     try:
@@ -295,6 +330,84 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
         st.close()
     return {"study": name, "number": rec.number, "arch": rec.arch, "val_acc": rec.value,
             "metrics": plain_metrics(rec.metrics), "history": outcome.history, "space": sp.name, "task": tk.name}
+
+
+def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str, Any], topts: dict[str, Any],
+                    params: dict[str, Any], name: str, storage: Any, resume: bool, checkpoint_dir: str | None,
+                    saved: bool, objectives: Any, constraints: Any,
+                    progress: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
+    """Train a supernet, search it with an ordinary study, retrain the winner (see :func:`oneshot`)."""
+    from nasforge.evaluators.supernet import SupernetEvaluator
+    from nasforge.evaluators.training import TrainingEvaluator
+    from nasforge.oneshot.spos import SUPERNET_FILE
+    from nasforge.results import Result
+    from nasforge.study import Study, best_trial, plain_metrics
+
+    report = progress or (lambda info: None)
+    objs, cons = parse_objectives(objectives), parse_constraints(constraints)
+    sopts = {"seed": params["seed"], **dict(params["search_options"])}
+    cls = STRATEGIES.get(searcher.search_strategy)
+    if len(objs) > 1 and "objectives" in accepted_options(cls) and "objectives" not in sopts:
+        sopts["objectives"] = [str(o) for o in objs]
+    strat = STRATEGIES.create(searcher.search_strategy, sp, **sopts)
+    file = str(Path(checkpoint_dir) / SUPERNET_FILE) if checkpoint_dir is not None else None
+    # the study is created (or resumed) first, so a bad storage URL fails before any training
+    config = {"seed": params["seed"], "task": tcfg, "oneshot": params, "supernet": file}
+    trained = None
+    st = None
+    try:
+        if file is not None and Path(file).exists() and resume:
+            from nasforge.oneshot.spos import load_supernet
+
+            trained = load_supernet(file, task=tk)
+            report({"phase": "loaded", "supernet": file})
+        else:
+            trained = searcher.train(checkpoint_dir=checkpoint_dir, resume=resume and saved, progress=report)
+            if file is not None:
+                trained.save(file, tcfg)
+        trained.path = file
+        ev = SupernetEvaluator(trained)
+        st = Study(sp, strat, ev, name=name, storage=storage, resume=resume, config=config,
+                   objectives=objs or None, constraints=cons or None)
+        done_before = sum(1 for r in st.trials if r.source == "ask")
+
+        def on_trial(study: Any, rec: TrialRecord) -> None:
+            report({"phase": "search", "trial": rec.number, "arch": rec.arch, "value": rec.value,
+                    "status": rec.status, "done": sum(1 for r in study.trials if r.source == "ask"),
+                    "total": searcher.search_trials})
+
+        remaining = searcher.search_trials - done_before
+        if remaining > 0:
+            st.optimize(n_trials=len(st.trials) + remaining, callbacks=[on_trial])
+        # the best sub-network by inherited weights (a retrained trial of an earlier run is not a candidate)
+        best = best_trial([r for r in st.trials if r.source == "ask"], st.objectives[0])
+        if best is None:
+            raise ConfigError(f"the search of the trained supernet found no complete feasible sub-network in "
+                              f"{searcher.search_trials} trials (study {name!r})")
+        retrain_epochs = int(params.get("retrain_epochs", 0))
+        chosen = best
+        if retrain_epochs > 0:
+            done = [r for r in st.trials if r.source == "retrain" and r.arch == best.arch]
+            if done:
+                chosen = done[0]
+            else:
+                report({"phase": "retrain", "arch": best.arch, "epochs": retrain_epochs})
+                tev = TrainingEvaluator(tk, sp, **{**topts, "epochs": retrain_epochs})
+                res = tev.evaluate(sp.parse(best.arch))
+                metrics = {**res.metrics, "inherited_val_acc": best.value, "search_trial": best.number}
+                metrics.pop("train_loss_curve", None)
+                chosen = st.add_trial(best.arch, Result(metrics=metrics, value=res.value, cost=res.cost,
+                                                        status=res.status, error=res.error), source="retrain")
+                report({"phase": "retrained", "arch": best.arch, "val_acc": chosen.value})
+        metrics = plain_metrics(chosen.metrics)
+        metrics.update(train_seconds=getattr(trained, "train_seconds", None), members=len(trained),
+                       supernet=file, inherited_val_acc=best.value)
+        return {"study": name, "number": chosen.number, "arch": chosen.arch, "val_acc": chosen.value,
+                "metrics": metrics, "history": list(getattr(trained, "history", [])), "space": sp.name,
+                "task": tk.name, "supernet": file, "best_search_trial": best.number}
+    finally:
+        if st is not None:
+            st.close()
 
 
 # ----------------------------------------------------------------------------- summaries

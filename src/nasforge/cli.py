@@ -113,6 +113,7 @@ def search(
     proxy_table: Optional[str] = typer.Option(None, help="training-free strategies: read proxies from a file written by `nasforge proxies --out` instead of computing them"),
     objectives: Optional[str] = typer.Option(None, "--objectives", "-o", help="comma-separated objectives metric:max|min (default: the evaluator's objective, maximised), e.g. val_acc:max,params:min"),
     constraint: List[str] = typer.Option([], "--constraint", "-c", help="a constraint 'metric <= bound' (or <, >=, >), repeatable, e.g. -c 'params <= 1e6'; infeasible architectures are recorded and never the best"),
+    supernet: Optional[str] = typer.Option(None, help="search the sub-networks of a trained supernet (a supernet.pt written by `nasforge oneshot --method spos|fewshot|bignas`), scored with inherited weights on its own task and space"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of tables"),
     progress: bool = typer.Option(True, help="show a progress bar on stderr"),
 ) -> None:
@@ -122,6 +123,12 @@ def search(
 
     if task is not None and benchmark is not None:
         raise CLIError("give either --benchmark (a tabular benchmark) or --task (real data), not both")
+    if supernet is not None and (task is not None or benchmark is not None or space is not None or space_param):
+        raise CLIError("--supernet brings its own task and space: do not give --task, --benchmark, --space or "
+                       "--space-param with it")
+    if supernet is not None and not Path(supernet).is_file():
+        raise CLIError(f"--supernet {supernet}: no such file (a supernet.pt written by `nasforge oneshot --method "
+                       f"spos|fewshot|bignas`, in its checkpoint directory)")
     if workers < 1:
         raise CLIError(f"--workers must be at least 1, got {workers}")
     if threads is not None and threads < 1:
@@ -129,8 +136,8 @@ def search(
     if space_param and task is None:
         raise CLIError("--space-param is for --task searches; a benchmark's space is fixed")
     _check_budget_flags(trials, budget_seconds, wall_seconds)
-    if workers > 1 and task is None:
-        raise CLIError("--workers is for --task searches (a tabular lookup is faster in one process)")
+    if workers > 1 and task is None and supernet is None:
+        raise CLIError("--workers is for --task and --supernet searches (a tabular lookup is faster in one process)")
     bench_opts = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
                                     "data_dir": data_dir}.items() if v is not None}
     misplaced = [k for k in bench_opts if k != "data_dir"]  # the data directory is harmless with --task
@@ -143,7 +150,8 @@ def search(
     task_opts = {"label_column": label_column, "image_size": image_size, "grayscale": grayscale, "seed": data_seed}
     proxy_opts = {"proxies": proxy_names, "data": proxy_data, "batch_size": proxy_batch_size, "table": proxy_table,
                   "seed": seed}
-    st = api.search(benchmark=None if task is not None else (benchmark or "nb201"), task=task, space=space,
+    st = api.search(benchmark=None if task is not None or supernet is not None else (benchmark or "nb201"),
+                    task=task, space=space, supernet=supernet,
                     strategy=strategy, objectives=objectives, constraints=constraint or None,
                     n_trials=trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds, seed=seed,
                     study=study, storage=storage, resume=resume, load_if_exists=load_if_exists, takeover=takeover,
@@ -180,7 +188,7 @@ def search(
     summary.pop("config")
     summary["wall_seconds"] = time.monotonic() - t0
     summary["strategy"] = {"name": st.strategy.name, **st.strategy.plain_params()}
-    if task is None:
+    if task is None and supernet is None:
         summary["benchmark"] = evaluator.describe()
     else:
         summary["task"] = evaluator.task.describe()
@@ -385,7 +393,7 @@ def train(
 @app.command()
 @_guard
 def oneshot(
-    method: str = typer.Option("darts", "--method", "-m", help="darts (first order), darts2 (second order, unrolled) or gdas (Gumbel-softmax, one path per step)"),
+    method: str = typer.Option("darts", "--method", "-m", help="derive an architecture: darts (first order), darts2 (second order), gdas (Gumbel-softmax), proxyless (binarised paths), single-path (superkernels, mobilenet); or train a supernet and search it: spos, fewshot (split supernets), bignas (elastic mobilenet, sandwich rule)"),
     task: str = typer.Option("mnist1d", help="the data: 'mnist1d', 'digits', a .npz (X, y), a .csv or an image folder"),
     space: Optional[str] = typer.Option(None, help="space with a supernet: nb201 (default for images), darts, mobilenet, mlp (default for tabular data)"),
     space_param: List[str] = typer.Option([], "--space-param", "-P", help="space option key=value, repeatable (e.g. -P C=8 -P N=2; darts: -P distinct_cells=true)"),
@@ -393,13 +401,19 @@ def oneshot(
     image_size: int = typer.Option(32, help="image-folder task: images are resized to this size"),
     grayscale: bool = typer.Option(False, help="image-folder task: read images as one channel"),
     data_seed: int = typer.Option(0, help="seed of the train/validation/test split"),
-    epochs: int = typer.Option(20, help="supernet training epochs"),
-    batch_size: int = typer.Option(64, help="batch size (weights on training batches, architecture on validation batches)"),
-    select: str = typer.Option("pt", help="how the architecture is chosen: pt (perturbation-based, DARTS-PT; the default: it never collapsed in benchmarks/RESULTS.md, magnitude selection did) or magnitude (largest weight)"),
-    early_stop: bool = typer.Option(False, help="stop when the Hessian's dominant eigenvalue w.r.t. the architecture grows sharply (RobustDARTS)"),
+    epochs: Optional[int] = typer.Option(None, help="supernet training epochs (default: the method's, 20 for the DARTS family, 30 for spos and fewshot)"),
+    batch_size: Optional[int] = typer.Option(None, help="batch size (default 64)"),
+    select: Optional[str] = typer.Option(None, help="darts, darts2, gdas: how the architecture is chosen: pt (perturbation-based, DARTS-PT; the default: it never collapsed in benchmarks/RESULTS.md, magnitude selection did) or magnitude (largest weight)"),
+    early_stop: Optional[bool] = typer.Option(None, "--early-stop/--no-early-stop", help="DARTS family: stop when the Hessian's dominant eigenvalue w.r.t. the architecture grows sharply (RobustDARTS)"),
     weighting: Optional[str] = typer.Option(None, help="darts/darts2: softmax (default) or max-w (sharpDARTS)"),
-    lr_schedule: str = typer.Option("cosine", help="weight learning rate schedule: cosine, cosine-power (sharpDARTS) or constant"),
-    param: List[str] = typer.Option([], "--param", "-p", help="other method option key=value, repeatable (e.g. -p arch_lr=3e-4 -p pt_tune_steps=50); see docs/oneshot.md"),
+    lr_schedule: Optional[str] = typer.Option(None, help="DARTS family: weight learning rate schedule, cosine (default), cosine-power (sharpDARTS) or constant"),
+    sampling: Optional[str] = typer.Option(None, help="spos, fewshot: which path each step trains: uniform-op (default), uniform-arch or pada (importance sampling of paths and data)"),
+    search_strategy: Optional[str] = typer.Option(None, help="spos, fewshot, bignas: the strategy that searches the trained supernet (default rea)"),
+    search_trials: Optional[int] = typer.Option(None, help="spos, fewshot, bignas: sub-networks scored in that search (default 100)"),
+    retrain_epochs: Optional[int] = typer.Option(None, help="spos, fewshot: epochs of stand-alone training of the winner (default 10; 0 skips it)"),
+    objectives: Optional[str] = typer.Option(None, "--objectives", "-o", help="spos, fewshot, bignas: objectives of the sub-network search, e.g. val_acc:max,params:min"),
+    constraint: List[str] = typer.Option([], "--constraint", "-c", help="spos, fewshot, bignas: a constraint of the sub-network search, e.g. -c 'params <= 20000' (metrics: params, flops)"),
+    param: List[str] = typer.Option([], "--param", "-p", help="other method option key=value, repeatable (e.g. -p arch_lr=3e-4, -p split=fixed); see docs/oneshot.md"),
     train_epochs: int = typer.Option(10, help="epochs per training for a later `nasforge train` of this study (it retrains with 3x this)"),
     seed: int = typer.Option(0, help="seed of the supernet and the search; same seed, same result"),
     study: Optional[str] = typer.Option(None, help="study name (default: task-space-method-sSEED)"),
@@ -409,32 +423,31 @@ def oneshot(
     threads: Optional[int] = typer.Option(None, help="torch threads (default: torch's)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object at the end"),
 ) -> None:
-    """Weight-sharing search: train a supernet (DARTS, second-order DARTS, GDAS), derive an architecture,
-    and record it in a study (then `nasforge show`, `train` and `export` work on it)."""
+    """Weight-sharing search: train a supernet and derive an architecture (DARTS family, ProxylessNAS,
+    Single-Path NAS), or train a supernet and search its sub-networks (SPOS, few-shot, BigNAS); the result
+    is recorded in a study (then `nasforge show`, `train` and `export` work on it)."""
     from nasforge import api
+    from nasforge.registry import ONESHOT
 
+    searches = getattr(ONESHOT.get(method), "searches", False)
     options = _parse_params(param, "--param", "arch_lr=3e-4")
-    options.update(epochs=epochs, batch_size=batch_size, select=select, early_stop=early_stop,
-                   lr_schedule=lr_schedule, threads=threads)
-    if weighting is not None:
-        options["weighting"] = weighting
+    given = {"epochs": epochs, "batch_size": batch_size, "select": select, "early_stop": early_stop,
+             "weighting": weighting, "lr_schedule": lr_schedule, "sampling": sampling,
+             "search_strategy": search_strategy, "search_trials": search_trials, "retrain_epochs": retrain_epochs}
+    accepted = accepted_options(ONESHOT.get(method))
+    wrong = [k for k, v in given.items() if v is not None and k not in accepted]
+    if wrong:
+        raise CLIError(f"--{', --'.join(k.replace('_', '-') for k in wrong)}: not an option of method {method!r}")
+    if (objectives or constraint) and not searches:
+        raise CLIError(f"--objectives and --constraint are for the methods that search a trained supernet (spos, "
+                       f"fewshot, bignas), not {method!r}")
+    options.update({k: v for k, v in given.items() if v is not None}, threads=threads)
     ck = checkpoint_dir or str(Path("nasforge-checkpoints") / "{study}")
 
     def progress(info: dict[str, Any]) -> None:
         if as_json:
             return
-        if info["phase"] == "search":
-            line = (f"epoch {info['epoch']}/{info['epochs']}  train loss {info['train_loss']:.3f}  "
-                    f"train acc {info['train_acc']:.1f}%  derived {info['arch']}  val acc {info['val_acc']:.1f}% "
-                    f"(inherited weights)  {info['seconds']:.1f} s")
-            if "eigenvalue" in info:
-                line += f"  eigenvalue {info['eigenvalue']:.3g}"
-            if "early_stop" in info:
-                line += f"  stopped: {info['early_stop']}"
-        else:
-            line = (f"select {info['done']}/{info['total']}: {info['decision']} keeps {info['kept']}  "
-                    f"{info['seconds']:.1f} s")
-        err.print(line, highlight=False, soft_wrap=True)
+        err.print(_oneshot_line(info), highlight=False, soft_wrap=True)
 
     import warnings
 
@@ -447,7 +460,8 @@ def oneshot(
                              checkpoint_dir=ck, space_options=_parse_params(space_param, "--space-param", "C=8"),
                              task_options={"label_column": label_column, "image_size": image_size,
                                            "grayscale": grayscale, "seed": data_seed},
-                             method_options=options, training_options={"epochs": train_epochs}, progress=progress)
+                             method_options=options, training_options={"epochs": train_epochs},
+                             objectives=objectives, constraints=constraint or None, progress=progress)
     except KeyboardInterrupt:
         err.print(f"interrupted: every finished epoch is checkpointed under {Path(ck).parent}; continue with the "
                   f"same command and --resume", highlight=False)
@@ -457,13 +471,56 @@ def oneshot(
         return
     m = result["metrics"]
     out.print(f"{method} on {result['task']} ({result['space']}): [bold]{result['arch']}[/]", highlight=False)
-    out.print(f"validation accuracy with inherited weights {result['val_acc']:.2f}%; search {m['search_seconds']:.0f} s, "
-              f"{m['supernet_epochs']} supernet epochs, peak memory {m['peak_rss_mb']:.0f} MB", highlight=False)
+    if searches:
+        line = f"validation accuracy with inherited weights {m['inherited_val_acc']:.2f}%"
+        if result["number"] != result["best_search_trial"]:
+            line += f"; trained stand-alone ({m.get('epochs')} epochs) {result['val_acc']:.2f}%"
+        out.print(line + f"; supernet training {m['train_seconds'] or 0:.0f} s ({m['members']} supernet"
+                         f"{'s' if m['members'] > 1 else ''})", highlight=False)
+        if result.get("supernet"):
+            out.print(f"trained supernet saved to {result['supernet']}; search it again with `nasforge search "
+                      f"--supernet {result['supernet']} --strategy STRATEGY`", highlight=False)
+    else:
+        out.print(f"validation accuracy with inherited weights {result['val_acc']:.2f}%; search "
+                  f"{m['search_seconds']:.0f} s, {m['supernet_epochs']} supernet epochs, peak memory "
+                  f"{m['peak_rss_mb']:.0f} MB", highlight=False)
     if m.get("collapsed"):
         out.print(f"warning: {m['param_free_fraction']:.0%} of the derived decisions are parameter-free (skip, "
                   f"pooling, none): the search may have collapsed; try --select pt or --early-stop", highlight=False)
     out.print(f"recorded as trial {result['number']} of study {result['study']} in {storage}; retrain it with "
               f"`nasforge train --study {result['study']} --storage {storage}`", highlight=False)
+
+
+def _oneshot_line(info: dict[str, Any]) -> str:
+    """One plain progress line of a one-shot run."""
+    phase = info["phase"]
+    if phase == "search" and "epoch" in info:
+        line = (f"epoch {info['epoch']}/{info['epochs']}  train loss {info['train_loss']:.3f}  "
+                f"train acc {info['train_acc']:.1f}%  derived {info['arch']}  val acc {info['val_acc']:.1f}% "
+                f"(inherited weights)  {info['seconds']:.1f} s")
+        if "eigenvalue" in info:
+            line += f"  eigenvalue {info['eigenvalue']:.3g}"
+        if "early_stop" in info:
+            line += f"  stopped: {info['early_stop']}"
+        return line
+    if phase == "select":
+        return f"select {info['done']}/{info['total']}: {info['decision']} keeps {info['kept']}  {info['seconds']:.1f} s"
+    if phase in ("supernet", "members"):
+        who = f"sub-supernet {info['member'] + 1}/{info['members']} " if phase == "members" else "supernet "
+        return (f"{who}epoch {info['epoch']}/{info['epochs']}  train loss {info['train_loss']:.3f}  "
+                f"train acc {info['train_acc']:.1f}% (sampled paths)  {info['seconds']:.1f} s")
+    if phase == "split":
+        return f"split on {', '.join(info['decisions'])} into {info['members']} sub-supernets  {info['seconds']:.1f} s"
+    if phase == "search":
+        value = f"{info['value']:.2f}%" if info.get("value") is not None else info.get("status")
+        return f"search {info['done']}/{info['total']}: {info['arch']}  val acc {value} (inherited weights)"
+    if phase == "retrain":
+        return f"retraining {info['arch']} stand-alone for {info['epochs']} epochs"
+    if phase == "retrained":
+        return f"retrained: val acc {info['val_acc']:.2f}%"
+    if phase == "loaded":
+        return f"trained supernet loaded from {info['supernet']}"
+    return " ".join(f"{k}={v}" for k, v in info.items())
 
 
 @app.command("export")

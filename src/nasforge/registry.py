@@ -72,8 +72,15 @@ def accepted_options(factory: Callable[..., Any]) -> list[str]:
     """The keyword options a plug-in's constructor takes (without ``self`` and ``space``)."""
     import inspect
 
-    return [p.name for p in inspect.signature(factory).parameters.values()
-            if p.name not in ("self", "space") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    params = list(inspect.signature(factory).parameters.values())
+    out = [p.name for p in params if p.name not in ("self", "space") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if isinstance(factory, type) and any(p.kind is p.VAR_KEYWORD for p in params):
+        # a subclass that passes ``**options`` on to its base class accepts the base class's options too
+        for base in factory.__mro__[1:]:
+            if "__init__" in vars(base) and base is not object:
+                out += [n for n in accepted_options(base) if n not in out]
+                break
+    return out
 
 
 def check_options(kind: str, name: str, factory: Callable[..., Any], kwargs: dict[str, Any]) -> None:
@@ -85,7 +92,11 @@ def check_options(kind: str, name: str, factory: Callable[..., Any], kwargs: dic
     except (TypeError, ValueError):  # a builtin without a signature: let it check its own arguments
         return
     if any(p.kind is p.VAR_KEYWORD for p in params):
-        return
+        if not isinstance(factory, type):
+            return
+        base = next((b for b in factory.__mro__[1:] if "__init__" in vars(b) and b is not object), None)
+        if base is None or any(p.kind is p.VAR_KEYWORD for p in inspect.signature(base).parameters.values()):
+            return
     accepted = accepted_options(factory)
     # ``space`` is positional for strategies but a keyword of benchmarks (which are given their space)
     keywords = set(accepted) | {p.name for p in params if p.name == "space" and p.default is not p.empty}
@@ -139,10 +150,13 @@ SUPERNETS.register("mlp", "nasforge.oneshot.nets:MLPSupernet")
 ONESHOT.register("darts", "nasforge.oneshot.methods:DARTS")
 ONESHOT.register("darts2", "nasforge.oneshot.methods:DARTS2")
 ONESHOT.register("gdas", "nasforge.oneshot.methods:GDAS")
+ONESHOT.register("spos", "nasforge.oneshot.spos:SPOS")
+ONESHOT.register("fewshot", "nasforge.oneshot.spos:FewShot")
 # tabular benchmarks are evaluators too, with their own registry (they are given their space)
 EVALUATORS.register("training", "nasforge.evaluators.training:TrainingEvaluator")
 EVALUATORS.register("hardware", "nasforge.evaluators.hardware:HardwareEvaluator")
 EVALUATORS.register("function", "nasforge.evaluators.base:FunctionEvaluator")
+EVALUATORS.register("supernet", "nasforge.evaluators.supernet:SupernetEvaluator")
 
 
 def list_spaces(pattern: str | None = None) -> list[str]:

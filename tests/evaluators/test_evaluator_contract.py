@@ -29,6 +29,12 @@ def make_evaluator(name: str):
         sp = small_space()
         return EVALUATORS.create("function", lambda a: {"score": float(a["a"]), "b": float(a["b"])},
                                  objective="score", metrics=("score", "b")), sp
+    if name == "supernet":
+        from nasforge.oneshot.spos import SPOS
+
+        sp = NB201Space(C=2, N=1)
+        trained = SPOS(sp, tiny_task(n=60, image=True), epochs=1, batch_size=16, threads=1).train()
+        return EVALUATORS.create("supernet", trained), sp
     raise AssertionError(f"no test setup for evaluator {name!r}: add one here")
 
 

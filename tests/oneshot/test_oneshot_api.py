@@ -141,7 +141,7 @@ def test_cli_prints_progress_lines_and_where_the_result_went(tmp_path: Path) -> 
     assert again.returncode == 2 and "exists" in err and "--resume" in err
     bad = _cli("--task", task, "--method", "enas", "--storage", "sqlite:///s.db", cwd=tmp_path)
     _, err = bad.communicate(timeout=300)
-    assert bad.returncode == 2 and "unknown one-shot method 'enas'" in err and "darts, darts2, gdas" in err
+    assert bad.returncode == 2 and "unknown one-shot method 'enas'" in err and "darts, darts2, fewshot, gdas" in err
 
 
 def test_list_shows_the_methods_and_supernets() -> None:
@@ -151,10 +151,11 @@ def test_list_shows_the_methods_and_supernets() -> None:
 
     res = CliRunner().invoke(app, ["list", "oneshot", "--json"])
     rows = {r["name"]: r for r in json.loads(res.stdout)}
-    assert set(rows) == {"darts", "darts2", "gdas"} and "select" in rows["darts"]["options"]
+    assert {"darts", "darts2", "gdas", "spos", "fewshot"} <= set(rows) and "select" in rows["darts"]["options"]
+    assert "sampling" in rows["fewshot"]["options"] and "split" in rows["fewshot"]["options"]
     assert "task" not in rows["darts"]["options"]
     res = CliRunner().invoke(app, ["list", "supernets", "--json"])
-    assert {r["name"] for r in json.loads(res.stdout)} == {"nb201", "darts", "mobilenet", "mlp"}
+    assert {r["name"] for r in json.loads(res.stdout)} == {"nb201", "darts", "mobilenet", "mobilenet:elastic", "mlp"}
 
 
 def test_cli_ctrl_c_says_how_to_continue(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ SPACES = {
     "nb201": [NB201Space(C=4, N=1)],
     "darts": [DartsSpace(C=4, layers=3), DartsSpace(C=4, layers=3, distinct_cells=True)],
     "mobilenet": [MobileNetSpace(width_mult=0.25, max_depth=2, stages=((16, 1), (24, 2)), head_channels=32)],
+    "mobilenet:elastic": [MobileNetSpace(width_mult=0.25, max_depth=2, stages=((16, 1), (24, 2)), head_channels=32)],
     "mlp": [MLPSpace(widths=(4, 8, 16), max_depth=3),
             MLPSpace(widths=(4, 8), max_depth=2, norms=("layernorm",), dropouts=(0.0, 0.5))],
 }
@@ -34,10 +35,11 @@ def test_every_registered_supernet_is_checked() -> None:
     assert set(SUPERNETS.list()) == set(SPACES)
 
 
-@pytest.mark.parametrize("space", [s for spaces in SPACES.values() for s in spaces],
-                         ids=lambda s: f"{s.name}{'-distinct' if getattr(s, 'distinct_cells', False) else ''}")
-def test_supernet_contract(space) -> None:
-    check_supernet(space, TASK, n=4)
+@pytest.mark.parametrize("name, space", [(n, s) for n, spaces in SPACES.items() for s in spaces],
+                         ids=lambda x: x if isinstance(x, str) else
+                         ("distinct" if getattr(x, "distinct_cells", False) else "default"))
+def test_supernet_contract(name, space) -> None:
+    check_supernet(space, TASK, n=4, kind=name.partition(":")[2] or None)
 
 
 def test_mlp_supernet_on_a_tabular_task_and_its_widths_share_one_weight() -> None:
@@ -212,5 +214,5 @@ def test_a_space_without_a_supernet_is_a_clear_error() -> None:
         name = "other"
 
     with pytest.raises(ConfigError,
-                       match="space 'other' has no supernet; spaces with one: darts, mlp, mobilenet, nb201"):
+                       match="space 'other' has no supernet 'other'; supernets: darts, mlp, mobilenet, mobilenet:elastic, nb201"):
         build_supernet(Other(), tiny_task())

@@ -78,7 +78,7 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators import hardware
 from nasforge.evaluators.hardware import resolve_device
 from nasforge.evaluators.training import task_tensors
-from nasforge.oneshot.supernet import Supernet, bn_snapshot, path_accuracy
+from nasforge.oneshot.supernet import Supernet, atomic_save, bn_snapshot, path_accuracy, read_checkpoint
 from nasforge.options import check_bool, check_choice, check_int, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
 
@@ -94,14 +94,19 @@ class CollapseWarning(UserWarning):
     """The derived architecture is dominated by parameter-free operations (skip, pooling, none)."""
 
 
-def build_supernet(space: SearchSpace, task: Any, seed: int = 0) -> Supernet:
-    """The supernet of ``space`` for ``task`` (from the ``SUPERNETS`` registry, by space name)."""
+def build_supernet(space: SearchSpace, task: Any, seed: int = 0, kind: str | None = None) -> Supernet:
+    """The supernet of ``space`` for ``task`` (from the ``SUPERNETS`` registry, by space name).
+
+    ``kind`` picks another supernet of the same space, registered as ``<space>:<kind>`` (the elastic
+    MobileNet supernet of BigNAS and Single-Path NAS is ``mobilenet:elastic``).
+    """
     from nasforge.registry import SUPERNETS
 
-    if space.name not in SUPERNETS:
-        raise ConfigError(f"space {space.name!r} has no supernet; spaces with one: {', '.join(SUPERNETS.list())}")
+    name = space.name if kind is None else f"{space.name}:{kind}"
+    if name not in SUPERNETS:
+        raise ConfigError(f"space {space.name!r} has no supernet {name!r}; supernets: {', '.join(SUPERNETS.list())}")
     torch.manual_seed(int(seed))
-    return SUPERNETS.create(space.name, space, task, seed=seed)
+    return SUPERNETS.create(name, space, task, seed=seed)
 
 
 @dataclass
@@ -537,21 +542,14 @@ class DifferentiableSearch:
 
     # -- checkpoints -------------------------------------------------------------------------
     def _save(self, path: Path, state: dict[str, Any]) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         ctl = self.supernet.controller
-        blob = {"params": self.params(), "space": self.space.name, "space_params": self.space.get_params(),
-                "state": state, "supernet": self.supernet.state_dict(), "w_opt": self.w_opt.state_dict(),
-                "a_opt": self.a_opt.state_dict(), "gumbel": self.gumbel.get_state(),
-                "fixed": dict(ctl.fixed), "off": sorted(ctl.off)}
-        tmp = path.with_suffix(".tmp")
-        torch.save(blob, tmp)
-        os.replace(tmp, path)
+        atomic_save(path, {"params": self.params(), "space": self.space.name, "space_params": self.space.get_params(),
+                           "state": state, "supernet": self.supernet.state_dict(), "w_opt": self.w_opt.state_dict(),
+                           "a_opt": self.a_opt.state_dict(), "gumbel": self.gumbel.get_state(),
+                           "fixed": dict(ctl.fixed), "off": sorted(ctl.off)})
 
     def _load(self, path: Path) -> dict[str, Any]:
-        try:
-            blob = torch.load(path, map_location=self.data["device"], weights_only=False)
-        except Exception as exc:  # a truncated or foreign file
-            raise ConfigError(f"cannot read checkpoint {path}: {exc}") from None
+        blob = read_checkpoint(path, self.data["device"])
         if blob.get("params") != self.params() or blob.get("space") != self.space.name:
             raise ConfigError(f"checkpoint {path} was written by another search ({blob.get('params')} on space "
                               f"{blob.get('space')!r}); resume with the same options, or start a new one")

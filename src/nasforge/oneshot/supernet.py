@@ -32,7 +32,9 @@ supernet is built.
 from __future__ import annotations
 
 import contextlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -42,8 +44,8 @@ from torch import nn
 from nasforge.errors import ConfigError
 from nasforge.spaces.base import Architecture, SearchSpace
 
-__all__ = ["ChoiceOp", "Controller", "Decision", "Supernet", "WEIGHTINGS", "bn_snapshot", "path_accuracy",
-           "recalibrate_bn"]
+__all__ = ["ChoiceOp", "Controller", "Decision", "Supernet", "WEIGHTINGS", "atomic_save", "bn_snapshot",
+           "path_accuracy", "read_checkpoint", "recalibrate_bn"]
 
 #: how mixed mode turns a decision's architecture parameters into candidate weights
 WEIGHTINGS = ("softmax", "gumbel", "max-w")
@@ -387,3 +389,24 @@ def path_accuracy(supernet: Supernet, arch: Architecture, X_val: torch.Tensor, y
             return accuracy(supernet, X_val, y_val, batch_size)
     finally:
         ctl.mode, ctl.path = saved
+
+
+# ----------------------------------------------------------------------------- checkpoint files
+
+def atomic_save(path: str | os.PathLike[str], blob: Any) -> None:
+    """``torch.save`` to ``path`` through a temporary file and a rename, so a kill never leaves half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(blob, tmp)
+    os.replace(tmp, path)
+
+
+def read_checkpoint(path: str | os.PathLike[str], device: Any = "cpu") -> Any:
+    """What :func:`atomic_save` wrote; a missing, truncated or foreign file is a ConfigError naming it."""
+    try:
+        return torch.load(path, map_location=device, weights_only=False)
+    except FileNotFoundError:
+        raise ConfigError(f"no such file: {path}") from None
+    except Exception as exc:  # a truncated or foreign file
+        raise ConfigError(f"cannot read checkpoint {path}: {exc}") from None

@@ -236,28 +236,56 @@ class Layout:
         counted (not the case for choices with finite options)."""
         return self._size
 
-    def _count(self) -> int | None:
-        # Each conditional choice depends on one earlier choice, so the choices form a forest. The
-        # assignments below a choice number sum over its options of the product, over the children that
-        # option activates, of their own counts; the space's count is the product over the roots.
+    def sample_uniform(self, rng: np.random.Generator) -> dict[str, Hashable]:
+        """An assignment drawn uniformly from all :attr:`size` assignments (the conditional structure
+        counted: an option that activates more choices below it is drawn as often as it has completions).
+
+        :meth:`complete` draws each active choice uniformly instead, which for a conditional space
+        favours the assignments with fewer active choices (a shallow stage of a MobileNet space). Drawn
+        in space order, one ``rng.random`` call per active choice.
+        """
+        weights = self._option_counts()
+        out: dict[str, Hashable] = {}
+        for i, c in enumerate(self.choices):
+            if c.when is not None and out.get(c.when[0], MISSING) not in c.when[1]:
+                continue
+            w = weights[i]
+            total = sum(w)
+            u = float(rng.random()) * total if total < 2 ** 53 else int(float(rng.random()) * 2 ** 53) * total // 2 ** 53
+            k, acc = 0, w[0]
+            while acc <= u and k < len(w) - 1:
+                k += 1
+                acc += w[k]
+            out[c.name] = c.options[k]
+        return out
+
+    def _option_counts(self) -> list[list[int]]:
+        """Per choice and option, the number of assignments of the choices below it that option allows."""
         count: list[int] = [0] * len(self.choices)
         children: list[list[int]] = [[] for _ in self.choices]
         for i, w in enumerate(self._parents):
             if w is not None:
                 children[w[0]].append(i)
+        per_option: list[list[int]] = [[] for _ in self.choices]
         for i in range(len(self.choices) - 1, -1, -1):
-            total = 0
             for k in range(self.sizes[i]):
                 n = 1
                 for j in children[i]:
                     if self._parents[j][1][k]:  # type: ignore[index]
                         n *= count[j]
-                total += n
-            count[i] = total
+                per_option[i].append(n)
+            count[i] = sum(per_option[i])
+        return per_option
+
+    def _count(self) -> int | None:
+        # Each conditional choice depends on one earlier choice, so the choices form a forest. The
+        # assignments below a choice number sum over its options of the product, over the children that
+        # option activates, of their own counts; the space's count is the product over the roots.
+        per_option = self._option_counts()
         out = 1
         for i, w in enumerate(self._parents):
             if w is None:
-                out *= count[i]
+                out *= sum(per_option[i])
         return out
 
 
