@@ -598,11 +598,12 @@ class FewShot(SupernetTraining):
         with bn_snapshot(sn):
             for _ in range(self.gm_batches):
                 idx = torch.randint(len(t["y_train"]), (self.batch_size,), generator=gen).to(t["device"])
-                base, _ = PathSampler(sn).sample(rng)
-                path = dict(sn.path_of(base))
+                ctl = sn.controller
+                chosen = {k: int(rng.integers(len(ctl.decisions[k].options))) for k in ctl.keys}
+                strength = {k: float(rng.random()) for k in ctl.keys}
                 for i in range(n):
-                    path[key] = i
-                    arch = sn.derive_from(path, {k: 1.0 for k in path})
+                    chosen[key] = i
+                    arch = sn.derive_from(chosen, strength)
                     sn.set_arch(arch)
                     loss = F.cross_entropy(sn(t["X_train"][idx]), t["y_train"][idx])
                     grads = torch.autograd.grad(loss, shared, allow_unused=True)
