@@ -278,3 +278,77 @@ def test_each_method_runs_on_the_other_supernets(method: str, space) -> None:
     select = "magnitude" if space.name == "darts" else "pt"  # PT on DARTS cells has its own (slower) test
     out = make(method, space, epochs=1, select=select, pt_tune_steps=1, pt_val_batches=1).run()
     assert space.contains(out.arch) and 0 <= out.val_acc <= 100
+
+
+# ----------------------------------------------------------------------------- ProxylessNAS
+
+def _count_candidate_calls(sn):
+    from nasforge.oneshot.supernet import ChoiceOp
+
+    calls = []
+    for m in sn.modules():
+        if isinstance(m, ChoiceOp):
+            for i, op in enumerate(m.ops):
+                op.register_forward_hook(lambda mod, inp, out, key=m.key, i=i: calls.append((key, i)))
+    return calls
+
+
+def test_binary_gates_compute_two_candidates_and_output_the_active_path() -> None:
+    from nasforge.oneshot.methods import build_supernet
+
+    space = NB201Space(C=2, N=1)
+    sn = build_supernet(space, TASK)
+    calls = _count_candidate_calls(sn)
+    sn.controller.generator = torch.Generator().manual_seed(0)
+    sn.eval()
+    X = torch.as_tensor(TASK.X_train[:8])
+    sn.set_mixed("binary")
+    out = sn(X)
+    per_key = {}
+    for key, i in calls:
+        per_key.setdefault(key, set()).add(i)
+    assert all(len(v) == 2 for v in per_key.values()) and len(per_key) == 6  # two candidates, not five
+    # forward, the binary mixture is exactly the active path
+    active = {k: int(w.weights.detach().argmax()) for k, w in sn.controller._cache.items()}
+    sn.controller.set_path(active)
+    assert torch.allclose(out, sn(X), atol=1e-6)
+    # backward, the gate gradient reaches only the two sampled candidates' parameters, as a softmax over the pair
+    sn.set_mixed("binary")
+    sn.controller.generator = torch.Generator().manual_seed(0)
+    sn.zero_grad()
+    sn(X).pow(2).sum().backward()
+    for key, alpha in zip(sn.controller.keys, sn.arch_parameters()):
+        g = alpha.grad
+        pair = sorted(per_key[key])
+        others = [i for i in range(5) if i not in pair]
+        assert torch.all(g[others] == 0) and abs(float(g[pair].sum())) < 1e-5
+    # weight steps draw one path
+    calls.clear()
+    sn.set_mixed("sample")
+    sn(X)
+    drawn = {}
+    for key, i in calls:
+        drawn.setdefault(key, []).append(i)
+    # three cells share each decision: each computes the one drawn candidate
+    assert len(drawn) == 6 and all(len(v) == 3 and len(set(v)) == 1 for v in drawn.values())
+
+
+def test_proxyless_cost_term_pushes_towards_cheaper_architectures() -> None:
+    space = MobileNetSpace(width_mult=0.25, max_depth=2, stages=((16, 1), (24, 2)), head_channels=32)
+    costs = {}
+    for weight in (0.0, 20.0):
+        m = make("proxyless", space, epochs=3, cost_weight=weight, arch_lr=0.05)
+        out = m.run()
+        costs[weight] = float(m.expected_cost().detach())
+        assert space.contains(out.arch)
+    assert costs[20.0] < 0.9 * costs[0.0]
+
+
+def test_proxyless_options() -> None:
+    m = make("proxyless", select="magnitude")
+    assert m.params()["cost"] == "flops" and m.weighting == "binary" and m.path_trained
+    assert ONESHOT.create("proxyless", NB201Space(C=2, N=1), TASK).select == "magnitude"
+    with pytest.raises(ConfigError, match="cost 'latency'"):
+        make("proxyless", cost="latency")
+    with pytest.raises(ConfigError, match="weighting 'softmax'"):
+        make("proxyless", weighting="softmax")

@@ -82,7 +82,7 @@ from nasforge.oneshot.supernet import Supernet, atomic_save, bn_snapshot, path_a
 from nasforge.options import check_bool, check_choice, check_int, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
 
-__all__ = ["CollapseWarning", "DARTS", "DARTS2", "DifferentiableSearch", "GDAS", "OneShotOutcome", "SELECTIONS",
+__all__ = ["CollapseWarning", "DARTS", "DARTS2", "DifferentiableSearch", "GDAS", "OneShotOutcome", "ProxylessNAS", "SELECTIONS",
            "build_supernet"]
 
 SELECTIONS = ("magnitude", "pt")
@@ -141,6 +141,8 @@ class DifferentiableSearch:
     name = "darts"
     order = 1
     weighting_default = "softmax"
+    #: the weightings the method accepts
+    weightings: tuple[str, ...] = ("softmax", "max-w")
 
     def __init__(self, space: SearchSpace, task: Any, *, epochs: int = 20, batch_size: int = 64,
                  w_lr: float = 0.025, w_lr_min: float = 0.001, w_momentum: float = 0.9,
@@ -164,8 +166,7 @@ class DifferentiableSearch:
         self.lr_schedule = check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
         self.power = check_number("power", power, 1.0, low_open=True)
         weighting = self.weighting_default if weighting is None else weighting
-        allowed = ("gumbel",) if self.name == "gdas" else ("softmax", "max-w")
-        self.weighting = check_choice("weighting", weighting, allowed)
+        self.weighting = check_choice("weighting", weighting, self.weightings)
         self.tau_max = check_number("tau_max", tau_max, 0.0, low_open=True)
         self.tau_min = check_number("tau_min", tau_min, 0.0, low_open=True)
         self.select = check_choice("select", select, SELECTIONS)
@@ -299,6 +300,16 @@ class DifferentiableSearch:
             metrics["eigenvalues"] = [float(v) for v in state["eigenvalues"]]
         return OneShotOutcome(arch, val, metrics, list(state["history"]))
 
+    @property
+    def path_trained(self) -> bool:
+        """Whether the supernet is trained one sampled path at a time (its mixture is then meaningless)."""
+        return self.weighting in ("gumbel", "binary")
+
+    @property
+    def train_weighting(self) -> str:
+        """The weighting of weight steps."""
+        return self.weighting
+
     # -- one epoch ---------------------------------------------------------------------
     def _tau(self, epoch: int) -> float:
         if self.epochs == 1:
@@ -311,6 +322,7 @@ class DifferentiableSearch:
     def _train_epoch(self, epoch: int, steps: int, total_steps: int) -> dict[str, Any]:
         t, sn = self.data, self.supernet
         sn.train()
+        self.state_epoch = epoch
         self._set_mode(epoch)
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         n_train, n_val = len(t["y_train"]), len(t["y_val"])
@@ -329,6 +341,7 @@ class DifferentiableSearch:
                 g["lr"] = lr
             xt, yt, xv, yv = t["X_train"][idx], t["y_train"][idx], t["X_val"][vidx], t["y_val"][vidx]
             self._arch_step(xt, yt, xv, yv, lr)
+            self._weight_mode(epoch)
             out = sn(xt)
             loss = F.cross_entropy(out, yt)
             if not torch.isfinite(loss):
@@ -343,12 +356,20 @@ class DifferentiableSearch:
             seen += len(idx)
         return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "lr": lr}
 
+    def _weight_mode(self, epoch: int) -> None:
+        """The supernet's mode for the weight step (the DARTS family: the same as for the architecture step)."""
+
+    def _arch_penalty(self) -> torch.Tensor | float:
+        """A term added to the architecture step's loss (ProxylessNAS: the expected cost); none by default."""
+        return 0.0
+
     def _arch_step(self, xt: torch.Tensor, yt: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor, lr: float) -> None:
         alphas = self.supernet.arch_parameters()
+        self._set_mode(self.state_epoch)
         if self.order == 2:
             grads = self._unrolled_grads(xt, yt, xv, yv, lr)
         else:
-            loss = F.cross_entropy(self.supernet(xv), yv)
+            loss = F.cross_entropy(self.supernet(xv), yv) + self._arch_penalty()
             # a decision the sampled path does not reach (a block past a sampled depth) gets no gradient
             grads = [g if g is not None else torch.zeros_like(a)
                      for g, a in zip(torch.autograd.grad(loss, alphas, allow_unused=True), alphas)]
@@ -459,7 +480,7 @@ class DifferentiableSearch:
         while state["select_done"] < len(order):
             kind, what = order[state["select_done"]]
             t0 = time.perf_counter()
-            if kind == "op" and self.weighting == "gumbel":
+            if kind == "op" and self.path_trained:
                 key = what
                 options = ctl.decisions[key].options
                 # a supernet trained one path at a time is scored one path at a time: the current architecture
@@ -471,7 +492,7 @@ class DifferentiableSearch:
                 ctl.fixed[key] = keep
                 info = {"phase": "select", "decision": key, "kept": options[keep],
                         "acc_with": {o: s for o, s in zip(options, scores) if math.isfinite(s)}}
-            elif kind == "edges" and self.weighting == "gumbel":
+            elif kind == "edges" and self.path_trained:
                 keys, n_keep = groups[int(what)]
                 pairs = list(itertools.combinations(keys, n_keep))
                 scores = [self._path_acc(sn.derive(drop=[k for k in keys if k not in pair])) for pair in pairs]
@@ -522,8 +543,8 @@ class DifferentiableSearch:
             return
         t, sn = self.data, self.supernet
         sn.train()
-        # tuned the way it was trained: the mixture, or (GDAS) sampled paths at the final temperature
-        sn.set_mixed(self.weighting, self.tau_min)
+        # tuned the way it was trained: the mixture, or (GDAS, ProxylessNAS) sampled paths
+        sn.set_mixed(self.train_weighting, self.tau_min)
         gen = torch.Generator().manual_seed(self.seed * 7_919 + len(sn.controller.fixed) + len(sn.controller.off))
         n = len(t["y_train"])
         for g in self.w_opt.param_groups:
@@ -582,3 +603,98 @@ class GDAS(DifferentiableSearch):
     name = "gdas"
     order = 1
     weighting_default = "gumbel"
+    weightings = ("gumbel",)
+
+
+class ProxylessNAS(DifferentiableSearch):
+    """ProxylessNAS (Cai et al. 2019): path binarisation, so only sampled paths are held in memory.
+
+    Weight steps train one path drawn from ``softmax(alpha)`` per decision; architecture steps draw two
+    candidates per decision, one active, and follow the binary-gate gradient (both candidates' outputs
+    are computed, the inactive one with gate 0), so memory grows with 2, not with the number of
+    candidates. The architecture loss adds ``cost_weight`` times the expected cost (``cost="flops"``:
+    the FLOPs of each candidate at its place, weighted by the probabilities and by the probability that
+    the place is used at all, a block past a sampled stage depth) divided by its value at uniform
+    probabilities; ``cost="none"`` drops it. A latency model (the hardware issue) will be a third cost.
+    The architecture is chosen by the magnitude rule by default (``select="pt"`` scores candidates one
+    path at a time, as for GDAS).
+    """
+
+    name = "proxyless"
+    order = 1
+    weighting_default = "binary"
+    weightings = ("binary",)
+    COSTS = ("flops", "none")
+
+    def __init__(self, space: SearchSpace, task: Any, *, cost: str = "flops", cost_weight: float = 0.1,
+                 select: str = "magnitude", **options: Any) -> None:
+        super().__init__(space, task, select=select, **options)
+        self.cost = check_choice("cost", cost, self.COSTS)
+        self.cost_weight = check_number("cost_weight", cost_weight, 0.0)
+        self._cost_table: list[tuple[str, torch.Tensor]] | None = None
+        self._cost_ref = 1.0
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "cost": self.cost, "cost_weight": self.cost_weight}
+
+    @property
+    def train_weighting(self) -> str:
+        return "sample"
+
+    def _weight_mode(self, epoch: int) -> None:
+        self.supernet.set_mixed("sample")
+
+    def _set_mode(self, epoch: int) -> None:
+        if self.cost != "none" and self._cost_table is None:
+            self.candidate_costs()  # before any forward whose graph the table's own forward could disturb
+        super()._set_mode(epoch)
+
+    def candidate_costs(self) -> list[tuple[str, torch.Tensor]]:
+        """Per choice op: its decision key and each candidate's FLOPs at the input it receives."""
+        if self._cost_table is None:
+            from nasforge.oneshot.supernet import ChoiceOp
+
+            sn, shapes = self.supernet, {}
+
+            def remember(name: str) -> Callable[..., None]:
+                def hook(module: Any, inputs: Any) -> None:
+                    shapes.setdefault(name, tuple(inputs[0].shape))
+                return hook
+
+            hooks = [m.register_forward_pre_hook(remember(name)) for name, m in sn.named_modules()
+                     if isinstance(m, ChoiceOp)]
+            saved = (sn.controller.weighting, sn.controller.tau)
+            try:
+                with bn_snapshot(sn), torch.no_grad():
+                    sn.set_mixed("softmax")
+                    sn.eval()
+                    sn(self.data["X_train"][:1])
+            finally:
+                for h in hooks:
+                    h.remove()
+                sn.set_mixed(*saved)
+                sn.train()
+            table = []
+            for name, m in sn.named_modules():
+                if isinstance(m, ChoiceOp) and name in shapes:
+                    flops = [float(hardware.count_flops(op, tuple(shapes[name][1:]))) for op in m.ops]
+                    table.append((m.key, torch.tensor(flops, device=self.data["device"])))
+            self._cost_table = table
+            with torch.no_grad():
+                self._cost_ref = max(float(self.expected_cost(uniform=True)), 1.0)
+        return self._cost_table
+
+    def expected_cost(self, uniform: bool = False) -> torch.Tensor:
+        """The expected FLOPs of the choice ops under the current probabilities (differentiable)."""
+        sn = self.supernet
+        total = torch.zeros((), device=self.data["device"])
+        for key, flops in self.candidate_costs():
+            alpha = sn.alphas[sn.controller.index[key]]
+            p = torch.full_like(alpha, 1.0 / len(alpha)) if uniform else torch.softmax(alpha, dim=-1)
+            total = total + sn.usage_probability(key, uniform) * (p * flops).sum()
+        return total
+
+    def _arch_penalty(self) -> torch.Tensor | float:
+        if self.cost == "none" or self.cost_weight == 0.0:
+            return 0.0
+        return self.cost_weight * self.expected_cost() / self._cost_ref

@@ -24,7 +24,7 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
-from nasforge.oneshot.supernet import ChoiceOp, Decision, Supernet, add
+from nasforge.oneshot.supernet import ChoiceOp, Decision, Sampled, Supernet, add
 from nasforge.spaces.base import Architecture
 
 __all__ = ["DartsSupernet", "MLPSupernet", "MobileNetSupernet", "NB201Supernet"]
@@ -237,11 +237,13 @@ class _SuperStage(nn.Module):
             for b in range(w + 1):
                 x = self.blocks[b](x)
             return x
-        if isinstance(w, tuple):  # one sampled depth: only the blocks it uses are computed
-            idx, weights = w
-            for b in range(idx + 1):
+        if isinstance(w, Sampled):  # sampled depths: only the blocks they use are computed
+            total = None
+            for b in range(max(w.indices) + 1):
                 x = self.blocks[b](x)
-            return weights[idx] * x
+                if b in w.indices:
+                    total = add(total, w.weights[b] * x)
+            return total
         outs = []
         for block in self.blocks:
             x = block(x)
@@ -288,6 +290,15 @@ class MobileNetSupernet(Supernet, _mobilenet_class()):  # type: ignore[misc]
     def body(self, x: torch.Tensor) -> torch.Tensor:
         return _mobilenet_class().forward(self, x)
 
+    def usage_probability(self, key: str, uniform: bool = False) -> torch.Tensor | float:
+        """Block ``b`` of stage ``s`` is used when the stage's depth is more than ``b``."""
+        stage, _, block = key.partition(".")
+        if not block.startswith("b"):
+            return 1.0
+        alpha = self.alphas[self.controller.index[f"{stage}.depth"]]
+        p = torch.full_like(alpha, 1.0 / len(alpha)) if uniform else torch.softmax(alpha, dim=-1)
+        return p[int(block[1:]):].sum()
+
     def path_of(self, arch: Architecture) -> dict[str, int]:
         out = {}
         for s, stage in enumerate(self.space.blocks(arch)):
@@ -318,13 +329,15 @@ _ACTIVATIONS = {"relu": torch.relu, "gelu": torch.nn.functional.gelu, "tanh": to
 
 
 def _mix(w: Any, make: Any, n: int) -> Any:
-    """``make(i)`` for the candidate(s) ``w`` selects: one index, one sampled ``(index, weights)``, or the
+    """``make(i)`` for the candidate(s) ``w`` selects: one index, sampled ones (:class:`Sampled`), or the
     weighted sum over all ``n`` candidates."""
     if isinstance(w, int):
         return make(w)
-    if isinstance(w, tuple):
-        idx, weights = w
-        return weights[idx] * make(idx)
+    if isinstance(w, Sampled):
+        total = None
+        for i in w.indices:
+            total = add(total, w.weights[i] * make(i))
+        return total
     total = None
     for i in range(n):
         total = add(total, w[i] * make(i))

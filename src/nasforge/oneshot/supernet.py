@@ -44,11 +44,24 @@ from torch import nn
 from nasforge.errors import ConfigError
 from nasforge.spaces.base import Architecture, SearchSpace
 
-__all__ = ["ChoiceOp", "Controller", "Decision", "Supernet", "WEIGHTINGS", "atomic_save", "bn_snapshot",
+__all__ = ["ChoiceOp", "Controller", "Decision", "Sampled", "Supernet", "WEIGHTINGS", "atomic_save", "bn_snapshot",
            "path_accuracy", "read_checkpoint", "recalibrate_bn"]
 
 #: how mixed mode turns a decision's architecture parameters into candidate weights
-WEIGHTINGS = ("softmax", "gumbel", "max-w")
+WEIGHTINGS = ("softmax", "gumbel", "max-w", "binary", "sample")
+
+
+@dataclass(frozen=True)
+class Sampled:
+    """Some sampled candidates of a decision: only ``indices`` are computed, each scaled by its entry of
+    ``weights`` (a vector over all candidates that carries the gradient to the architecture parameters).
+
+    GDAS samples one candidate (weight 1 forward); ProxylessNAS' binary gates sample two, one active
+    (weight 1) and one inactive (weight 0) whose output is still computed, for the gate gradient.
+    """
+
+    indices: tuple[int, ...]
+    weights: torch.Tensor
 
 
 @dataclass(frozen=True)
@@ -135,7 +148,23 @@ class Controller:
             idx = int(soft.argmax())
             hard = torch.zeros_like(soft)
             hard[idx] = 1.0
-            return idx, hard - soft.detach() + soft
+            return Sampled((idx,), hard - soft.detach() + soft)
+        if self.weighting in ("binary", "sample"):
+            p = torch.softmax(alpha.detach(), dim=-1).cpu()
+            if key in self.removed:
+                p[self.removed[key]] = 0.0
+            if self.weighting == "sample":  # one path drawn from the probabilities, no gradient to alpha
+                return int(torch.multinomial(p, 1, generator=self.generator))
+            # ProxylessNAS' binary gates: two candidates drawn from the probabilities, one of them active
+            # (drawn from their probabilities renormalised over the pair); gate gradient d L / d g_j times the
+            # pair softmax's Jacobian, as in the paper, through the straight-through weights
+            pair = torch.multinomial(p, min(2, int((p > 0).sum())), replacement=False, generator=self.generator)
+            q = torch.softmax(alpha[pair.to(alpha.device)], dim=-1)
+            active = int(torch.multinomial(q.detach().cpu(), 1, generator=self.generator))
+            hard = torch.zeros_like(q)
+            hard[active] = 1.0
+            w = torch.zeros_like(alpha).index_put((pair.to(alpha.device),), hard - q.detach() + q)
+            return Sampled(tuple(int(i) for i in pair), w)
         w = torch.softmax(alpha, dim=-1)
         if self.weighting == "max-w":
             w = 1.0 - w.max() + w
@@ -146,8 +175,8 @@ class Controller:
         return w
 
     def get(self, key: str) -> Any:
-        """``None`` (key off), an ``int`` (one candidate), ``(index, weights)`` (one sampled candidate with a
-        gradient-carrying weight) or a weight vector (the mixture)."""
+        """``None`` (key off), an ``int`` (one candidate), a :class:`Sampled` (sampled candidates with
+        gradient-carrying weights) or a weight vector (the mixture)."""
         if self.mode == "path":
             return self.path.get(key)
         return self._cache.get(key)
@@ -173,9 +202,11 @@ class ChoiceOp(nn.Module):
             return None
         if isinstance(w, int):
             return self.ops[w](x)
-        if isinstance(w, tuple):
-            idx, weights = w
-            return weights[idx] * self.ops[idx](x)
+        if isinstance(w, Sampled):
+            out = None
+            for i in w.indices:
+                out = add(out, w.weights[i] * self.ops[i](x))
+            return out
         out = None
         for i, op in enumerate(self.ops):
             if not bool(w.requires_grad) and float(w[i]) == 0.0:
@@ -283,6 +314,11 @@ class Supernet(nn.Module):
                 idx = override[key]
             chosen[key], strength[key] = idx, float(p[idx])
         return self.derive_from(chosen, strength)
+
+    def usage_probability(self, key: str, uniform: bool = False) -> torch.Tensor | float:
+        """The probability, under the architecture parameters (or uniform ones), that an architecture uses
+        decision ``key`` at all (a block past a stage's depth is unused); 1 where every architecture does."""
+        return 1.0
 
     def topology_groups(self) -> list[tuple[list[str], int]]:
         """Groups of decision keys of which an architecture keeps a fixed number (a DARTS node keeps two of
