@@ -264,5 +264,58 @@ def test_cli_oneshot_spos_then_search_the_saved_supernet(tmp_path) -> None:
 
 
 def test_registered_as_searching_methods() -> None:
-    for name in ("spos", "fewshot"):
+    for name in ("spos", "fewshot", "bignas"):
         assert ONESHOT.get(name).searches and ONESHOT.get(name).name == name
+
+
+# ----------------------------------------------------------------------------- BigNAS
+
+MOBILE = MobileNetSpace(width_mult=0.25, max_depth=2, stages=((16, 1), (24, 2)), head_channels=16)
+
+
+def test_sandwich_rule_trains_the_largest_and_the_smallest_every_step() -> None:
+    from nasforge.oneshot.spos import BigNAS
+
+    steps = []
+
+    class Spy(BigNAS):
+        def train_step(self, *args):
+            out = super().train_step(*args)
+            steps.append(list(self.last_step))
+            return out
+
+    m = Spy(MOBILE, TASK, n_random=2, **OPTS)
+    trained = m.train()
+    sn = trained.members[0]
+    largest, smallest = MOBILE.key(sn.largest_arch()), MOBILE.key(sn.smallest_arch())
+    assert len(steps) == 2 * (len(TASK.y_train) // 16)
+    assert all(s[0] == largest and s[1] == smallest and len(s) == 4 for s in steps)
+    assert len({s[2] for s in steps}) > 1  # the random ones vary
+    assert largest != smallest and trained.kind == "elastic"
+
+
+def test_bignas_searches_under_a_constraint_without_retraining(tmp_path) -> None:
+    from nasforge.oneshot.elastic import ElasticMobileNetSupernet
+    from nasforge.oneshot.methods import build_supernet
+
+    sn = build_supernet(MOBILE, TASK, kind="elastic")
+    assert isinstance(sn, ElasticMobileNetSupernet)
+    from nasforge.evaluators.hardware import count_params
+
+    small, large = (count_params(MOBILE.build(a, TASK)) for a in (sn.smallest_arch(), sn.largest_arch()))
+    bound = (small + large) // 2
+    out = api.oneshot("bignas", task=TASK, space=MOBILE, storage="memory:", checkpoint_dir=tmp_path / "ck",
+                      method_options={**OPTS, "search_trials": 8}, constraints=f"params <= {bound}")
+    assert out["number"] == out["best_search_trial"]  # used without retraining: no retrain trial
+    assert out["metrics"]["params"] <= bound and out["metrics"]["members"] == 1
+    loaded = load_supernet(tmp_path / "ck" / SUPERNET_FILE, task=TASK)
+    assert loaded.kind == "elastic" and loaded.score(MOBILE.parse(out["arch"])) == out["val_acc"]
+
+
+def test_bignas_needs_the_mobilenet_space() -> None:
+    from nasforge.oneshot.spos import BigNAS
+
+    with pytest.raises(ConfigError, match="bignas trains the elastic MobileNet supernet"):
+        BigNAS(SPACE, TASK)
+    with pytest.raises(ConfigError, match="sampling 'pada'"):
+        BigNAS(MOBILE, TASK, sampling="pada")

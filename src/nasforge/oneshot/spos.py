@@ -65,8 +65,8 @@ from nasforge.oneshot.supernet import ChoiceOp, Supernet, atomic_save, path_accu
 from nasforge.options import check_bool, check_choice, check_int, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
 
-__all__ = ["FewShot", "PathSampler", "SAMPLINGS", "SPOS", "SUPERNET_FILE", "SupernetTraining", "TrainedSupernet",
-           "always_used_keys", "load_supernet"]
+__all__ = ["BigNAS", "FewShot", "PathSampler", "SAMPLINGS", "SPOS", "SUPERNET_FILE", "SupernetTraining",
+           "TrainedSupernet", "always_used_keys", "load_supernet"]
 
 SAMPLINGS = ("uniform-op", "uniform-arch", "pada")
 SPLITS = ("fixed", "gm")
@@ -433,14 +433,12 @@ class SupernetTraining:
                                                                             / total))
             for g in self.opt.param_groups:
                 g["lr"] = lr
-            arch, path_weight = self.sample_arch(member)
             xb, yb = t["X_train"][idx.to(t["device"])], t["y_train"][idx.to(t["device"])]
-            loss, out = self.step_loss(sn, arch, xb, yb, w.to(t["device"]) / w.mean(), path_weight)
+            self.opt.zero_grad(set_to_none=True)
+            loss, out, arch = self.train_step(sn, member, xb, yb, w.to(t["device"]) / w.mean())
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{self.name}: the supernet's training loss is {loss.item()} at epoch "
                                          f"{epoch + 1}, step {step + 1}; lower lr (now {self.lr})")
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
             torch.nn.utils.clip_grad_norm_(weights, self.grad_clip)
             if self.sampling == "pada":
                 path = sn.path_of(arch)
@@ -461,6 +459,16 @@ class SupernetTraining:
 
     def sample_arch(self, member: int) -> tuple[Architecture, float]:
         return self.sampler.sample(self.rng, self.groups[member])
+
+    def train_step(self, sn: Supernet, member: int, xb: torch.Tensor, yb: torch.Tensor,
+                   example_weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Architecture]:
+        """One step's gradients (backward done here, the optimiser step by the caller): one sampled path.
+        Returns the loss, the logits and the architecture trained."""
+        arch, path_weight = self.sample_arch(member)
+        loss, out = self.step_loss(sn, arch, xb, yb, example_weights, path_weight)
+        if torch.isfinite(loss):
+            loss.backward()
+        return loss, out, arch
 
     def step_loss(self, sn: Supernet, arch: Architecture, xb: torch.Tensor, yb: torch.Tensor,
                   example_weights: torch.Tensor, path_weight: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -637,3 +645,52 @@ def min_cut_groups(similarity: np.ndarray, k: int = 2) -> list[tuple[int, ...]]:
             best, best_cost = full, cost
     assert best is not None
     return [tuple(i for i in range(n) if best[i] == g) for g in range(k)]
+
+
+class BigNAS(SupernetTraining):
+    """BigNAS / Once-for-All: an elastic MobileNet supernet trained with the sandwich rule, searched under a
+    constraint and used without retraining.
+
+    Every step trains the largest sub-network on the labels, then the smallest and ``n_random`` random
+    ones on the largest one's (detached) predictions (in-place distillation, the loss
+    ``-sum softmax(z_largest) * log_softmax(z)``); the gradients of all of them are summed into one
+    optimiser step. The supernet is :class:`~nasforge.oneshot.elastic.ElasticMobileNetSupernet`
+    (``mobilenet:elastic``): every kernel size, expansion, SE and depth shares one weight per block.
+    ``retrain_epochs`` defaults to 0: a found sub-network is used with its inherited weights.
+    """
+
+    name = "bignas"
+    kind = "elastic"
+
+    def __init__(self, space: SearchSpace, task: Any, *, n_random: int = 2, retrain_epochs: int = 0,
+                 **options: Any) -> None:
+        if space.name != "mobilenet":
+            raise ConfigError(f"bignas trains the elastic MobileNet supernet; space {space.name!r} is not "
+                              f"'mobilenet' (use spos or fewshot for other spaces)")
+        if options.get("sampling") == "pada":
+            raise ConfigError("bignas samples its random sub-networks uniformly (uniform-op or uniform-arch); "
+                              "sampling 'pada' needs a supernet with choice ops")
+        super().__init__(space, task, retrain_epochs=retrain_epochs, **options)
+        self.n_random = check_int("n_random", n_random, minimum=0)
+        self.last_step: list[str] = []
+
+    def params(self) -> dict[str, Any]:
+        return {**super().params(), "n_random": self.n_random}
+
+    def train_step(self, sn: Supernet, member: int, xb: torch.Tensor, yb: torch.Tensor,
+                   example_weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, Architecture]:
+        largest, smallest = sn.largest_arch(), sn.smallest_arch()  # type: ignore[attr-defined]
+        sn.set_arch(largest)
+        out = sn(xb)
+        loss = (F.cross_entropy(out, yb, reduction="none") * example_weights).mean()
+        if not torch.isfinite(loss):
+            return loss, out, largest
+        loss.backward()
+        soft = torch.softmax(out.detach(), dim=1)
+        self.last_step = [self.space.key(largest)]
+        for arch in [smallest] + [self.sample_arch(member)[0] for _ in range(self.n_random)]:
+            sn.set_arch(arch)
+            kd = -(soft * torch.log_softmax(sn(xb), dim=1)).sum(1).mean()
+            kd.backward()
+            self.last_step.append(self.space.key(arch))
+        return loss, out, largest
