@@ -56,7 +56,7 @@ def test_default_study_names_include_the_space_for_tasks():
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"benchmark": "nb201", "task": "digits"}, "give one of benchmark, task or evaluator"),
+    ({"benchmark": "nb201", "task": "digits"}, "give one of benchmark, task, evaluator or supernet"),
     ({"workers": 0}, "workers must be an integer >= 1"),
     ({"strategy": "rae"}, "unknown strategy 'rae' \\(did you mean 'rea'\\?\\)"),
     ({"strategy_options": {"pop": 3}}, "strategy 'rea' has no option\\(s\\) pop"),

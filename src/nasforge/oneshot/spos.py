@@ -338,6 +338,7 @@ class SupernetTraining:
         self.rng = np.random.default_rng(self.seed)
         self.sampler = PathSampler(self.members[0], self.sampling, self.pada_floor)
         self.data_norms = torch.ones(len(self.data["y_train"]))
+        self.prepare()
         state: dict[str, Any] = {"phase": 0, "member": 0, "epoch": 0, "history": [], "elapsed": 0.0,
                                  "split": None}
         self._new_optimizer(0)
@@ -398,6 +399,9 @@ class SupernetTraining:
         trained.history = list(state["history"])  # type: ignore[attr-defined]
         trained.train_seconds = elapsed0 + time.perf_counter() - start  # type: ignore[attr-defined]
         return trained
+
+    def prepare(self) -> None:
+        """Called once the supernet is built, before any checkpoint is read (a subclass adds its parameters)."""
 
     def _new_optimizer(self, member: int) -> None:
         self.opt = torch.optim.SGD(self.members[member].weight_parameters(), lr=self.lr, momentum=self.momentum,
@@ -491,12 +495,19 @@ class SupernetTraining:
             sn.controller.generator = None
 
     # -- checkpoints -------------------------------------------------------------------
+    def extra_state(self) -> Any:
+        """What a subclass adds to the checkpoint (Single-Path NAS: its thresholds and their optimiser)."""
+        return None
+
+    def load_extra_state(self, extra: Any) -> None:
+        """Restore what :meth:`extra_state` saved."""
+
     def _save(self, path: Path, state: dict[str, Any]) -> None:
         atomic_save(path, {"params": self.params(), "space": self.space.name, "space_params": self.space.get_params(),
                            "state": state, "members": [m.state_dict() for m in self.members],
                            "opt": self.opt.state_dict(), "rng": self.rng.bit_generator.state,
                            "sampler": {"norms": self.sampler.norms, "ratio_mean": self.sampler.ratio_mean},
-                           "data_norms": self.data_norms})
+                           "data_norms": self.data_norms, "extra": self.extra_state()})
 
     def _load(self, path: Path) -> dict[str, Any]:
         blob = read_checkpoint(path, self.data["device"])
@@ -514,6 +525,7 @@ class SupernetTraining:
         self.rng.bit_generator.state = blob["rng"]
         self.sampler.norms, self.sampler.ratio_mean = blob["sampler"]["norms"], blob["sampler"]["ratio_mean"]
         self.data_norms = blob["data_norms"]
+        self.load_extra_state(blob.get("extra"))
         return state
 
 
