@@ -173,13 +173,14 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     if supernet is not None:
         from nasforge.evaluators.supernet import SupernetEvaluator
 
-        if space is not None or space_options or task_options or training_options:
+        extra = sorted(set(training_options or {}) - {"threads", "device"})
+        if space is not None or space_options or task_options or extra:
             raise ConfigError("a trained supernet brings its own task and space; do not give space, space_options, "
-                              "task_options or training_options with it")
+                              f"task_options or training options {extra or ''} with it (only threads and device)")
         if task is not None and isinstance(task, str):
             raise ConfigError("a trained supernet records its task; give a task only as the Task object it was "
                               "trained on (when it was trained on an in-memory task)")
-        ev = SupernetEvaluator(supernet, task=task)
+        ev = SupernetEvaluator(supernet, task=task, **dict(training_options or {}))
         sp, tk = ev.space, ev.task
         config["task"] = getattr(ev.trained, "task_config", None) or {"name": tk.name}
         config["supernet"] = str(supernet)
@@ -350,9 +351,17 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
     if len(objs) > 1 and "objectives" in accepted_options(cls) and "objectives" not in sopts:
         sopts["objectives"] = [str(o) for o in objs]
     strat = STRATEGIES.create(searcher.search_strategy, sp, **sopts)
+    from nasforge.storage import Storage, get_storage
+
     file = str(Path(checkpoint_dir) / SUPERNET_FILE) if checkpoint_dir is not None else None
-    # the study is created (or resumed) first, so a bad storage URL fails before any training
     config = {"seed": params["seed"], "task": tcfg, "oneshot": params, "supernet": file}
+    # the storage is opened first, so a bad URL fails before any training; the study is made after training (its
+    # evaluator is the trained supernet), so a run stopped during training has none yet and resuming creates it
+    if not isinstance(storage, Storage):
+        storage = get_storage(storage)
+    if not resume and storage.has_study(name):
+        raise ConfigError(f"study {name!r} already exists in the storage; resume it (--resume) or choose another "
+                          f"study name")
     trained = None
     st = None
     try:
@@ -366,9 +375,9 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
             if file is not None:
                 trained.save(file, tcfg)
         trained.path = file
-        ev = SupernetEvaluator(trained)
-        st = Study(sp, strat, ev, name=name, storage=storage, resume=resume, config=config,
-                   objectives=objs or None, constraints=cons or None)
+        ev = SupernetEvaluator(trained, threads=searcher.threads)
+        st = Study(sp, strat, ev, name=name, storage=storage, resume=resume and storage.has_study(name),
+                   config=config, objectives=objs or None, constraints=cons or None)
         done_before = sum(1 for r in st.trials if r.source == "ask")
 
         def on_trial(study: Any, rec: TrialRecord) -> None:
@@ -392,7 +401,7 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
                 chosen = done[0]
             else:
                 report({"phase": "retrain", "arch": best.arch, "epochs": retrain_epochs})
-                tev = TrainingEvaluator(tk, sp, **{**topts, "epochs": retrain_epochs})
+                tev = TrainingEvaluator(tk, sp, **{"threads": searcher.threads, **topts, "epochs": retrain_epochs})
                 res = tev.evaluate(sp.parse(best.arch))
                 metrics = {**res.metrics, "inherited_val_acc": best.value, "search_trial": best.number}
                 metrics.pop("train_loss_curve", None)

@@ -158,7 +158,8 @@ def search(
                     workers=workers,
                     charge_duplicates=charge_duplicates, space_options=_parse_params(space_param, "--space-param", "C=8") or None,
                     strategy_options=_parse_params(param), benchmark_options=bench_opts,
-                    training_options=train_opts if task is not None else None,
+                    training_options=train_opts if task is not None else
+                    ({"threads": threads, "device": device} if supernet is not None else None),
                     task_options=task_opts if task is not None else None,
                     proxy_options=proxy_opts if (proxy_names or proxy_data or proxy_table) else
                     ({"seed": seed, "batch_size": proxy_batch_size} if "scorer" in

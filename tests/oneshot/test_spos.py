@@ -319,3 +319,23 @@ def test_bignas_needs_the_mobilenet_space() -> None:
         BigNAS(SPACE, TASK)
     with pytest.raises(ConfigError, match="sampling 'pada'"):
         BigNAS(MOBILE, TASK, sampling="pada")
+
+
+def test_a_run_stopped_during_training_resumes_and_a_finished_study_is_not_overwritten(tmp_path) -> None:
+    db = f"sqlite:///{tmp_path}/r.db"
+    opts = {**OPTS, "search_trials": 3, "retrain_epochs": 0}
+
+    def stop(info):
+        if info["phase"] == "supernet" and info["epoch"] == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        api.oneshot("spos", task=TASK, space=SPACE, storage=db, checkpoint_dir=tmp_path / "ck", method_options=opts,
+                    progress=stop)
+    out = api.oneshot("spos", task=TASK, space=SPACE, storage=db, checkpoint_dir=tmp_path / "ck", resume=True,
+                      method_options=opts)
+    whole = api.oneshot("spos", task=TASK, space=SPACE, storage="memory:", method_options=opts)
+    assert (out["arch"], out["val_acc"]) == (whole["arch"], whole["val_acc"])
+    with pytest.raises(ConfigError, match="already exists"):
+        api.oneshot("spos", task=TASK, space=SPACE, storage=db, checkpoint_dir=tmp_path / "other",
+                    method_options=opts)
