@@ -102,7 +102,6 @@ def test_min_cut_groups_keeps_agreeing_candidates_together() -> None:
 
 
 def test_sampling_uniform_over_operations_and_restricted_to_a_group() -> None:
-    sn = spos().build() if False else None  # noqa: F841 (the sampler only needs a supernet's decisions)
     from nasforge.oneshot.methods import build_supernet
 
     sn = build_supernet(SPACE, TASK)

@@ -78,7 +78,8 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators import hardware
 from nasforge.evaluators.hardware import resolve_device
 from nasforge.evaluators.training import task_tensors
-from nasforge.oneshot.supernet import Supernet, atomic_save, bn_snapshot, path_accuracy, read_checkpoint
+from nasforge.oneshot.supernet import (Supernet, atomic_save, bn_snapshot, checkpoint_file, path_accuracy,
+                                      read_checkpoint)
 from nasforge.options import check_bool, check_choice, check_int, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
 
@@ -223,14 +224,9 @@ class DifferentiableSearch:
         state: dict[str, Any] = {"epoch": 0, "history": [], "eigenvalues": [], "alpha_history": [],
                                  "stopped_epoch": None, "select_order": None, "select_done": 0, "elapsed": 0.0,
                                  "phase": "search"}
-        path = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+        path = checkpoint_file(checkpoint_dir, CHECKPOINT, resume)
         if resume:
-            if path is None or not path.exists():
-                raise ConfigError(f"nothing to resume: no checkpoint {path or '(no checkpoint directory given)'}")
-            state = self._load(path)
-        elif path is not None and path.exists():
-            raise ConfigError(f"checkpoint {path} exists from an earlier run: resume it (--resume) or choose "
-                              f"another checkpoint directory")
+            state = self._load(path)  # type: ignore[arg-type]
         elapsed0 = float(state["elapsed"])
         n_train = len(t["y_train"])
         steps = max(1, math.ceil(n_train / self.batch_size))

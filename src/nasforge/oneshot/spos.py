@@ -61,7 +61,7 @@ from nasforge.errors import ConfigError
 from nasforge.evaluators import hardware
 from nasforge.evaluators.hardware import resolve_device
 from nasforge.evaluators.training import task_tensors
-from nasforge.oneshot.supernet import ChoiceOp, Supernet, atomic_save, path_accuracy, read_checkpoint
+from nasforge.oneshot.supernet import ChoiceOp, Supernet, atomic_save, checkpoint_file, path_accuracy, read_checkpoint
 from nasforge.options import check_bool, check_choice, check_int, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
 
@@ -342,14 +342,9 @@ class SupernetTraining:
         state: dict[str, Any] = {"phase": 0, "member": 0, "epoch": 0, "history": [], "elapsed": 0.0,
                                  "split": None}
         self._new_optimizer(0)
-        path = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+        path = checkpoint_file(checkpoint_dir, CHECKPOINT, resume)
         if resume:
-            if path is None or not path.exists():
-                raise ConfigError(f"nothing to resume: no checkpoint {path or '(no checkpoint directory given)'}")
-            state = self._load(path)
-        elif path is not None and path.exists():
-            raise ConfigError(f"checkpoint {path} exists from an earlier run: resume it (--resume) or choose "
-                              f"another checkpoint directory")
+            state = self._load(path)  # type: ignore[arg-type]
         elapsed0 = float(state["elapsed"])
 
         def save() -> None:

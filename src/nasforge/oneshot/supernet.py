@@ -45,7 +45,7 @@ from nasforge.errors import ConfigError
 from nasforge.spaces.base import Architecture, SearchSpace
 
 __all__ = ["ChoiceOp", "Controller", "Decision", "Sampled", "Supernet", "WEIGHTINGS", "atomic_save", "bn_snapshot",
-           "path_accuracy", "read_checkpoint", "recalibrate_bn"]
+           "checkpoint_file", "path_accuracy", "read_checkpoint", "recalibrate_bn"]
 
 #: how mixed mode turns a decision's architecture parameters into candidate weights
 WEIGHTINGS = ("softmax", "gumbel", "max-w", "binary", "sample")
@@ -446,3 +446,15 @@ def read_checkpoint(path: str | os.PathLike[str], device: Any = "cpu") -> Any:
         raise ConfigError(f"no such file: {path}") from None
     except Exception as exc:  # a truncated or foreign file
         raise ConfigError(f"cannot read checkpoint {path}: {exc}") from None
+
+
+def checkpoint_file(directory: str | os.PathLike[str] | None, name: str, resume: bool) -> Path | None:
+    """The checkpoint file ``directory/name`` of a run (None without a directory), checked against ``resume``:
+    resuming needs the file, a new run refuses to overwrite one from an earlier run (both ConfigError)."""
+    path = Path(directory) / name if directory is not None else None
+    if resume and (path is None or not path.exists()):
+        raise ConfigError(f"nothing to resume: no checkpoint {path or '(no checkpoint directory given)'}")
+    if not resume and path is not None and path.exists():
+        raise ConfigError(f"checkpoint {path} exists from an earlier run: resume it (--resume) or choose another "
+                          f"checkpoint directory")
+    return path
