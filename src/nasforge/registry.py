@@ -75,11 +75,13 @@ def accepted_options(factory: Callable[..., Any]) -> list[str]:
     params = list(inspect.signature(factory).parameters.values())
     out = [p.name for p in params if p.name not in ("self", "space") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     if isinstance(factory, type) and any(p.kind is p.VAR_KEYWORD for p in params):
-        # a subclass that passes ``**options`` on to its base class accepts the base class's options too
+        # a subclass that passes ``**options`` on to its base class accepts the base class's options too,
+        # but those it names in ``not_options``
         for base in factory.__mro__[1:]:
             if "__init__" in vars(base) and base is not object:
                 out += [n for n in accepted_options(base) if n not in out]
                 break
+        out = [n for n in out if n not in getattr(factory, "not_options", ())]
     return out
 
 

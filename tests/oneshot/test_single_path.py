@@ -90,3 +90,12 @@ def test_single_path_needs_the_mobilenet_space_and_names_bad_options() -> None:
         SinglePathNAS(NB201Space(C=2, N=1), TASK)
     with pytest.raises(ConfigError, match="cost 'latency'"):
         SinglePathNAS(SPACE, TASK, cost="latency")
+
+
+def test_options_of_the_training_base_that_mean_nothing_here_are_refused() -> None:
+    from nasforge.registry import ONESHOT, accepted_options
+
+    assert "sampling" not in accepted_options(ONESHOT.get("single-path"))
+    assert "threshold_lr" in accepted_options(ONESHOT.get("single-path"))
+    with pytest.raises(ConfigError, match="single-path has no option\\(s\\) sampling"):
+        SinglePathNAS(SPACE, TASK, sampling="pada")

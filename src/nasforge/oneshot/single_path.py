@@ -54,11 +54,17 @@ class SinglePathNAS(SupernetTraining):
     kind = "elastic"
     searches = False
     COSTS = ("flops", "none")
+    #: options of the base class that mean nothing here (no sampled paths, no search step, no retraining)
+    not_options = ("sampling", "pada_floor", "search_strategy", "search_trials", "search_options", "retrain_epochs")
 
     def __init__(self, space: SearchSpace, task: Any, *, cost: str = "flops", cost_weight: float = 0.1,
                  threshold_lr: float = 0.01, temperature: float = 0.25, **options: Any) -> None:
         if space.name != "mobilenet":
             raise ConfigError(f"single-path searches the superkernels of the mobilenet space, not {space.name!r}")
+        wrong = sorted(set(options) & set(self.not_options))
+        if wrong:
+            raise ConfigError(f"single-path has no option(s) {', '.join(wrong)}: it trains one superkernel network "
+                              f"and derives its architecture (no sampled paths, no search step)")
         super().__init__(space, task, **options)
         self.cost = check_choice("cost", cost, self.COSTS)
         self.cost_weight = check_number("cost_weight", cost_weight, 0.0)
