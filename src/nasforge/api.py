@@ -547,7 +547,10 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
         train_cfg = {k: cfg["evaluator"][k] for k in ("epochs", "batch_size", "optimizer", "lr", "weight_decay",
                                                       "label_smoothing", "schedule") if k in cfg["evaluator"]}
         if arch is None:
-            best = summarise(study, store)["best"]
+            # a search of a trained supernet (spos, fewshot) names its answer: the sub-network it retrained
+            retrained = [t for t in store.trials(study) if t.source == "retrain" and t.status == "complete"]
+            best = ({"arch": max(retrained, key=lambda t: (t.value, -t.number)).arch} if retrained
+                    else summarise(study, store)["best"])
             if best is None:
                 store.close()
                 raise ConfigError(f"study {study!r} has no complete feasible trial to retrain")

@@ -171,3 +171,39 @@ def test_cli_ctrl_c_says_how_to_continue(tmp_path: Path) -> None:
     assert run.returncode == 130
     assert "interrupted: every finished epoch is checkpointed under nasforge-checkpoints" in err
     assert "--resume" in err
+
+
+@pytest.mark.parametrize("method", ["proxyless", "single-path", "spos", "fewshot", "bignas"])
+def test_every_part_two_method_records_through_the_api_and_resumes_without_repeating(tmp_path: Path,
+                                                                                     method: str) -> None:
+    from nasforge.registry import ONESHOT
+
+    mobile = method in ("single-path", "bignas")
+    space = "mobilenet" if mobile else "nb201"
+    sopts = {"width_mult": 0.25, "max_depth": 2, "stages": [[16, 1], [24, 2]], "head_channels": 16} if mobile \
+        else {"C": 2, "N": 1}
+    mopts = {**OPTS, "epochs": 1}
+    if ONESHOT.get(method).searches:
+        mopts.update(search_trials=3)
+    if method == "fewshot":
+        mopts.update(child_epochs=1)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    kw = dict(task=_task_file(tmp_path), space=space, space_options=sopts, storage=url, method_options=mopts,
+              checkpoint_dir=tmp_path / "ck")
+    out = api.oneshot(method, **kw)
+    store = api.open_storage(url)
+    first = [(t.number, t.source, t.arch, t.value) for t in store.trials(out["study"])]
+    store.close()
+    again = api.oneshot(method, resume=True, **kw)
+    assert (again["number"], again["arch"], again["val_acc"]) == (out["number"], out["arch"], out["val_acc"])
+    store = api.open_storage(url)
+    assert [(t.number, t.source, t.arch, t.value) for t in store.trials(out["study"])] == first
+    assert store.get_study(out["study"]).config["oneshot"]["method"] == method
+    store.close()
+    sources = [s for _, s, _, _ in first]
+    if method in ("spos", "fewshot"):
+        assert sources == ["ask"] * 3 + ["retrain"] and first[-1][2] == out["arch"]
+    elif method == "bignas":
+        assert sources == ["ask"] * 3
+    else:
+        assert sources == [method]

@@ -140,6 +140,8 @@ class DifferentiableSearch:
     """DARTS-family search on a supernet (see the module docstring). ``name`` is the method."""
 
     name = "darts"
+    #: whether the method trains a supernet to be searched (spos, fewshot, bignas) rather than deriving one
+    searches = False
     order = 1
     weighting_default = "softmax"
     #: the weightings the method accepts
