@@ -538,6 +538,9 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
         cfg = dict(info.config)
         if "task" not in cfg or "source" not in cfg["task"]:
             store.close()
+            if "task" in cfg:
+                raise ConfigError(f"study {study!r} ran on an in-memory task ({cfg['task'].get('name')}) that cannot "
+                                  f"be loaded again; retrain from a task file, or give task, space and arch")
             raise ConfigError(f"study {study!r} searched a tabular benchmark ({cfg.get('benchmark')}); "
                               f"only task studies (--task) can be retrained")
         if task is not None:

@@ -203,6 +203,8 @@ def test_every_part_two_method_records_through_the_api_and_resumes_without_repea
     sources = [s for _, s, _, _ in first]
     if method in ("spos", "fewshot"):
         assert sources == ["ask"] * 3 + ["retrain"] and first[-1][2] == out["arch"]
+        # `nasforge train --study` retrains the sub-network the search retrained, whatever the others' values
+        assert api.retrain(out["study"], url, epochs=1, threads=1)["arch"] == out["arch"]
     elif method == "bignas":
         assert sources == ["ask"] * 3
     else:
