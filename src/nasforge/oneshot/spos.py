@@ -321,7 +321,7 @@ class SupernetTraining:
     def train(self, checkpoint_dir: str | os.PathLike[str] | None = None, resume: bool = False,
               progress: Callable[[dict[str, Any]], None] | None = None) -> TrainedSupernet:
         """Train the supernet (checkpointed after every epoch with ``checkpoint_dir``; ``resume`` continues
-        from the checkpoint there) and return it; with a directory it is also saved as ``supernet.pt``."""
+        from the checkpoint there) and return it (``TrainedSupernet.save`` writes it for later searches)."""
         with hardware.torch_threads(self.threads):
             return self._train(checkpoint_dir, resume, progress or (lambda info: None))
 
