@@ -508,8 +508,9 @@ def _oneshot_line(info: dict[str, Any]) -> str:
         return f"select {info['done']}/{info['total']}: {info['decision']} keeps {info['kept']}  {info['seconds']:.1f} s"
     if phase in ("supernet", "members"):
         who = f"sub-supernet {info['member'] + 1}/{info['members']} " if phase == "members" else "supernet "
+        derived = f"  derived {info['arch']} ({info['flops']:,} FLOPs)" if "arch" in info else ""
         return (f"{who}epoch {info['epoch']}/{info['epochs']}  train loss {info['train_loss']:.3f}  "
-                f"train acc {info['train_acc']:.1f}% (sampled paths)  {info['seconds']:.1f} s")
+                f"train acc {info['train_acc']:.1f}%{derived}  {info['seconds']:.1f} s")
     if phase == "split":
         return f"split on {', '.join(info['decisions'])} into {info['members']} sub-supernets  {info['seconds']:.1f} s"
     if phase == "search":

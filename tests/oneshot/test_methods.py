@@ -346,7 +346,12 @@ def test_proxyless_cost_term_pushes_towards_cheaper_architectures() -> None:
 
 def test_proxyless_options() -> None:
     m = make("proxyless", select="magnitude")
-    assert m.params()["cost"] == "flops" and m.weighting == "binary" and m.path_trained
+    assert m.params()["cost"] == "auto" and m.weighting == "binary" and m.path_trained
+    # a FLOPs term would push a cell towards its free operations: auto turns it off there, on for MobileNet
+    assert m.run().metrics["cost"] == "none"
+    mobile = MobileNetSpace(width_mult=0.25, max_depth=2, stages=((16, 1), (24, 2)), head_channels=32)
+    out = make("proxyless", mobile, epochs=1).run()
+    assert out.metrics["cost"] == "flops" and out.metrics["expected_flops"] > 0
     assert ONESHOT.create("proxyless", NB201Space(C=2, N=1), TASK).select == "magnitude"
     with pytest.raises(ConfigError, match="cost 'latency'"):
         make("proxyless", cost="latency")

@@ -296,7 +296,12 @@ class DifferentiableSearch:
         }
         if state["eigenvalues"]:
             metrics["eigenvalues"] = [float(v) for v in state["eigenvalues"]]
+        metrics.update(self._extra_metrics())
         return OneShotOutcome(arch, val, metrics, list(state["history"]))
+
+    def _extra_metrics(self) -> dict[str, Any]:
+        """Method-specific metrics of the result (ProxylessNAS: its cost term)."""
+        return {}
 
     @property
     def path_trained(self) -> bool:
@@ -613,7 +618,10 @@ class ProxylessNAS(DifferentiableSearch):
     candidates. The architecture loss adds ``cost_weight`` times the expected cost (``cost="flops"``:
     the FLOPs of each candidate at its place, weighted by the probabilities and by the probability that
     the place is used at all, a block past a sampled stage depth) divided by its value at uniform
-    probabilities; ``cost="none"`` drops it. A latency model (the hardware issue) will be a third cost.
+    probabilities; ``cost="none"`` drops it. ``cost="auto"`` (the default) is ``flops`` for supernets
+    whose every candidate computes (MobileNet blocks) and ``none`` where some are parameter-free (skip,
+    pooling, none in cells): there a FLOPs term drives the search to the free operations (measured: an
+    NB201 cell of pooling and skips). A latency model (the hardware issue) will be a third cost.
     The architecture is chosen by the magnitude rule by default (``select="pt"`` scores candidates one
     path at a time, as for GDAS).
     """
@@ -622,9 +630,9 @@ class ProxylessNAS(DifferentiableSearch):
     order = 1
     weighting_default = "binary"
     weightings = ("binary",)
-    COSTS = ("flops", "none")
+    COSTS = ("auto", "flops", "none")
 
-    def __init__(self, space: SearchSpace, task: Any, *, cost: str = "flops", cost_weight: float = 0.1,
+    def __init__(self, space: SearchSpace, task: Any, *, cost: str = "auto", cost_weight: float = 0.1,
                  select: str = "magnitude", **options: Any) -> None:
         super().__init__(space, task, select=select, **options)
         self.cost = check_choice("cost", cost, self.COSTS)
@@ -642,8 +650,15 @@ class ProxylessNAS(DifferentiableSearch):
     def _weight_mode(self, epoch: int) -> None:
         self.supernet.set_mixed("sample")
 
+    @property
+    def cost_used(self) -> str:
+        """The cost term in use: ``cost``, with ``auto`` resolved on the supernet (needs it built)."""
+        if self.cost != "auto":
+            return self.cost
+        return "none" if any(d.param_free for d in self.supernet.decisions) else "flops"
+
     def _set_mode(self, epoch: int) -> None:
-        if self.cost != "none" and self._cost_table is None:
+        if self.cost_used != "none" and self._cost_table is None:
             self.candidate_costs()  # before any forward whose graph the table's own forward could disturb
         super()._set_mode(epoch)
 
@@ -692,7 +707,14 @@ class ProxylessNAS(DifferentiableSearch):
             total = total + sn.usage_probability(key, uniform) * (p * flops).sum()
         return total
 
+    def _extra_metrics(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"cost": self.cost_used}
+        if self.cost_used == "flops":
+            with torch.no_grad():
+                out["expected_flops"] = float(self.expected_cost())
+        return out
+
     def _arch_penalty(self) -> torch.Tensor | float:
-        if self.cost == "none" or self.cost_weight == 0.0:
+        if self.cost_used == "none" or self.cost_weight == 0.0:
             return 0.0
         return self.cost_weight * self.expected_cost() / self._cost_ref
