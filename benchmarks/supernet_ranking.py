@@ -1,0 +1,746 @@
+"""Single-path and few-shot supernets (SPOS, PA&DA, few-shot with fixed and GM splits) on MNIST-1D: how well
+their inherited-weight accuracies rank architectures, and what they find against REA at equal wall clock.
+
+Space: NB201 cells, C=8, N=2; task: MNIST-1D (3,500 train, 750 validation, 750 test). Every training,
+supernet, search and retraining runs in its own freshly spawned process with one torch thread, at most
+``--workers`` (default 2) at a time.
+
+1. **Ground truth.** ``--archs`` (48) distinct NB201 architectures drawn once with
+   ``np.random.default_rng(2026)`` (``space.sample``, deduplicated by ``space.key``), the same set for every
+   method, each trained stand-alone with ``TrainingEvaluator(epochs=--truth-epochs (10), seed=t)`` for the
+   training seeds t = 0 and 1. Ground truth = the mean validation accuracy over the two seeds. Kendall's tau
+   between the two seeds' accuracies is the noise ceiling of any ranking against this truth. The accuracies
+   are cached in ``benchmarks/results/supernet_ranking_truth.json`` (keyed by architecture string, with the
+   training settings), so a rerun trains only what is missing.
+2. **Ranking quality.** For supernet seeds 0..``--seeds``-1 and each configuration (E = ``--epochs``, 30;
+   F = ``--child-epochs``, 10):
+
+   ====================  ==================================================================  ==============
+   name                  ``ONESHOT.create(...)``                                              epochs trained
+   ====================  ==================================================================  ==============
+   ``spos``              ``"spos", epochs=E, sampling="uniform-op"``                          E
+   ``spos-long``         ``"spos", epochs=E+5F``: the steps of 5 sub-supernets, the fair one  E + 5F
+   ``spos-pada``         ``"spos", epochs=E, sampling="pada"``                                E
+   ``fewshot-fixed``     ``"fewshot", split="fixed", groups=0, child_epochs=F`` (5 members)   E + 5F
+   ``fewshot-gm``        ``"fewshot", split="gm", groups=0, child_epochs=F`` (5 members)      E + 5F
+   ``fewshot-gm2``       ``"fewshot", split="gm", groups=2, child_epochs=F`` (2 members)      E + 2F
+   ====================  ==================================================================  ==============
+
+   the supernet is trained (``.train()``), the architectures scored with ``trained.score(arch)`` (validation
+   accuracy with inherited weights, BatchNorm recalibrated), and Kendall's tau and Spearman's rho computed
+   against the ground truth, with a 95 % percentile bootstrap interval (``--boot`` 2,000 resamples of the
+   architectures). Paired differences (few-shot - spos-long, gm - fixed, pada - uniform, ...) use the same
+   resamples for both sides, per seed and pooled over seeds (the per-seed taus averaged inside each
+   resample). Also: the ground-truth top 5 found in the supernet's top 5, and the training seconds.
+3. **Equal wall clock.** For each seed s: ``api.oneshot("spos"|"fewshot", ..., method_options={"epochs": E,
+   "search_trials": 100, "retrain_epochs": 0, ...})`` (few-shot: split gm, groups 0, child_epochs F); its wall
+   seconds (supernet training + REA search of 100 trials on the supernet, timed around the call) are the
+   budget of an ordinary REA (population 10, tournament 3, ``--trial-epochs`` 5 per trial, seed s,
+   ``wall_seconds`` = that budget). Every winner (the supernet searches' best by inherited accuracy, REA's
+   best by validation accuracy) is retrained with ``train_final`` (train+validation, ``--final-epochs`` 10,
+   training seed 0) and its test accuracy reported; an architecture found twice is trained once.
+
+Means over seeds carry the standard error SE = std (ddof=1) / sqrt(n).
+
+Every job imports nasforge anew, so run on a frozen copy of the package; each job records the SHA-1 of the
+source it imported (``code.same_code_in_every_job``):
+
+    mkdir -p /tmp/snap_rank && git archive HEAD src | tar -x -C /tmp/snap_rank
+    git rev-parse HEAD > /tmp/snap_rank/COMMIT      # recorded as code.frozen_copy_commit
+    PYTHONPATH=/tmp/snap_rank/src NASFORGE_DATA_DIR=/work/shared/data \\
+        .venv/bin/python benchmarks/supernet_ranking.py            # 3 seeds, 48 archs: 44 min on 2 busy cores
+    .venv/bin/python benchmarks/supernet_ranking.py --quick       # smoke run (8 archs, 2 epochs, 1 seed), 1-2 min
+    .venv/bin/python benchmarks/supernet_ranking.py --reanalyse benchmarks/results/supernet_ranking.json
+                                                    # recompute the figures of a recorded run, training nothing
+
+The full run above took 2,634 s with the machine's load average at 2.6-5.3 (another engineer's tests on
+the same 2 cores); unloaded, a stand-alone 10-epoch training takes about 6 s instead of 19 s and a supernet
+epoch 0.8 s, so it should take about half as long.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from _common import command_line, machine, write_json  # benchmarks/_common.py (beside this script)
+
+NB201_OPTIONS = {"C": 8, "N": 2}
+TRUTH_SEEDS = (0, 1)
+ARCH_SEED = 2026
+BOOT_SEED = 13
+CONFIG_NAMES = ("spos", "spos-long", "spos-pada", "fewshot-fixed", "fewshot-gm", "fewshot-gm2")
+# (a, b, what): paired differences a - b
+COMPARISONS = (("fewshot-fixed", "spos-long", "few-shot (fixed) - one-shot at equal steps"),
+               ("fewshot-gm", "spos-long", "few-shot (GM) - one-shot at equal steps"),
+               ("fewshot-gm2", "spos-long", "GM 2 members (E+2F) - one-shot E+5F (fewer steps)"),
+               ("fewshot-gm", "fewshot-fixed", "GM split - fixed split"),
+               ("fewshot-gm2", "fewshot-gm", "GM 2 members - GM 5 members"),
+               ("spos-pada", "spos", "PA&DA - uniform (E epochs)"),
+               ("spos-long", "spos", "one-shot E+5F - E epochs"),
+               ("fewshot-gm", "spos", "few-shot (GM) - its own parent (E epochs)"))
+# rough one-thread seconds, used only to start long jobs first
+SEC_PER_SUPERNET_EPOCH = 0.9
+SEC_PER_TRAINING_EPOCH = 0.65
+
+
+def configurations(E: int, F: int) -> dict[str, tuple[str, dict[str, Any], int]]:
+    """name -> (method, options, epochs of training steps)."""
+    return {"spos": ("spos", {"epochs": E, "sampling": "uniform-op"}, E),
+            "spos-long": ("spos", {"epochs": E + 5 * F, "sampling": "uniform-op"}, E + 5 * F),
+            "spos-pada": ("spos", {"epochs": E, "sampling": "pada"}, E),
+            "fewshot-fixed": ("fewshot", {"epochs": E, "split": "fixed", "groups": 0, "child_epochs": F}, E + 5 * F),
+            "fewshot-gm": ("fewshot", {"epochs": E, "split": "gm", "groups": 0, "child_epochs": F}, E + 5 * F),
+            "fewshot-gm2": ("fewshot", {"epochs": E, "split": "gm", "groups": 2, "child_epochs": F}, E + 2 * F)}
+
+
+# ----------------------------------------------------------------------------- worker side
+def _worker_init() -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _guard(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        t0, load0 = time.perf_counter(), os.getloadavg()[0]
+        try:
+            out = fn(*args, **kwargs)
+        except Exception as exc:  # recorded in the JSON, reported, never hides the rest
+            out = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+        out.update(wall_seconds=time.perf_counter() - t0, loadavg_1min_at_start=load0,
+                   loadavg_1min_at_end=os.getloadavg()[0])
+        return out
+
+    run.__name__ = fn.__name__
+    return run
+
+
+def _task_space():
+    from nasforge.api import resolve_task
+    from nasforge.spaces.nb201 import NB201Space
+
+    return resolve_task("mnist1d")[0], NB201Space(**NB201_OPTIONS)
+
+
+def _truth(archs: list[str], epochs: int, seeds: list[int]) -> dict[str, Any]:
+    """Stand-alone training of several architectures (validation accuracy) for each training seed."""
+    from nasforge.evaluators.training import TrainingEvaluator
+
+    task, space = _task_space()
+    rows = []
+    for arch in archs:
+        for s in seeds:
+            ev = TrainingEvaluator(task, space, epochs=epochs, seed=s, threads=1, measure_latency=False)
+            t0 = time.perf_counter()
+            r = ev.evaluate(space.from_string(arch))
+            if r.status != "complete" or r.value is None:
+                raise RuntimeError(f"training {arch} seed {s}: status {r.status}, error {r.error}")
+            rows.append({"arch": arch, "seed": s, "val_acc": float(r.value), "seconds": time.perf_counter() - t0})
+    return {"results": rows}
+
+
+def _rank(name: str, method: str, options: dict[str, Any], seed: int, archs: list[str]) -> dict[str, Any]:
+    """Train one supernet configuration and score the architectures with inherited weights."""
+    from nasforge.registry import ONESHOT
+
+    task, space = _task_space()
+    m = ONESHOT.create(method, space, task, seed=seed, threads=1, **options)
+    events: list[dict[str, Any]] = []
+    trained = m.train(progress=lambda info: events.append(dict(info)) if info.get("phase") == "split" else None)
+    t0 = time.perf_counter()
+    parsed = [space.from_string(a) for a in archs]
+    scores = [float(trained.score(a)) for a in parsed]
+    score_seconds = time.perf_counter() - t0
+    members = [int(trained.member_of(a)) for a in parsed]
+    hist = list(getattr(trained, "history", []))
+    epochs_run = [h for h in hist if h.get("phase") in ("supernet", "members")]
+    n_train = len(trained.tensors()["y_train"])
+    steps_per_epoch = max(1, n_train // m.batch_size)
+    split = events[0] if events else None  # the split is reported to progress, not kept in the history
+    res: dict[str, Any] = {
+        "name": name, "method": method, "options": options, "seed": seed, "scores": scores, "member": members,
+        "n_members": len(trained), "train_seconds": float(trained.train_seconds), "score_seconds": score_seconds,
+        "epochs_trained": len(epochs_run), "steps": len(epochs_run) * steps_per_epoch,
+        "steps_per_epoch": steps_per_epoch,
+        "history": [{k: h.get(k) for k in ("phase", "member", "epoch", "train_acc", "train_loss", "seconds")}
+                    for h in epochs_run],
+        "params": m.params()}
+    if split is not None:
+        ctl = trained.members[0].controller
+        res["split"] = {"decisions": split.get("decisions"), "scores": split.get("scores"),
+                        "seconds": split.get("seconds"),
+                        "groups": [{k: [ctl.decisions[k].options[i] for i in v] for k, v in g.items()}
+                                   for g in trained.groups]}
+    return res
+
+
+def _oneshot(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
+    """``api.oneshot`` (train, search the supernet, no retraining), timed around the call."""
+    from nasforge import api
+
+    t0 = time.perf_counter()
+    out = api.oneshot(method, task="mnist1d", space="nb201", space_options=NB201_OPTIONS, seed=seed,
+                      method_options=options, storage="memory:")
+    seconds = time.perf_counter() - t0
+    mt = out["metrics"]
+    return {"method": method, "seed": seed, "options": options, "oneshot_seconds": seconds, "arch": out["arch"],
+            "inherited_val_acc": out["val_acc"], "train_seconds": mt.get("train_seconds"),
+            "members": mt.get("members"), "best_search_trial": out.get("best_search_trial")}
+
+
+def _rea(seed: int, wall_seconds: float, trial_epochs: int) -> dict[str, Any]:
+    from nasforge import api
+
+    t0 = time.perf_counter()
+    study = api.search(task="mnist1d", space="nb201", space_options=NB201_OPTIONS, strategy="rea",
+                       strategy_options={"population_size": 10, "sample_size": 3},
+                       training_options={"epochs": trial_epochs, "threads": 1}, wall_seconds=wall_seconds,
+                       n_trials=10_000, seed=seed, storage="memory:")
+    seconds = time.perf_counter() - t0
+    summ = study.summary()
+    best = study.best_arch()
+    study.close()
+    return {"seed": seed, "budget_seconds": wall_seconds, "search_seconds": seconds,
+            "best_arch": None if best is None else study.space.to_string(best),
+            "best_val_acc": (summ.get("best") or {}).get("value"), "trials": summ.get("trials"),
+            "failed": summ.get("failed"), "duplicates": summ.get("duplicates")}
+
+
+def _retrain(archs: list[str], final_epochs: int, train_seed: int) -> dict[str, Any]:
+    from nasforge.evaluators.training import TrainingEvaluator, train_final
+
+    task, space = _task_space()
+    ev = TrainingEvaluator(task, space, epochs=final_epochs, seed=train_seed, threads=1, measure_latency=False)
+    rows = []
+    for arch in archs:
+        _, mt = train_final(ev, space.from_string(arch))
+        rows.append({"arch": arch, "test_acc": mt["test_acc"], "params": mt["params"],
+                     "train_seconds": mt["train_seconds"]})
+    return {"results": rows}
+
+
+def src_digest() -> str:
+    """SHA-1 of the imported nasforge package's Python files (as in benchmarks/oneshot.py)."""
+    import hashlib
+
+    import nasforge
+
+    h = hashlib.sha1()
+    root = Path(nasforge.__file__).resolve().parent
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _run_guarded(kind: str, *args: Any) -> dict[str, Any]:
+    """The one function the pool runs (picklable by name under spawn)."""
+    fn = {"truth": _truth, "rank": _rank, "oneshot": _oneshot, "rea": _rea, "retrain": _retrain}[kind]
+    out = _guard(fn)(*args)
+    out.setdefault("process_peak_rss_mb", _peak_rss_mb())
+    out["nasforge_src_sha1"] = src_digest()
+    return out
+
+
+# ----------------------------------------------------------------------------- statistics
+def mean_se(xs: list[float]) -> tuple[float, float]:
+    xs = [float(x) for x in xs if not math.isnan(float(x))]
+    if not xs:
+        return math.nan, math.nan
+    m = statistics.fmean(xs)
+    return m, (statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else math.nan)
+
+
+def fmt(m: float, se: float = math.nan, nd: int = 2) -> str:
+    if m is None or math.isnan(m):
+        return "-"
+    return f"{m:.{nd}f}" if se is None or math.isnan(se) else f"{m:.{nd}f} +- {se:.{nd}f}"
+
+
+def tau_b_rows(X: Any, Y: Any) -> Any:
+    """Kendall's tau-b of each row pair of X and Y (B x n arrays), as scipy.stats.kendalltau computes it."""
+    import numpy as np
+
+    sx = np.sign(X[:, :, None] - X[:, None, :])
+    sy = np.sign(Y[:, :, None] - Y[:, None, :])
+    num = (sx * sy).sum(axis=(1, 2))
+    den = np.sqrt((sx * sx).sum(axis=(1, 2)) * (sy * sy).sum(axis=(1, 2)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def rho_rows(X: Any, Y: Any) -> Any:
+    """Spearman's rho of each row pair (average ranks for ties)."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(X, axis=1), rankdata(Y, axis=1)
+    rx = rx - rx.mean(axis=1, keepdims=True)
+    ry = ry - ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (rx * ry).sum(axis=1) / np.where(den > 0, den, 1), np.nan)
+
+
+def interval(samples: Any) -> list[float]:
+    import numpy as np
+
+    ok = samples[~np.isnan(samples)]
+    return [float(np.percentile(ok, 2.5)), float(np.percentile(ok, 97.5))] if len(ok) else [math.nan, math.nan]
+
+
+def excludes_zero(ci: list[float]) -> bool:
+    return bool(ci[0] > 0 or ci[1] < 0)
+
+
+def top_overlap(scores: list[float], truth: list[float], k: int = 5) -> int:
+    import numpy as np
+
+    a = set(np.argsort(-np.asarray(scores), kind="stable")[:k].tolist())
+    b = set(np.argsort(-np.asarray(truth), kind="stable")[:k].tolist())
+    return len(a & b)
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--seeds", type=int, default=3, help="supernet / search seeds 0..N-1 (default 3)")
+    p.add_argument("--epochs", type=int, default=30, help="supernet epochs E (default 30)")
+    p.add_argument("--child-epochs", type=int, default=10, help="few-shot epochs F per sub-supernet (default 10)")
+    p.add_argument("--archs", type=int, default=48, help="ground-truth architectures K (default 48)")
+    p.add_argument("--truth-epochs", type=int, default=10, help="stand-alone training epochs of the truth (default 10)")
+    p.add_argument("--trial-epochs", type=int, default=5, help="REA training epochs per trial (default 5)")
+    p.add_argument("--final-epochs", type=int, default=10, help="retraining epochs of the winners (default 10)")
+    p.add_argument("--search-trials", type=int, default=100, help="REA trials on a trained supernet (default 100)")
+    p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--workers", type=int, default=2, help="parallel processes, one torch thread each (default 2)")
+    p.add_argument("--skip-wallclock", action="store_true", help="skip part 3 (equal wall clock against REA)")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 8 archs, 2 epochs (supernet and truth), 1 child epoch, 1 seed, 1-epoch trials")
+    p.add_argument("--truth", default=None, help="ground-truth cache (default benchmarks/results/"
+                                                 "supernet_ranking_truth.json; with --quick /tmp/...)")
+    p.add_argument("--reanalyse", default=None, metavar="JSON",
+                   help="recompute the figures from the runs recorded in JSON (and the truth cache), running nothing; "
+                        "the settings are JSON's; written to --out (default: JSON itself)")
+    p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/supernet_ranking.json; "
+                                               "with --quick /tmp/supernet_ranking_quick.json)")
+    a = p.parse_args(argv)
+    old_run: dict[str, Any] | None = None
+    if a.reanalyse:
+        old_run = json.loads(Path(a.reanalyse).read_text())
+        for k, v in old_run["config"].items():
+            setattr(a, k, v)
+        a.out = a.out or a.reanalyse
+    elif a.quick:
+        a.archs, a.epochs, a.truth_epochs, a.child_epochs, a.seeds = 8, 2, 2, 1, 1
+        a.trial_epochs, a.final_epochs, a.search_trials, a.boot = 1, 1, 20, 500
+    for name in ("seeds", "epochs", "child_epochs", "truth_epochs", "trial_epochs", "final_epochs", "search_trials",
+                 "boot", "workers"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    if a.archs < 5:
+        p.error("--archs must be at least 5 (top-5 overlap)")
+    here = Path(__file__).resolve().parent
+    out_path = Path(a.out) if a.out else (Path("/tmp/supernet_ranking_quick.json") if a.quick
+                                          else here / "results" / "supernet_ranking.json")
+    truth_path = Path(a.truth) if a.truth else (Path("/tmp/supernet_ranking_quick_truth.json") if a.quick
+                                                else here / "results" / "supernet_ranking_truth.json")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    import numpy as np
+    from scipy.stats import kendalltau, spearmanr
+
+    import nasforge
+    from nasforge.spaces.nb201 import NB201Space
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    info = machine(with_torch=True, with_load=True)
+    info["torch_threads_per_process"] = 1
+    head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    pkg = Path(nasforge.__file__).resolve().parent
+    marker = pkg.parents[1] / "COMMIT"  # written beside src/ when the frozen copy was made (see the docstring)
+    code = {"nasforge_path": str(pkg), "nasforge_src_sha1": src_digest(), "checkout_git_head": head or None,
+            "frozen_copy_commit": marker.read_text().strip() if marker.exists() else None}
+    digests: set[str] = {code["nasforge_src_sha1"]}
+    date = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    t_start = time.perf_counter()
+
+    def log(msg: str) -> None:
+        print(f"[{time.perf_counter() - t_start:7.0f} s] {msg}", flush=True)
+
+    # the architectures: drawn once, the same for every method
+    space = NB201Space(**NB201_OPTIONS)
+    rng = np.random.default_rng(ARCH_SEED)
+    archs: list[str] = []
+    seen: set[str] = set()
+    while len(archs) < a.archs:
+        x = space.sample(rng)
+        if space.key(x) not in seen:
+            seen.add(space.key(x))
+            archs.append(space.to_string(x))
+
+    # ground-truth cache
+    truth_meta = {"task": "mnist1d", "space": "nb201", "space_options": NB201_OPTIONS, "epochs": a.truth_epochs,
+                  "evaluator": "TrainingEvaluator(epochs, seed, threads=1, measure_latency=False), defaults otherwise"}
+    cache: dict[str, Any] = {**truth_meta, "archs": {}}
+    if truth_path.exists():
+        old = json.loads(truth_path.read_text())
+        if any(old.get(k) != v for k, v in truth_meta.items()):
+            p.error(f"{truth_path} holds ground truth of other settings ({ {k: old.get(k) for k in truth_meta} }); "
+                    f"give another --truth file")
+        cache = old
+    missing = [(x, s) for x in archs for s in TRUTH_SEEDS if str(s) not in cache["archs"].get(x, {}).get("val_acc", {})]
+    log(f"{len(archs)} architectures; {len(missing)} of {len(archs) * len(TRUTH_SEEDS)} stand-alone trainings "
+        f"to run ({truth_path})")
+
+    def save_cache() -> None:
+        tmp = truth_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cache, indent=1))
+        tmp.replace(truth_path)
+
+    E, F = a.epochs, a.child_epochs
+    confs = configurations(E, F)
+    pending: list[tuple[tuple[int, float, int], str, tuple[Any, ...], str]] = []
+    counter = [0]
+    rank_runs: dict[tuple[str, int], dict[str, Any]] = {}
+    oneshot_runs: dict[tuple[str, int], dict[str, Any]] = {}
+    rea_runs: dict[tuple[str, int], dict[str, Any]] = {}
+    retrained: dict[str, dict[str, Any]] = {}
+    queued_archs: set[str] = set()
+    errors: list[str] = []
+
+    def push(rank: int, est: float, kind: str, args: tuple[Any, ...], label: str) -> None:
+        counter[0] += 1
+        pending.append(((rank, -est, counter[0]), kind, args, label))
+
+    def want_retrain(arch: str) -> None:
+        if arch not in queued_archs:
+            queued_archs.add(arch)
+            push(2, 0.0, "retrain", (arch,), "retrain")
+
+    # stand-alone trainings in batches of up to 4 architectures (both seeds of an architecture in one job)
+    by_arch: dict[str, list[int]] = {}
+    for x, s in missing:
+        by_arch.setdefault(x, []).append(s)
+    items = list(by_arch.items())
+    for i in range(0, len(items), 4):
+        chunk = items[i:i + 4]
+        for seeds_needed in sorted({tuple(v) for _, v in chunk}):
+            batch = [x for x, v in chunk if tuple(v) == seeds_needed]
+            est = SEC_PER_TRAINING_EPOCH * a.truth_epochs * len(batch) * len(seeds_needed)
+            push(1, est, "truth", (batch, a.truth_epochs, list(seeds_needed)), f"truth {len(batch)} archs")
+    seeds = list(range(a.seeds))
+    for s in seeds:
+        for name in CONFIG_NAMES:
+            meth, opts, ep = confs[name]
+            push(1, SEC_PER_SUPERNET_EPOCH * ep, "rank", (name, meth, opts, s, archs), f"{name} seed {s}")
+    wall_opts = {"spos": {"epochs": E, "threads": 1, "search_trials": a.search_trials, "retrain_epochs": 0},
+                 "fewshot": {"epochs": E, "threads": 1, "search_trials": a.search_trials, "retrain_epochs": 0,
+                             "split": "gm", "groups": 0, "child_epochs": F}}
+    if not a.skip_wallclock:
+        for s in seeds:
+            for meth in ("spos", "fewshot"):
+                ep = E + (5 * F if meth == "fewshot" else 0)
+                push(0, SEC_PER_SUPERNET_EPOCH * ep + 10, "oneshot", (meth, s, wall_opts[meth]), f"oneshot {meth} seed {s}")
+
+    def on_done(kind: str, args: tuple[Any, ...], label: str, res: dict[str, Any]) -> None:
+        if "error" in res:
+            errors.append(f"{label}: {res['error']}")
+            log(f"FAILED {label} after {res['wall_seconds']:.0f} s: {res['error']}")
+        if kind == "truth":
+            if "error" in res:
+                return
+            for row in res["results"]:
+                ent = cache["archs"].setdefault(row["arch"], {"val_acc": {}, "seconds": {}})
+                ent["val_acc"][str(row["seed"])] = row["val_acc"]
+                ent["seconds"][str(row["seed"])] = row["seconds"]
+            save_cache()
+            log(f"done {label} in {res['wall_seconds']:.0f} s: "
+                + ", ".join(f"{r['val_acc']:.1f}" for r in res["results"]))
+        elif kind == "rank":
+            name, s = args[0], args[3]
+            rank_runs[(name, s)] = res
+            if "error" not in res:
+                tau = math.nan
+                if not missing_truth():
+                    gt_now = [statistics.fmean(cache["archs"][x]["val_acc"][str(t)] for t in TRUTH_SEEDS) for x in archs]
+                    tau = float(kendalltau(res["scores"], gt_now).statistic)
+                log(f"done {label}: train {res['train_seconds']:.0f} s, {res['n_members']} member(s), "
+                    f"{res['steps']} steps, mean inherited acc {statistics.fmean(res['scores']):.1f}"
+                    + ("" if math.isnan(tau) else f", tau {tau:.3f}"))
+        elif kind == "oneshot":
+            meth, s = args[0], args[1]
+            oneshot_runs[(meth, s)] = res
+            if "error" in res:
+                return
+            log(f"done {label}: {res['oneshot_seconds']:.0f} s (train {res['train_seconds']:.0f} s), "
+                f"{res['arch']} inherited {res['inherited_val_acc']:.1f}")
+            push(0, res["oneshot_seconds"], "rea", (s, res["oneshot_seconds"], a.trial_epochs),
+                 f"rea seed {s} at the {meth} budget")
+            want_retrain(res["arch"])
+        elif kind == "rea":
+            s = args[0]
+            meth = label.split(" at the ")[1].split()[0]
+            rea_runs[(meth, s)] = res
+            if "error" in res:
+                return
+            log(f"done {label}: {res['search_seconds']:.0f} s for a {args[1]:.0f} s budget, {res['trials']} trials, "
+                f"best {res['best_arch']} (val {res['best_val_acc']:.2f})")
+            if res["best_arch"]:
+                want_retrain(res["best_arch"])
+        else:
+            if "error" in res:
+                for x in args[0]:
+                    retrained[x] = {"arch": x, "error": res["error"]}
+                return
+            for row in res["results"]:
+                retrained[row["arch"]] = {**row, "batch_wall_seconds": res["wall_seconds"]}
+                log(f"retrained {row['arch']}: test {row['test_acc']:.2f} in {row['train_seconds']:.0f} s")
+
+    def missing_truth() -> bool:
+        return any(str(s) not in cache["archs"].get(x, {}).get("val_acc", {}) for x in archs for s in TRUTH_SEEDS)
+
+    ctx = mp.get_context("spawn")
+    if old_run is not None:  # --reanalyse: the runs of the recorded benchmark, nothing is run
+        pending.clear()
+        rank_runs.update({(r["name"], r["seed"]): r for r in old_run["rank_runs"]})
+        for src, dst in ((old_run["oneshot_runs"], oneshot_runs), (old_run["rea_runs"], rea_runs)):
+            dst.update({(k.split("/")[0], int(k.split("/")[1])): v for k, v in src.items()})
+        retrained.update(old_run["retrained"])
+        errors.extend(old_run["errors"])
+        code, info, date = old_run["code"], old_run["machine"], old_run["date"]
+        digests = {code["nasforge_src_sha1"]} if code.get("same_code_in_every_job") else {"", "several"}
+        if missing_truth():
+            p.error(f"--reanalyse: the truth cache {truth_path} lacks some of the recorded run's architectures")
+    with ProcessPoolExecutor(max_workers=a.workers, mp_context=ctx, max_tasks_per_child=1,
+                             initializer=_worker_init) as ex:
+        running: dict[Any, tuple[str, tuple[Any, ...], str]] = {}
+        while pending or running:
+            pending.sort(key=lambda x: x[0])
+            while pending and len(running) < a.workers:
+                if pending[0][1] == "retrain" and any(k in ("oneshot", "rea") for k, _, _ in running.values()):
+                    break  # more winners may come: retrain them together
+                _, kind, args, label = pending.pop(0)
+                if kind == "retrain":
+                    more = [x for x in pending if x[1] == "retrain"]
+                    n = min(6, math.ceil((1 + len(more)) / max(1, a.workers - len(running))))
+                    take = more[:n - 1]
+                    for x in take:
+                        pending.remove(x)
+                    batch = [args[0]] + [x[2][0] for x in take]
+                    args, label = (batch, a.final_epochs, 0), f"retrain {len(batch)} architectures"
+                log(f"start {label}")
+                running[ex.submit(_run_guarded, kind, *args)] = (kind, args, label)
+            if not running:
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                kind, args, label = running.pop(fut)
+                try:
+                    res = fut.result()
+                except Exception as exc:  # the worker process died
+                    res = {"error": f"{type(exc).__name__}: {exc}", "wall_seconds": math.nan}
+                if res.get("nasforge_src_sha1") and res["nasforge_src_sha1"] not in digests:
+                    digests.add(res["nasforge_src_sha1"])
+                    log(f"WARNING: {label} ran other nasforge code (source digest {res['nasforge_src_sha1'][:12]})")
+                on_done(kind, args, label, res)
+    elapsed = old_run["elapsed_seconds"] if old_run is not None else time.perf_counter() - t_start
+    code["same_code_in_every_job"] = len(digests) == 1
+
+    # ------------------------------------------------------------------ part 1: the truth
+    per_seed = {s: np.array([cache["archs"].get(x, {}).get("val_acc", {}).get(str(s), math.nan) for x in archs])
+                for s in TRUTH_SEEDS}
+    gt = np.mean([per_seed[s] for s in TRUTH_SEEDS], axis=0)
+    ok_truth = not np.isnan(gt).any()
+    # the better half of the architectures by ground truth: does a ranking separate more than the few weak ones?
+    top_half = np.sort(np.argsort(-gt, kind="stable")[:len(archs) // 2])
+    boot_rng = np.random.default_rng(BOOT_SEED)
+    R = boot_rng.integers(0, len(archs), size=(a.boot, len(archs)))
+    truth_out: dict[str, Any] = {"archs": archs, "val_acc_mean": gt.tolist(),
+                                 "val_acc_per_seed": {str(s): per_seed[s].tolist() for s in TRUTH_SEEDS},
+                                 "epochs": a.truth_epochs, "cache": str(truth_path)}
+    if ok_truth:
+        s0, s1 = per_seed[TRUTH_SEEDS[0]], per_seed[TRUTH_SEEDS[1]]
+        nt = tau_b_rows(s0[R], s1[R])
+        nr = rho_rows(s0[R], s1[R])
+        truth_out.update(
+            seed_tau=float(kendalltau(s0, s1).statistic), seed_tau_ci=interval(nt),
+            seed_rho=float(spearmanr(s0, s1).statistic), seed_rho_ci=interval(nr),
+            seed_top5_overlap=top_overlap(list(s0), list(s1)),
+            mean=float(gt.mean()), std=float(gt.std(ddof=1)), min=float(gt.min()), max=float(gt.max()),
+            median=float(np.median(gt)), distinct_values=int(len(set(gt.tolist()))),
+            seed_abs_diff_mean=float(np.abs(s0 - s1).mean()),
+            seed_tau_top_half=float(kendalltau(s0[top_half], s1[top_half]).statistic),
+            train_seconds_mean=statistics.fmean(v for x in archs for v in cache["archs"][x]["seconds"].values()))
+
+    # ------------------------------------------------------------------ part 2: ranking
+    boot: dict[tuple[str, int], dict[str, Any]] = {}
+    ranking_rows, pair_rows = [], []
+    if ok_truth:
+        for name in CONFIG_NAMES:
+            per = []
+            for s in seeds:
+                r = rank_runs.get((name, s))
+                if not r or "error" in r:
+                    continue
+                sc = np.asarray(r["scores"])
+                bt, br = tau_b_rows(sc[R], gt[R]), rho_rows(sc[R], gt[R])
+                boot[(name, s)] = {"tau": bt, "rho": br}
+                per.append({"seed": s, "tau": float(kendalltau(sc, gt).statistic), "tau_ci": interval(bt),
+                            "rho": float(spearmanr(sc, gt).statistic), "rho_ci": interval(br),
+                            "top5_overlap": top_overlap(list(sc), list(gt)), "train_seconds": r["train_seconds"],
+                            "steps": r["steps"], "members": r["n_members"],
+                            "mean_inherited_acc": float(sc.mean()), "split": r.get("split"),
+                            "tau_top_half": float(kendalltau(sc[top_half], gt[top_half]).statistic)})
+            got = [q["seed"] for q in per]
+            pooled_t = np.mean([boot[(name, s)]["tau"] for s in got], axis=0) if got else np.array([math.nan])
+            pooled_r = np.mean([boot[(name, s)]["rho"] for s in got], axis=0) if got else np.array([math.nan])
+            tm, tse = mean_se([q["tau"] for q in per])
+            rm, rse = mean_se([q["rho"] for q in per])
+            meth, opts, ep = confs[name]
+            ranking_rows.append({"name": name, "method": meth, "options": opts, "epochs_of_steps": ep,
+                                 "per_seed": per, "tau_mean": tm, "tau_se": tse, "tau_pooled_ci": interval(pooled_t),
+                                 "rho_mean": rm, "rho_se": rse, "rho_pooled_ci": interval(pooled_r),
+                                 "top5_mean": mean_se([q["top5_overlap"] for q in per])[0],
+                                 "tau_top_half_mean": mean_se([q["tau_top_half"] for q in per])[0],
+                                 "train_seconds_mean": mean_se([q["train_seconds"] for q in per])[0],
+                                 "steps": per[0]["steps"] if per else None})
+        for x, y, what in COMPARISONS:
+            common = [s for s in seeds if (x, s) in boot and (y, s) in boot]
+            row: dict[str, Any] = {"a": x, "b": y, "what": what, "seeds": common, "per_seed": []}
+            for metric in ("tau", "rho"):
+                for s in common:
+                    d = boot[(x, s)][metric] - boot[(y, s)][metric]
+                    rx = next(q for q in next(r for r in ranking_rows if r["name"] == x)["per_seed"] if q["seed"] == s)
+                    ry = next(q for q in next(r for r in ranking_rows if r["name"] == y)["per_seed"] if q["seed"] == s)
+                    ci = interval(d)
+                    ent = next((e for e in row["per_seed"] if e["seed"] == s), None)
+                    if ent is None:
+                        ent = {"seed": s}
+                        row["per_seed"].append(ent)
+                    ent[metric] = rx[metric] - ry[metric]
+                    ent[f"{metric}_ci"] = ci
+                    ent[f"{metric}_excludes_zero"] = excludes_zero(ci)
+                if common:
+                    d = np.mean([boot[(x, s)][metric] - boot[(y, s)][metric] for s in common], axis=0)
+                    ci = interval(d)
+                    row[f"{metric}_pooled"] = statistics.fmean(e[metric] for e in row["per_seed"])
+                    row[f"{metric}_pooled_ci"] = ci
+                    row[f"{metric}_pooled_excludes_zero"] = excludes_zero(ci)
+            pair_rows.append(row)
+
+    # ------------------------------------------------------------------ part 3: equal wall clock
+    def test_acc(arch: str | None) -> float:
+        r = retrained.get(arch or "")
+        return math.nan if r is None or "error" in r else float(r["test_acc"])
+
+    wall_rows, wall_pairs = [], []
+    if not a.skip_wallclock:
+        for meth in ("spos", "fewshot"):
+            accs, reas, budgets = [], [], []
+            runs = []
+            for s in seeds:
+                o, r = oneshot_runs.get((meth, s), {}), rea_runs.get((meth, s), {})
+                acc = test_acc(o.get("arch")) if "error" not in o else math.nan
+                racc = test_acc(r.get("best_arch")) if r and "error" not in r else math.nan
+                accs.append(acc)
+                reas.append(racc)
+                budgets.append(o.get("oneshot_seconds", math.nan))
+                runs.append({"seed": s, "arch": o.get("arch"), "inherited_val_acc": o.get("inherited_val_acc"),
+                             "test_acc": acc, "budget_seconds": o.get("oneshot_seconds"),
+                             "train_seconds": o.get("train_seconds"), "rea_arch": r.get("best_arch"),
+                             "rea_val_acc": r.get("best_val_acc"), "rea_test_acc": racc, "rea_trials": r.get("trials"),
+                             "rea_seconds": r.get("search_seconds")})
+            d = [x - y for x, y in zip(accs, reas)]
+            wall_rows.append({"method": meth, "options": wall_opts[meth], "runs": runs,
+                              "test_acc": mean_se(accs), "rea_test_acc": mean_se(reas), "minus_rea": mean_se(d),
+                              "budget_seconds_mean": mean_se(budgets)[0]})
+        f_acc = [q["test_acc"] for q in wall_rows[1]["runs"]]
+        s_acc = [q["test_acc"] for q in wall_rows[0]["runs"]]
+        wall_pairs.append({"comparison": "fewshot (gm) - spos", "per_seed": [x - y for x, y in zip(f_acc, s_acc)],
+                           "mean_se": mean_se([x - y for x, y in zip(f_acc, s_acc)])})
+
+    out = {"benchmark": "supernet_ranking", "task": "mnist1d", "space": "nb201", "space_options": NB201_OPTIONS,
+           "config": {k: getattr(a, k) for k in ("seeds", "epochs", "child_epochs", "archs", "truth_epochs",
+                                                 "trial_epochs", "final_epochs", "search_trials", "boot", "workers",
+                                                 "skip_wallclock", "quick")},
+           "configurations": {k: {"method": v[0], "options": v[1], "epochs_of_steps": v[2]} for k, v in confs.items()},
+           "arch_seed": ARCH_SEED, "truth_seeds": list(TRUTH_SEEDS), "bootstrap_seed": BOOT_SEED,
+           "truth": truth_out, "ranking": ranking_rows, "paired": pair_rows,
+           "rank_runs": [rank_runs[k] for k in sorted(rank_runs)],
+           "wallclock": wall_rows, "wallclock_paired": wall_pairs,
+           "oneshot_runs": {f"{k[0]}/{k[1]}": v for k, v in sorted(oneshot_runs.items())},
+           "rea_runs": {f"{k[0]}/{k[1]}": v for k, v in sorted(rea_runs.items())},
+           "retrained": retrained, "errors": errors, "code": code, "git_head": code["frozen_copy_commit"] or head or None, "date": date,
+           "elapsed_seconds": elapsed,
+           "machine": info if old_run is not None else {**info, "loadavg_at_end": list(os.getloadavg())},
+           "command": old_run["command"] if old_run is not None else command_line()}
+    if old_run is not None:
+        out["reanalysed_by"] = command_line()
+    write_json(out, str(out_path), False)
+
+    # ------------------------------------------------------------------ the tables
+    if ok_truth:
+        t = truth_out
+        print(f"\n1. ground truth: K={len(archs)}, val acc mean {t['mean']:.2f} (median {t['median']:.2f}, "
+              f"range {t['min']:.2f}-{t['max']:.2f}); seed 0 vs 1: tau {t['seed_tau']:.3f} "
+              f"[{t['seed_tau_ci'][0]:.3f}, {t['seed_tau_ci'][1]:.3f}], rho {t['seed_rho']:.3f}, "
+              f"top-5 overlap {t['seed_top5_overlap']}; tau on the better half {t['seed_tau_top_half']:.3f}")
+        print("\n2. ranking (per seed tau / rho; mean +- SE; pooled bootstrap 95% CI of the mean tau)")
+        for r in ranking_rows:
+            taus = "/".join(f"{q['tau']:.3f}" for q in r["per_seed"])
+            rhos = "/".join(f"{q['rho']:.3f}" for q in r["per_seed"])
+            tops = "/".join(str(q["top5_overlap"]) for q in r["per_seed"])
+            print(f"{r['name']:<14} steps {r['steps']!s:>5} tau {taus:<20} {fmt(r['tau_mean'], r['tau_se'], 3):>16} "
+                  f"[{r['tau_pooled_ci'][0]:.3f}, {r['tau_pooled_ci'][1]:.3f}]  rho {rhos:<20} "
+                  f"{fmt(r['rho_mean'], r['rho_se'], 3):>16}  top5 {tops}  train {r['train_seconds_mean']:.0f} s  "
+                  f"tau better half {r['tau_top_half_mean']:.3f}")
+        print("\n   paired differences (a - b): tau per seed [95% CI]; pooled")
+        for r in pair_rows:
+            if not r["seeds"]:
+                continue
+            ps = "  ".join(f"{e['tau']:+.3f} [{e['tau_ci'][0]:+.3f}, {e['tau_ci'][1]:+.3f}]" for e in r["per_seed"])
+            print(f"{r['a']} - {r['b']}: {ps}  pooled tau {r['tau_pooled']:+.3f} [{r['tau_pooled_ci'][0]:+.3f}, "
+                  f"{r['tau_pooled_ci'][1]:+.3f}]{' *' if r['tau_pooled_excludes_zero'] else ''}  rho "
+                  f"{r['rho_pooled']:+.3f} [{r['rho_pooled_ci'][0]:+.3f}, {r['rho_pooled_ci'][1]:+.3f}]"
+                  f"{' *' if r['rho_pooled_excludes_zero'] else ''}")
+    if wall_rows:
+        print("\n3. equal wall clock (test acc %, mean +- SE over seeds)")
+        for r in wall_rows:
+            print(f"{r['method']:<8} budget {r['budget_seconds_mean']:.0f} s: {fmt(*r['test_acc'])}  REA "
+                  f"{fmt(*r['rea_test_acc'])}  minus REA {fmt(*r['minus_rea'])}  per seed "
+                  + " ".join(f"{q['test_acc']:.2f}/{q['rea_test_acc']:.2f}({q['rea_trials']})" for q in r["runs"]))
+        for r in wall_pairs:
+            print(f"{r['comparison']}: {fmt(*r['mean_se'])}")
+    print(f"\nnasforge from {code['nasforge_path']} (digest {code['nasforge_src_sha1'][:12]}, frozen from "
+          f"{(code.get('frozen_copy_commit') or '?')[:10]}, checkout HEAD {(code['checkout_git_head'] or '?')[:10]}), "
+          f"same code in every job: {'yes' if code['same_code_in_every_job'] else 'NO'}")
+    print(f"elapsed {elapsed:.0f} s; errors: {len(errors)}; JSON: {out_path}")
+    for e in errors:
+        print(f"  {e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
