@@ -89,6 +89,7 @@ def test_gradient_matching_splits_the_decision_whose_candidates_disagree_most() 
     info = []
     trained = m.train(progress=info.append)
     split = next(i for i in info if i["phase"] == "split")
+    assert split in trained.history  # kept with the epochs
     scores = split["scores"]
     assert set(scores) == set(always_used_keys(trained.members[0]))
     assert split["decisions"] == [max(scores, key=scores.get)]
@@ -138,8 +139,13 @@ def test_pada_favours_candidates_with_large_gradients_and_reweights_them() -> No
 
 @pytest.mark.parametrize("sampling", ["uniform-arch", "pada"])
 def test_other_samplings_train(sampling: str) -> None:
-    trained = spos(sampling=sampling).train()
+    m = spos(sampling=sampling)
+    trained = m.train()
     assert 0.0 <= trained.score(SPACE.sample(np.random.default_rng(0))) <= 100.0
+    if sampling == "pada":  # parameter-free operations are estimated from their paths' gradients too
+        skip = list(m.members[0].controller.decisions["1<-0"].options).index("skip_connect")
+        assert any(m.sampler.norms[k][skip] != 1.0 for k in m.sampler.keys)
+        assert all(np.all(v > 0) for v in m.sampler.norms.values())
 
 
 def test_uniform_arch_sampling_counts_conditional_choices() -> None:

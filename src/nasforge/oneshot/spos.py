@@ -31,8 +31,10 @@ Sampling (``sampling``):
   (:meth:`~nasforge.spaces.layout.Layout.sample_uniform`; differs from
   ``uniform-op`` only in conditional spaces, such as a MobileNet stage's depth);
 * ``pada``: PA&DA-style importance sampling (Lu et al. 2023): a decision's
-  candidate with probability growing with the running gradient norm of its
-  weights, and training examples with probability growing with their last
+  candidate with probability growing with the running gradient norm of the
+  paths that held it (the norm of a step's whole gradient, before the
+  importance weight, credited to each operation of its path, parameter-free
+  ones included), and training examples with probability growing with their last
   loss-gradient norm (``|softmax(z) - onehot(y)|``), each mixed with uniform
   sampling by ``pada_floor``; losses are weighted by the (self-normalised)
   importance ratios, so the expected gradient stays that of uniform sampling.
@@ -186,8 +188,8 @@ class PathSampler:
 
     ``sample(rng, allowed)`` returns ``(arch, weight)``: ``allowed`` restricts some decisions to some
     candidates (a few-shot sub-supernet); ``weight`` is the loss weight that keeps PA&DA's gradient
-    unbiased (1 for the uniform samplings). ``update(path, norms)`` feeds PA&DA the gradient norm of each
-    used decision's candidate weights after a step.
+    unbiased (1 for the uniform samplings). ``update(path, norms)`` feeds PA&DA, per used decision, the
+    gradient norm of the step whose path held that candidate.
     """
 
     def __init__(self, supernet: Supernet, mode: str = "uniform-op", floor: float = 0.3,
@@ -199,6 +201,7 @@ class PathSampler:
         self.sizes = {k: len(ctl.decisions[k].options) for k in self.keys}
         self.norms = {k: np.ones(n) for k, n in self.sizes.items()}
         self.ratio_mean = 1.0
+        self.last_weight = 1.0  # the loss weight of the last sample
 
     def probabilities(self, key: str, allowed: Sequence[int] | None = None) -> np.ndarray:
         n = self.sizes[key]
@@ -232,13 +235,14 @@ class PathSampler:
             chosen[key] = i
         strength = {k: float(rng.random()) for k in self.keys}
         arch = sn.derive_from(chosen, strength)
+        self.last_weight = 1.0
         if self.mode == "pada":
             for key, i in sn.path_of(arch).items():
                 n_allowed = len(allowed[key]) if key in allowed else self.sizes[key]
                 ratio *= (1.0 / n_allowed) / float(self.probabilities(key, allowed.get(key))[i])
             self.ratio_mean = 0.99 * self.ratio_mean + 0.01 * ratio
-            return arch, ratio / self.ratio_mean
-        return arch, 1.0
+            self.last_weight = ratio / self.ratio_mean
+        return arch, self.last_weight
 
     def update(self, path: Mapping[str, int], norms: Mapping[str, float]) -> None:
         for key, i in path.items():
@@ -362,8 +366,9 @@ class SupernetTraining:
                 state["member"], state["epoch"] = 0, 0
                 self._new_optimizer(0)
                 info = {"phase": "split", "decisions": state["split"]["keys"], "members": len(self.members),
-                        "seconds": time.perf_counter() - t0, **{k: v for k, v in state["split"].items()
-                                                                 if k == "scores"}}
+                        "groups": state["split"]["labels"], "seconds": time.perf_counter() - t0,
+                        "scores": state["split"]["scores"]}
+                state["history"].append(info)
                 progress(info)
                 state["phase"] += 1
                 save()
@@ -425,7 +430,6 @@ class SupernetTraining:
         weights = sn.weight_parameters()
         batches = self._batches(epoch, member)
         total = len(batches) * epochs
-        cand = candidate_parameters(sn) if self.sampling == "pada" else {}
         loss_sum, correct, seen = 0.0, 0, 0
         for step, (idx, w) in enumerate(batches):
             lr = self.lr_min + (self.lr - self.lr_min) * 0.5 * (1 + math.cos(math.pi * (epoch * len(batches) + step)
@@ -438,14 +442,12 @@ class SupernetTraining:
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"{self.name}: the supernet's training loss is {loss.item()} at epoch "
                                          f"{epoch + 1}, step {step + 1}; lower lr (now {self.lr})")
-            torch.nn.utils.clip_grad_norm_(weights, self.grad_clip)
+            norm = float(torch.nn.utils.clip_grad_norm_(weights, self.grad_clip))
             if self.sampling == "pada":
+                # the path's gradient norm (before the importance weight scaled it) is credited to each of its
+                # operations, parameter-free ones included (PA&DA: sampling in proportion to the path's norm)
                 path = sn.path_of(arch)
-                # a candidate without weights (skip, pooling, none) has no gradient norm: its estimate stays
-                norms = {k: math.sqrt(sum(float((p.grad.detach() ** 2).sum()) for p in cand[k][i]
-                                          if p.grad is not None))
-                         for k, i in path.items() if k in cand and any(p.grad is not None for p in cand[k][i])}
-                self.sampler.update(path, norms)
+                self.sampler.update(path, {k: norm / max(self.sampler.last_weight, 1e-12) for k in path})
                 with torch.no_grad():
                     err = torch.softmax(out.detach(), 1)
                     err[torch.arange(len(yb)), yb] -= 1.0
