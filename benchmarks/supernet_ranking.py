@@ -78,7 +78,8 @@ NB201_OPTIONS = {"C": 8, "N": 2}
 TRUTH_SEEDS = (0, 1)
 ARCH_SEED = 2026
 BOOT_SEED = 13
-CONFIG_NAMES = ("spos", "spos-long", "spos-pada", "fewshot-fixed", "fewshot-gm", "fewshot-gm2")
+CONFIG_NAMES = ("spos", "spos-long", "spos-pada", "spos-pada-paths", "spos-pada-data", "fewshot-fixed", "fewshot-gm",
+                "fewshot-gm2")
 # (a, b, what): paired differences a - b
 COMPARISONS = (("fewshot-fixed", "spos-long", "few-shot (fixed) - one-shot at equal steps"),
                ("fewshot-gm", "spos-long", "few-shot (GM) - one-shot at equal steps"),
@@ -86,6 +87,8 @@ COMPARISONS = (("fewshot-fixed", "spos-long", "few-shot (fixed) - one-shot at eq
                ("fewshot-gm", "fewshot-fixed", "GM split - fixed split"),
                ("fewshot-gm2", "fewshot-gm", "GM 2 members - GM 5 members"),
                ("spos-pada", "spos", "PA&DA - uniform (E epochs)"),
+               ("spos-pada-paths", "spos", "PA&DA paths only - uniform"),
+               ("spos-pada-data", "spos", "PA&DA data only - uniform"),
                ("spos-long", "spos", "one-shot E+5F - E epochs"),
                ("fewshot-gm", "spos", "few-shot (GM) - its own parent (E epochs)"))
 # rough one-thread seconds, used only to start long jobs first
@@ -98,6 +101,8 @@ def configurations(E: int, F: int) -> dict[str, tuple[str, dict[str, Any], int]]
     return {"spos": ("spos", {"epochs": E, "sampling": "uniform-op"}, E),
             "spos-long": ("spos", {"epochs": E + 5 * F, "sampling": "uniform-op"}, E + 5 * F),
             "spos-pada": ("spos", {"epochs": E, "sampling": "pada"}, E),
+            "spos-pada-paths": ("spos", {"epochs": E, "sampling": "pada", "pada_data": False}, E),
+            "spos-pada-data": ("spos", {"epochs": E, "sampling": "pada", "pada_paths": False}, E),
             "fewshot-fixed": ("fewshot", {"epochs": E, "split": "fixed", "groups": 0, "child_epochs": F}, E + 5 * F),
             "fewshot-gm": ("fewshot", {"epochs": E, "split": "gm", "groups": 0, "child_epochs": F}, E + 5 * F),
             "fewshot-gm2": ("fewshot", {"epochs": E, "split": "gm", "groups": 2, "child_epochs": F}, E + 2 * F)}
@@ -333,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--workers", type=int, default=2, help="parallel processes, one torch thread each (default 2)")
     p.add_argument("--skip-wallclock", action="store_true", help="skip part 3 (equal wall clock against REA)")
+    p.add_argument("--configs", default=",".join(CONFIG_NAMES),
+                   help=f"comma-separated ranking configurations to run (default all: {', '.join(CONFIG_NAMES)})")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 8 archs, 2 epochs (supernet and truth), 1 child epoch, 1 seed, 1-epoch trials")
     p.add_argument("--truth", default=None, help="ground-truth cache (default benchmarks/results/"
@@ -451,8 +458,12 @@ def main(argv: list[str] | None = None) -> int:
             est = SEC_PER_TRAINING_EPOCH * a.truth_epochs * len(batch) * len(seeds_needed)
             push(1, est, "truth", (batch, a.truth_epochs, list(seeds_needed)), f"truth {len(batch)} archs")
     seeds = list(range(a.seeds))
+    chosen = [c.strip() for c in str(a.configs).split(",") if c.strip()]
+    bad = [c for c in chosen if c not in CONFIG_NAMES]
+    if bad:
+        p.error(f"--configs: unknown {bad}; known: {', '.join(CONFIG_NAMES)}")
     for s in seeds:
-        for name in CONFIG_NAMES:
+        for name in chosen:
             meth, opts, ep = confs[name]
             push(1, SEC_PER_SUPERNET_EPOCH * ep, "rank", (name, meth, opts, s, archs), f"{name} seed {s}")
     wall_opts = {"spos": {"epochs": E, "threads": 1, "search_trials": a.search_trials, "retrain_epochs": 0},
@@ -599,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     ranking_rows, pair_rows = [], []
     if ok_truth:
         for name in CONFIG_NAMES:
+            if not any((name, s) in rank_runs for s in seeds):
+                continue  # not run (--configs)
             per = []
             for s in seeds:
                 r = rank_runs.get((name, s))
@@ -684,7 +697,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"benchmark": "supernet_ranking", "task": "mnist1d", "space": "nb201", "space_options": NB201_OPTIONS,
            "config": {k: getattr(a, k) for k in ("seeds", "epochs", "child_epochs", "archs", "truth_epochs",
                                                  "trial_epochs", "final_epochs", "search_trials", "boot", "workers",
-                                                 "skip_wallclock", "quick")},
+                                                 "skip_wallclock", "quick", "configs")},
            "configurations": {k: {"method": v[0], "options": v[1], "epochs_of_steps": v[2]} for k, v in confs.items()},
            "arch_seed": ARCH_SEED, "truth_seeds": list(TRUTH_SEEDS), "bootstrap_seed": BOOT_SEED,
            "truth": truth_out, "ranking": ranking_rows, "paired": pair_rows,

@@ -38,6 +38,7 @@ Sampling (``sampling``):
   loss-gradient norm (``|softmax(z) - onehot(y)|``), each mixed with uniform
   sampling by ``pada_floor``; losses are weighted by the (self-normalised)
   importance ratios, so the expected gradient stays that of uniform sampling.
+  ``pada_paths=False`` or ``pada_data=False`` keeps only the other half.
 
 Checkpoints and resume work as for the DARTS family: the whole state is
 written atomically after every epoch (``oneshot.pt``), and the trained
@@ -278,7 +279,8 @@ class SupernetTraining:
 
     def __init__(self, space: SearchSpace, task: Any, *, epochs: int = 30, batch_size: int = 64, lr: float = 0.05,
                  lr_min: float = 0.0, momentum: float = 0.9, weight_decay: float = 3e-4, grad_clip: float = 5.0,
-                 sampling: str = "uniform-op", pada_floor: float = 0.3, recalibrate_bn: bool = True,
+                 sampling: str = "uniform-op", pada_floor: float = 0.3, pada_paths: bool = True,
+                 pada_data: bool = True, recalibrate_bn: bool = True,
                  calib_batches: int = 4, search_strategy: str = "rea", search_trials: int = 100,
                  search_options: Mapping[str, Any] | None = None, retrain_epochs: int = 10, seed: int = 0,
                  threads: int | None = None, device: str = "cpu") -> None:
@@ -294,6 +296,11 @@ class SupernetTraining:
         self.grad_clip = check_number("grad_clip", grad_clip, 0.0, low_open=True)
         self.sampling = check_choice("sampling", sampling, SAMPLINGS)
         self.pada_floor = check_number("pada_floor", pada_floor, 0.0, 1.0, low_open=True)
+        self.pada_paths = check_bool("pada_paths", pada_paths)
+        self.pada_data = check_bool("pada_data", pada_data)
+        if self.sampling == "pada" and not (self.pada_paths or self.pada_data):
+            raise ConfigError("sampling 'pada' with pada_paths=False and pada_data=False is uniform-op sampling; "
+                              "say sampling='uniform-op'")
         self.recalibrate_bn = check_bool("recalibrate_bn", recalibrate_bn)
         self.calib_batches = check_int("calib_batches", calib_batches, minimum=1)
         STRATEGIES.get(search_strategy)  # an unknown strategy is an error before any training
@@ -314,7 +321,7 @@ class SupernetTraining:
                 "retrain_epochs", "seed")
         out = {k: getattr(self, k) for k in keys}
         if self.sampling == "pada":
-            out["pada_floor"] = self.pada_floor
+            out.update(pada_floor=self.pada_floor, pada_paths=self.pada_paths, pada_data=self.pada_data)
         return {"method": self.name, **out}
 
     def phases(self) -> list[tuple[str, int]]:
@@ -340,7 +347,8 @@ class SupernetTraining:
         self.members: list[Supernet] = [self.build()]
         self.groups: list[dict[str, tuple[int, ...]]] = [{}]
         self.rng = np.random.default_rng(self.seed)
-        self.sampler = PathSampler(self.members[0], self.sampling, self.pada_floor)
+        self.sampler = PathSampler(self.members[0], "uniform-op" if self.sampling == "pada" and not self.pada_paths
+                                   else self.sampling, self.pada_floor)
         self.data_norms = torch.ones(len(self.data["y_train"]))
         self.prepare()
         state: dict[str, Any] = {"phase": 0, "member": 0, "epoch": 0, "history": [], "elapsed": 0.0,
@@ -413,7 +421,7 @@ class SupernetTraining:
         n = len(self.data["y_train"])
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + 7_919 * member + epoch)
         steps = max(1, n // self.batch_size)
-        if self.sampling != "pada":
+        if self.sampling != "pada" or not self.pada_data:
             perm = torch.randperm(n, generator=gen)
             return [(perm[s * self.batch_size:(s + 1) * self.batch_size], torch.ones(self.batch_size))
                     for s in range(steps)]
@@ -443,11 +451,12 @@ class SupernetTraining:
                 raise FloatingPointError(f"{self.name}: the supernet's training loss is {loss.item()} at epoch "
                                          f"{epoch + 1}, step {step + 1}; lower lr (now {self.lr})")
             norm = float(torch.nn.utils.clip_grad_norm_(weights, self.grad_clip))
-            if self.sampling == "pada":
+            if self.sampling == "pada" and self.pada_paths:
                 # the path's gradient norm (before the importance weight scaled it) is credited to each of its
                 # operations, parameter-free ones included (PA&DA: sampling in proportion to the path's norm)
                 path = sn.path_of(arch)
                 self.sampler.update(path, {k: norm / max(self.sampler.last_weight, 1e-12) for k in path})
+            if self.sampling == "pada" and self.pada_data:
                 with torch.no_grad():
                     err = torch.softmax(out.detach(), 1)
                     err[torch.arange(len(yb)), yb] -= 1.0
