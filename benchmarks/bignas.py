@@ -35,18 +35,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing as mp
 import os
 import statistics
-import subprocess
 import sys
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from _common import command_line, machine, write_json  # benchmarks/_common.py (beside this script)
+from _common import (code_record, command_line, fmt_mean_se, machine, mean_se, new_code, retrain_archs,  # _common.py
+                     run_alone, stamped_log, write_json)
 
 TASK = "mnist1d"
 SPACE_OPTIONS: dict[str, Any] = {"width_mult": 0.5, "max_depth": 2, "stages": [[16, 1], [24, 2], [40, 2]],
@@ -55,13 +52,6 @@ REA_OPTIONS = {"population_size": 10, "sample_size": 3}
 
 
 # ----------------------------------------------------------------------------- worker side
-def _worker_init() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _task():
     from nasforge import api
 
@@ -169,86 +159,14 @@ def _supernet(seed: int, epochs: int, trials: int, plan: dict[str, Any]) -> dict
 
 
 def _retrain(archs: list[str], epochs: int, train_seed: int) -> dict[str, Any]:
-    from nasforge.evaluators.training import TrainingEvaluator, train_final
-
-    task, space = _task(), _space()
-    ev = TrainingEvaluator(task, space, epochs=epochs, seed=train_seed, threads=1, measure_latency=False)
-    rows = []
-    for arch in archs:
-        _, mt = train_final(ev, space.from_string(arch))
-        rows.append({"arch": arch, "epochs": epochs, "test_acc": mt["test_acc"], "params": mt["params"],
-                     "flops": mt["flops"], "train_seconds": mt["train_seconds"],
-                     "final_train_loss": mt["train_loss_curve"][-1] if mt["train_loss_curve"] else None})
-    return {"results": rows}
+    """From-scratch trainings of several sub-networks in one process."""
+    return retrain_archs(_task(), _space(), archs, epochs, train_seed, detail=True)
 
 
-def src_digest() -> str:
-    """SHA-1 of the imported nasforge package's Python files (every job must have run the same code)."""
-    import hashlib
-
-    import nasforge
-
-    h = hashlib.sha1()
-    root = Path(nasforge.__file__).resolve().parent
-    for f in sorted(root.rglob("*.py")):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def dir_digest(root: Path) -> str:
-    """The SHA-1 :func:`src_digest` computes, of the package under ``root``."""
-    import hashlib
-
-    h = hashlib.sha1()
-    for f in sorted(root.rglob("*.py")):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def snapshot_check(commit: str, digest: str, repo: Path) -> dict[str, Any]:
-    """Whether the package imported (``digest``) is ``src/`` of ``commit`` (the frozen copy's commit)."""
-    import tempfile
-
-    top = subprocess.run(["git", "-C", str(repo), "rev-parse", "--show-toplevel"], capture_output=True,
-                         text=True).stdout.strip() or str(repo)
-    repo = Path(top)
-    full = subprocess.run(["git", "-C", str(repo), "rev-parse", commit], capture_output=True, text=True).stdout.strip()
-    with tempfile.TemporaryDirectory() as d:
-        arch = subprocess.run(["git", "-C", str(repo), "archive", full or commit, "src"], capture_output=True)
-        subprocess.run(["tar", "-x", "-C", d], input=arch.stdout, check=False)
-        theirs = dir_digest(Path(d) / "src" / "nasforge") if (Path(d) / "src" / "nasforge").is_dir() else None
-    return {"snapshot_commit": full or commit, "snapshot_src_sha1": theirs, "snapshot_matches_imported": theirs == digest}
-
-
-def _run_guarded(kind: str, *args: Any) -> dict[str, Any]:
-    fn: Callable[..., dict[str, Any]] = {"plan": _plan, "supernet": _supernet, "retrain": _retrain}[kind]
-    t0, load0 = time.perf_counter(), os.getloadavg()[0]
-    try:
-        out = fn(*args)
-    except Exception as exc:  # recorded in the JSON, reported, never hides the rest
-        out = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    out.update(wall_seconds=time.perf_counter() - t0, loadavg_1min_at_start=load0,
-               loadavg_1min_at_end=os.getloadavg()[0], nasforge_src_sha1=src_digest())
-    return out
+JOBS = {"plan": _plan, "supernet": _supernet, "retrain": _retrain}  # what a job's kind runs
 
 
 # ----------------------------------------------------------------------------- helpers
-def mean_se(xs: list[float]) -> tuple[float, float]:
-    xs = [float(x) for x in xs if x is not None and not math.isnan(float(x))]
-    if not xs:
-        return math.nan, math.nan
-    m = statistics.fmean(xs)
-    return m, (statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else math.nan)
-
-
-def fmt(m: float, se: float, nd: int = 2) -> str:
-    if math.isnan(m):
-        return "-"
-    return f"{m:.{nd}f}" if math.isnan(se) else f"{m:.{nd}f} +- {se:.{nd}f}"
-
-
 def kendall(xs: list[float], ys: list[float]) -> dict[str, float]:
     from scipy.stats import kendalltau
 
@@ -286,36 +204,19 @@ def main(argv: list[str] | None = None) -> int:
     here = Path(__file__).resolve().parent
     out_path = Path(a.out) if a.out else here / "results" / ("bignas_quick.json" if a.quick else "bignas.json")
 
-    import nasforge
-
     os.environ["OMP_NUM_THREADS"] = "1"
     info = machine(with_torch=False, with_load=True)
     info["torch_threads_per_process"] = 1
-    head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    code = {"nasforge_path": str(Path(nasforge.__file__).resolve().parent), "nasforge_src_sha1": src_digest(),
-            "checkout_git_head_at_start": head or None}
-    if a.snapshot_commit:
-        code.update(snapshot_check(a.snapshot_commit, code["nasforge_src_sha1"], here))
-        if not code["snapshot_matches_imported"]:
-            print(f"WARNING: the imported nasforge is not src/ of {a.snapshot_commit}", flush=True)
+    code = code_record(here, "checkout_git_head_at_start", a.snapshot_commit)
     digests = {code["nasforge_src_sha1"]}
     errors: list[str] = []
     t_start = time.perf_counter()
-
-    def log(msg: str) -> None:
-        print(f"[{time.perf_counter() - t_start:7.0f} s] {msg}", flush=True)
-
-    ctx = mp.get_context("spawn")
+    log = stamped_log(t_start)
 
     def run(kind: str, *args: Any) -> dict[str, Any]:
         """One job in a fresh process, one at a time."""
-        with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init) as ex:
-            try:
-                res = ex.submit(_run_guarded, kind, *args).result()
-            except Exception as exc:  # the worker died
-                res = {"error": f"{type(exc).__name__}: {exc}", "wall_seconds": math.nan}
-        if res.get("nasforge_src_sha1") and res["nasforge_src_sha1"] not in digests:
-            digests.add(res["nasforge_src_sha1"])
+        res = run_alone(JOBS[kind], *args)
+        if new_code(res, digests):
             log(f"WARNING: a {kind} job ran other nasforge code (digest {res['nasforge_src_sha1'][:12]})")
         if "error" in res:
             errors.append(f"{kind} {args[:2] if kind != 'plan' else ''}: {res['error']}")
@@ -436,7 +337,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'size':<9} {'params':>7} {'FLOPs':>9} {'inherited':>15} {f'scratch {a.short_epochs}ep':>12} "
           f"{f'scratch {a.epochs}ep':>12} {'inh-scr(long)':>13}  arch")
     for r in size_rows:
-        print(f"{r['size']:<9} {r['params']:>7} {r['flops']:>9} {fmt(r['inherited_test_acc_mean'], r['inherited_test_acc_se']):>15} "
+        inh = fmt_mean_se(r['inherited_test_acc_mean'], r['inherited_test_acc_se'])
+        print(f"{r['size']:<9} {r['params']:>7} {r['flops']:>9} {inh:>15} "
               f"{r['scratch_short']:>12.2f} {r['scratch_long']:>12.2f} {r['minus_scratch_long']:>13.2f}  {r['arch']}")
     print(f"\n2. constrained search (params <= {plan['bound']}, REA {a.trials} trials) against {a.random_feasible} "
           f"random feasible (inherited test acc)")
@@ -444,11 +346,12 @@ def main(argv: list[str] | None = None) -> int:
         if "found_arch" in r:
             print(f"  seed {r['seed']}: found {r['found_arch']} ({r['found_params']} params) inherited "
                   f"{r['found_inherited_test_acc']:.2f} (val {r['found_search_val_acc']:.2f}); random "
-                  f"{fmt(r['random_inherited_mean'], r['random_inherited_se'])} (max {r['random_inherited_max']:.2f}); "
+                  f"{fmt_mean_se(r['random_inherited_mean'], r['random_inherited_se'])} "
+                  f"(max {r['random_inherited_max']:.2f}); "
                   f"beats {r['beats']}/{r['n_random']}; scratch {a.short_epochs}ep {r['found_scratch_short']:.2f}, "
                   f"{a.epochs}ep {r['found_scratch_long']:.2f}; Kendall inherited vs scratch (random) "
                   f"{r['kendall_inherited_vs_scratch_random']['tau']:.2f}")
-    print(f"  random feasible from scratch ({a.short_epochs} epochs, K={len(scratch_rand)}): {fmt(srm, srse)}")
+    print(f"  random feasible from scratch ({a.short_epochs} epochs, K={len(scratch_rand)}): {fmt_mean_se(srm, srse)}")
     print(f"\nsame code in every job: {'yes' if code['same_code_in_every_job'] else 'NO'}; elapsed {elapsed:.0f} s; "
           f"errors {len(errors)}; JSON {out_path}")
     for e in errors:

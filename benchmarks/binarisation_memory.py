@@ -45,18 +45,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import multiprocessing as mp
 import os
 import statistics
-import subprocess
 import sys
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _common import command_line, machine, write_json  # benchmarks/_common.py (beside this script)
+from _common import (code_record, command_line, machine, new_code, run_alone, stamped_log,  # benchmarks/_common.py
+                     write_json)
 
 TASK = "mnist1d"
 BASE_OPTIONS: dict[str, Any] = {"width_mult": 0.25, "max_depth": 2, "head_channels": 64}
@@ -77,13 +74,6 @@ def candidates(variant: str) -> int:
 
 
 # ----------------------------------------------------------------------------- worker side
-def _worker_init() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-
-
 def _current_rss_mb() -> float:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -193,56 +183,6 @@ def _measure(variant: str, method: str, train_examples: int, seed: int) -> dict[
             "method_peak_rss_mb": out.metrics["peak_rss_mb"]}
 
 
-def src_digest() -> str:
-    import hashlib
-
-    import nasforge
-
-    h = hashlib.sha1()
-    root = Path(nasforge.__file__).resolve().parent
-    for f in sorted(root.rglob("*.py")):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def dir_digest(root: Path) -> str:
-    """The SHA-1 :func:`src_digest` computes, of the package under ``root``."""
-    import hashlib
-
-    h = hashlib.sha1()
-    for f in sorted(root.rglob("*.py")):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def snapshot_check(commit: str, digest: str, repo: Path) -> dict[str, Any]:
-    """Whether the package imported (``digest``) is ``src/`` of ``commit`` (the frozen copy's commit)."""
-    import tempfile
-
-    top = subprocess.run(["git", "-C", str(repo), "rev-parse", "--show-toplevel"], capture_output=True,
-                         text=True).stdout.strip() or str(repo)
-    repo = Path(top)
-    full = subprocess.run(["git", "-C", str(repo), "rev-parse", commit], capture_output=True, text=True).stdout.strip()
-    with tempfile.TemporaryDirectory() as d:
-        arch = subprocess.run(["git", "-C", str(repo), "archive", full or commit, "src"], capture_output=True)
-        subprocess.run(["tar", "-x", "-C", d], input=arch.stdout, check=False)
-        theirs = dir_digest(Path(d) / "src" / "nasforge") if (Path(d) / "src" / "nasforge").is_dir() else None
-    return {"snapshot_commit": full or commit, "snapshot_src_sha1": theirs, "snapshot_matches_imported": theirs == digest}
-
-
-def _run_guarded(*args: Any) -> dict[str, Any]:
-    t0, load0 = time.perf_counter(), os.getloadavg()[0]
-    try:
-        out = _measure(*args)
-    except Exception as exc:
-        out = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-    out.update(wall_seconds=time.perf_counter() - t0, loadavg_1min_at_start=load0,
-               loadavg_1min_at_end=os.getloadavg()[0], nasforge_src_sha1=src_digest())
-    return out
-
-
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -267,39 +207,24 @@ def main(argv: list[str] | None = None) -> int:
     out_path = Path(a.out) if a.out else here / "results" / (
         "binarisation_memory_quick.json" if a.quick else "binarisation_memory.json")
 
-    import nasforge
-
     os.environ["OMP_NUM_THREADS"] = "1"
     info = machine(with_torch=False, with_load=True)
     info["torch_threads_per_process"] = 1
-    head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    code = {"nasforge_path": str(Path(nasforge.__file__).resolve().parent), "nasforge_src_sha1": src_digest(),
-            "checkout_git_head_at_start": head or None}
-    if a.snapshot_commit:
-        code.update(snapshot_check(a.snapshot_commit, code["nasforge_src_sha1"], here))
-        if not code["snapshot_matches_imported"]:
-            print(f"WARNING: the imported nasforge is not src/ of {a.snapshot_commit}", flush=True)
+    code = code_record(here, "checkout_git_head_at_start", a.snapshot_commit)
     digests = {code["nasforge_src_sha1"]}
     t_start = time.perf_counter()
-    ctx = mp.get_context("spawn")
     runs: list[dict[str, Any]] = []
     errors: list[str] = []
-
-    def log(msg: str) -> None:
-        print(f"[{time.perf_counter() - t_start:7.0f} s] {msg}", flush=True)
+    log = stamped_log(t_start)
 
     for rep in range(a.repeats):
         for v in variants:
             for meth in methods:
-                with ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=_worker_init) as ex:
-                    try:
-                        r = ex.submit(_run_guarded, v, meth, a.train_examples, a.seed).result()
-                    except Exception as exc:  # the worker died (out of memory, ...)
-                        r = {"error": f"{type(exc).__name__}: {exc}"}
+                # a fresh process each, one at a time; a dead worker (out of memory, ...) is recorded
+                r = run_alone(_measure, v, meth, a.train_examples, a.seed)
                 r.update(repeat=rep, variant=v, method=meth, candidates=candidates(v))
                 runs.append(r)
-                if r.get("nasforge_src_sha1") and r["nasforge_src_sha1"] not in digests:
-                    digests.add(r["nasforge_src_sha1"])
+                if new_code(r, digests):
                     log(f"WARNING: {v}/{meth} ran other nasforge code")
                 if "error" in r:
                     errors.append(f"{v}/{meth} repeat {rep}: {r['error']}")

@@ -50,11 +50,11 @@ import re
 import statistics
 import sys
 import time
-import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from _common import command_line, machine, write_json  # benchmarks/_common.py (beside this script)
+from _common import (JobQueue, code_record, command_line, fmt_mean_se, machine, mean_se,  # benchmarks/_common.py
+                     rea_at_budget, record_retrained, retrain_archs, stamped_log, write_json)
 
 METHODS = ("darts", "darts2", "gdas")
 SELECTIONS = ("magnitude", "pt")
@@ -67,28 +67,6 @@ EST_EPOCH = {"nb201": {"darts": 5.0, "darts2": 15.0, "gdas": 2.5},
 
 
 # ----------------------------------------------------------------------------- worker side
-def _worker_init() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _guard(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        t0, load0 = time.perf_counter(), os.getloadavg()[0]
-        try:
-            out = fn(*args, **kwargs)
-        except Exception as exc:  # recorded in the JSON, reported, never hides the rest
-            out = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-        out.update(wall_seconds=time.perf_counter() - t0, loadavg_1min_at_start=load0,
-                   loadavg_1min_at_end=os.getloadavg()[0])
-        return out
-
-    run.__name__ = fn.__name__
-    return run
-
-
 def _task():
     from nasforge.api import load_task, task_config
 
@@ -107,12 +85,6 @@ def _make_space(name: str, options: dict[str, Any]):
     from nasforge.spaces.mobilenet import MobileNetSpace
 
     return MobileNetSpace(**options)
-
-
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _oneshot(method: str, seed: int, epochs: int, bn_archs: list[str] | None) -> dict[str, Any]:
@@ -151,34 +123,13 @@ def _oneshot(method: str, seed: int, epochs: int, bn_archs: list[str] | None) ->
 
 
 def _rea(seed: int, wall_seconds: float, trial_epochs: int) -> dict[str, Any]:
-    from nasforge import api
-
-    t0 = time.perf_counter()
-    study = api.search(task="mnist1d", space="nb201", space_options=NB201_OPTIONS, strategy="rea",
-                       strategy_options={"population_size": 10, "sample_size": 3}, wall_seconds=wall_seconds,
-                       training_options={"epochs": trial_epochs, "threads": 1}, seed=seed, storage="memory:")
-    seconds = time.perf_counter() - t0
-    summ = study.summary()
-    best = study.best_arch()
-    study.close()
-    return {"seed": seed, "budget_seconds": wall_seconds, "search_seconds": seconds,
-            "best_arch": None if best is None else study.space.to_string(best),
-            "best_val_acc": (summ.get("best") or {}).get("value"), "trials": summ.get("trials"),
-            "failed": summ.get("failed"), "duplicates": summ.get("duplicates")}
+    """REA at a search's wall clock (no trial limit)."""
+    return rea_at_budget(seed, wall_seconds, trial_epochs, NB201_OPTIONS)
 
 
 def _retrain(archs: list[str], final_epochs: int, train_seed: int) -> dict[str, Any]:
     """Several retrainings in one process (they need no fresh process: it only saves start-up time)."""
-    from nasforge.evaluators.training import TrainingEvaluator, train_final
-
-    task, space = _task(), _make_space("nb201", NB201_OPTIONS)
-    ev = TrainingEvaluator(task, space, epochs=final_epochs, seed=train_seed, threads=1, measure_latency=False)
-    rows = []
-    for arch in archs:
-        _, mt = train_final(ev, space.from_string(arch))
-        rows.append({"arch": arch, "test_acc": mt["test_acc"], "params": mt["params"],
-                     "train_seconds": mt["train_seconds"]})
-    return {"results": rows}
+    return retrain_archs(_task(), _make_space("nb201", NB201_OPTIONS), archs, final_epochs, train_seed)
 
 
 def _cost(space_name: str, options: dict[str, Any], method: str, epochs: int) -> dict[str, Any]:
@@ -193,45 +144,10 @@ def _cost(space_name: str, options: dict[str, Any], method: str, epochs: int) ->
             "collapsed": out.metrics["collapsed"], "param_free_fraction": out.metrics["param_free_fraction"]}
 
 
-def src_digest() -> str:
-    """SHA-1 of the imported nasforge package's Python files: every job must have run the same code (the
-    source may be edited while the benchmark runs; run it on a frozen copy, see RESULTS.md)."""
-    import hashlib
-
-    import nasforge
-
-    h = hashlib.sha1()
-    root = Path(nasforge.__file__).resolve().parent
-    for f in sorted(root.rglob("*.py")):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def _run_guarded(kind: str, *args: Any) -> dict[str, Any]:
-    """The one function the pool runs (picklable by name under spawn)."""
-    fn = {"oneshot": _oneshot, "rea": _rea, "retrain": _retrain, "cost": _cost}[kind]
-    out = _guard(fn)(*args)
-    out.setdefault("process_peak_rss_mb", _peak_rss_mb())
-    out["nasforge_src_sha1"] = src_digest()
-    return out
+JOBS = {"oneshot": _oneshot, "rea": _rea, "retrain": _retrain, "cost": _cost}  # what a job's kind runs
 
 
 # ----------------------------------------------------------------------------- helpers
-def mean_se(xs: list[float]) -> tuple[float, float]:
-    xs = [float(x) for x in xs]
-    if not xs:
-        return math.nan, math.nan
-    m = statistics.fmean(xs)
-    return m, (statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else math.nan)
-
-
-def fmt(m: float, se: float, nd: int = 2) -> str:
-    if math.isnan(m):
-        return "-"
-    return f"{m:.{nd}f}" if math.isnan(se) else f"{m:.{nd}f} +- {se:.{nd}f}"
-
-
 def cell_ops(arch: str) -> list[str]:
     return re.findall(r"\|([a-z0-9_]+)~\d+", arch)
 
@@ -281,31 +197,19 @@ def main(argv: list[str] | None = None) -> int:
                                                     ("mobilenet", mobile)) for m in METHODS]
         cost_jobs.append(("mobilenet", {**mobile, "max_depth": 1}, "gdas"))
 
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     import numpy as np
 
     from nasforge.registry import BENCHMARKS
     from nasforge.spaces.base import sample_distinct
     from nasforge.spaces.nb201 import NB201Space
 
-    import subprocess
-
-    import nasforge
-
     os.environ["OMP_NUM_THREADS"] = "1"
     info = machine(with_torch=False, with_load=True)
     info["torch_threads_per_process"] = 1
-    here = Path(__file__).resolve().parent
-    head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    code = {"nasforge_path": str(Path(nasforge.__file__).resolve().parent), "nasforge_src_sha1": src_digest(),
-            "checkout_git_head": head or None}
+    code = code_record(Path(__file__).resolve().parent)
     digests: set[str] = {code["nasforge_src_sha1"]}
     t_start = time.perf_counter()
-
-    def log(msg: str) -> None:
-        print(f"[{time.perf_counter() - t_start:7.0f} s] {msg}", flush=True)
+    log = stamped_log(t_start)
 
     space = NB201Space(**NB201_OPTIONS)
     n_rand = max(a.random, a.bn_archs)
@@ -322,18 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     retrained: dict[str, dict[str, Any]] = {}
     cost: list[dict[str, Any]] = []
     errors: list[str] = []
-    pending: list[tuple[tuple[int, float, int], str, tuple[Any, ...], str]] = []
-    queued_archs: set[str] = set()
-    counter = [0]
-
-    def push(rank: int, est: float, kind: str, args: tuple[Any, ...], label: str) -> None:
-        counter[0] += 1
-        pending.append(((rank, -est, counter[0]), kind, args, label))
-
-    def want_retrain(arch: str) -> None:
-        if arch not in queued_archs:
-            queued_archs.add(arch)
-            push(2, 0.0, "retrain", (arch,), "retrain")
+    queue = JobQueue()
+    push, want_retrain = queue.push, queue.want_retrain
 
     for s in range(a.seeds):
         for meth in METHODS:
@@ -372,13 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             if res["best_arch"]:
                 want_retrain(res["best_arch"])
         elif kind == "retrain":
-            if "error" in res:
-                for arch in args[0]:
-                    retrained[arch] = {"arch": arch, "error": res["error"]}
-                return
-            for row in res["results"]:
-                retrained[row["arch"]] = {**row, "batch_wall_seconds": res["wall_seconds"]}
-                log(f"retrained {row['arch']}: test {row['test_acc']:.2f} in {row['train_seconds']:.0f} s")
+            record_retrained(retrained, args[0], res, log)
         else:
             sp_name, opts, meth, ep = args
             row = {"space": sp_name, "options": opts, "method": meth, "epochs": ep, **res}
@@ -387,36 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"done {label}: {res['search_seconds']:.0f} s, {statistics.fmean(res['epoch_seconds']):.1f} s per "
                     f"epoch, peak {res['peak_rss_mb']:.0f} MB")
 
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=a.workers, mp_context=ctx, max_tasks_per_child=1,
-                             initializer=_worker_init) as ex:
-        running: dict[Any, tuple[str, tuple[Any, ...], str]] = {}
-        while pending or running:
-            pending.sort(key=lambda x: x[0])
-            while pending and len(running) < a.workers:
-                _, kind, args, label = pending.pop(0)
-                if kind == "retrain":  # the retrainings left, shared between the free workers
-                    more = [x for x in pending if x[1] == "retrain"]
-                    n = min(6, math.ceil((1 + len(more)) / max(1, a.workers - len(running))))
-                    take = more[:n - 1]
-                    for x in take:
-                        pending.remove(x)
-                    archs = [args[0]] + [x[2][0] for x in take]
-                    args, label = (archs, a.final_epochs, a.train_seed), f"retrain {len(archs)} architectures"
-                log(f"start {label}")
-                running[ex.submit(_run_guarded, kind, *args)] = (kind, args, label)
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in done:
-                kind, args, label = running.pop(fut)
-                try:
-                    res = fut.result()
-                except Exception as exc:  # the worker process died
-                    res = {"error": f"{type(exc).__name__}: {exc}", "wall_seconds": math.nan}
-                if res.get("nasforge_src_sha1") and res["nasforge_src_sha1"] not in digests:
-                    digests.add(res["nasforge_src_sha1"])
-                    log(f"WARNING: {label} ran other nasforge code (source digest {res['nasforge_src_sha1'][:12]}): "
-                        f"the package was edited during the run")
-                on_done(kind, args, label, res)
+    queue.run(JOBS, a.workers, lambda archs: (archs, a.final_epochs, a.train_seed), on_done, log, digests)
     elapsed = time.perf_counter() - t_start
     code["same_code_in_every_job"] = len(digests) == 1
 
@@ -520,12 +379,13 @@ def main(argv: list[str] | None = None) -> int:
     write_json(out, str(out_path), False)
 
     # ------------------------------------------------------------------ the tables
-    print(f"\nrandom NB201 cells (K={len(rand_ok)}, one shared set): test acc {fmt(rmean, rse)}")
+    print(f"\nrandom NB201 cells (K={len(rand_ok)}, one shared set): test acc {fmt_mean_se(rmean, rse)}")
     print("\n1. equal wall clock (test accuracy %, mean +- SE over seeds; REA given each run's search_seconds)")
     print(f"{'method':<7} {'select':<9} {'test acc':>14} {'REA same budget':>16} {'minus REA':>14} {'minus random':>12} {'budget s':>8}")
     for r in summary:
-        print(f"{r['method']:<7} {r['select']:<9} {fmt(r['test_acc_mean'], r['test_acc_se']):>14} "
-              f"{fmt(r['rea_mean'], r['rea_se']):>16} {fmt(r['minus_rea_mean'], r['minus_rea_se']):>14} "
+        print(f"{r['method']:<7} {r['select']:<9} {fmt_mean_se(r['test_acc_mean'], r['test_acc_se']):>14} "
+              f"{fmt_mean_se(r['rea_mean'], r['rea_se']):>16} "
+              f"{fmt_mean_se(r['minus_rea_mean'], r['minus_rea_se']):>14} "
               f"{r['minus_random_mean']:>12.2f} {r['budget_seconds_mean']:>8.0f}")
     print("\n2. derived cells")
     for c in cells:
@@ -534,11 +394,12 @@ def main(argv: list[str] | None = None) -> int:
               f"NB201-C10 {c['nb201_cifar10_test_200ep']:.2f}")
     print("\n3. side by side (paired by seed)")
     for r in side:
-        print(f"{r['comparison']:<26} {fmt(r['mean'], r['se'])}")
+        print(f"{r['comparison']:<26} {fmt_mean_se(r['mean'], r['se'])}")
     if bn_out:
         print("\n4. BN recalibration (darts seed 0 supernet)")
-        print(f"recalibrated {fmt(*bn_out['mean_recalibrated'])}, not {fmt(*bn_out['mean_not_recalibrated'])}, "
-              f"difference {fmt(*bn_out['mean_difference'])}; Kendall vs retrained: recal "
+        print(f"recalibrated {fmt_mean_se(*bn_out['mean_recalibrated'])}, "
+              f"not {fmt_mean_se(*bn_out['mean_not_recalibrated'])}, "
+              f"difference {fmt_mean_se(*bn_out['mean_difference'])}; Kendall vs retrained: recal "
               f"{bn_out['kendall_recalibrated']['tau']:.2f}, not {bn_out['kendall_not_recalibrated']['tau']:.2f}")
     if cost:
         print("\n5. search cost")

@@ -65,14 +65,13 @@ import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from _common import command_line, machine, write_json  # benchmarks/_common.py (beside this script)
+from _common import (JobQueue, code_record, command_line, fmt_mean_se, machine, mean_se,  # benchmarks/_common.py
+                     rea_at_budget, record_retrained, retrain_archs, stamped_log, write_json)
 
 NB201_OPTIONS = {"C": 8, "N": 2}
 TRUTH_SEEDS = (0, 1)
@@ -109,28 +108,6 @@ def configurations(E: int, F: int) -> dict[str, tuple[str, dict[str, Any], int]]
 
 
 # ----------------------------------------------------------------------------- worker side
-def _worker_init() -> None:
-    os.environ["OMP_NUM_THREADS"] = "1"
-    import torch
-
-    torch.set_num_threads(1)
-
-
-def _guard(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    def run(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        t0, load0 = time.perf_counter(), os.getloadavg()[0]
-        try:
-            out = fn(*args, **kwargs)
-        except Exception as exc:  # recorded in the JSON, reported, never hides the rest
-            out = {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
-        out.update(wall_seconds=time.perf_counter() - t0, loadavg_1min_at_start=load0,
-                   loadavg_1min_at_end=os.getloadavg()[0])
-        return out
-
-    run.__name__ = fn.__name__
-    return run
-
-
 def _task_space():
     from nasforge.api import resolve_task
     from nasforge.spaces.nb201 import NB201Space
@@ -205,80 +182,20 @@ def _oneshot(method: str, seed: int, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _rea(seed: int, wall_seconds: float, trial_epochs: int) -> dict[str, Any]:
-    from nasforge import api
-
-    t0 = time.perf_counter()
-    study = api.search(task="mnist1d", space="nb201", space_options=NB201_OPTIONS, strategy="rea",
-                       strategy_options={"population_size": 10, "sample_size": 3},
-                       training_options={"epochs": trial_epochs, "threads": 1}, wall_seconds=wall_seconds,
-                       n_trials=10_000, seed=seed, storage="memory:")
-    seconds = time.perf_counter() - t0
-    summ = study.summary()
-    best = study.best_arch()
-    study.close()
-    return {"seed": seed, "budget_seconds": wall_seconds, "search_seconds": seconds,
-            "best_arch": None if best is None else study.space.to_string(best),
-            "best_val_acc": (summ.get("best") or {}).get("value"), "trials": summ.get("trials"),
-            "failed": summ.get("failed"), "duplicates": summ.get("duplicates")}
+    """REA at a supernet search's wall clock (at most 10,000 trials)."""
+    return rea_at_budget(seed, wall_seconds, trial_epochs, NB201_OPTIONS, n_trials=10_000)
 
 
 def _retrain(archs: list[str], final_epochs: int, train_seed: int) -> dict[str, Any]:
-    from nasforge.evaluators.training import TrainingEvaluator, train_final
-
-    task, space = _task_space()
-    ev = TrainingEvaluator(task, space, epochs=final_epochs, seed=train_seed, threads=1, measure_latency=False)
-    rows = []
-    for arch in archs:
-        _, mt = train_final(ev, space.from_string(arch))
-        rows.append({"arch": arch, "test_acc": mt["test_acc"], "params": mt["params"],
-                     "train_seconds": mt["train_seconds"]})
-    return {"results": rows}
+    """The winners' retrainings, several in one process."""
+    return retrain_archs(*_task_space(), archs, final_epochs, train_seed)
 
 
-def src_digest() -> str:
-    """SHA-1 of the imported nasforge package's Python files (as in benchmarks/oneshot.py)."""
-    import hashlib
-
-    import nasforge
-
-    h = hashlib.sha1()
-    root = Path(nasforge.__file__).resolve().parent
-    for f in sorted(root.rglob("*.py")):
-        h.update(str(f.relative_to(root)).encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def _peak_rss_mb() -> float:
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _run_guarded(kind: str, *args: Any) -> dict[str, Any]:
-    """The one function the pool runs (picklable by name under spawn)."""
-    fn = {"truth": _truth, "rank": _rank, "oneshot": _oneshot, "rea": _rea, "retrain": _retrain}[kind]
-    out = _guard(fn)(*args)
-    out.setdefault("process_peak_rss_mb", _peak_rss_mb())
-    out["nasforge_src_sha1"] = src_digest()
-    return out
+# what a job's kind runs
+JOBS = {"truth": _truth, "rank": _rank, "oneshot": _oneshot, "rea": _rea, "retrain": _retrain}
 
 
 # ----------------------------------------------------------------------------- statistics
-def mean_se(xs: list[float]) -> tuple[float, float]:
-    xs = [float(x) for x in xs if not math.isnan(float(x))]
-    if not xs:
-        return math.nan, math.nan
-    m = statistics.fmean(xs)
-    return m, (statistics.stdev(xs) / math.sqrt(len(xs)) if len(xs) > 1 else math.nan)
-
-
-def fmt(m: float, se: float = math.nan, nd: int = 2) -> str:
-    if m is None or math.isnan(m):
-        return "-"
-    return f"{m:.{nd}f}" if se is None or math.isnan(se) else f"{m:.{nd}f} +- {se:.{nd}f}"
-
-
 def tau_b_rows(X: Any, Y: Any) -> Any:
     """Kendall's tau-b of each row pair of X and Y (B x n arrays), as scipy.stats.kendalltau computes it."""
     import numpy as np
@@ -372,29 +289,23 @@ def main(argv: list[str] | None = None) -> int:
                                                 else here / "results" / "supernet_ranking_truth.json")
     out_path.parent.mkdir(parents=True, exist_ok=True)
 
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
     import numpy as np
     from scipy.stats import kendalltau, spearmanr
 
-    import nasforge
     from nasforge.spaces.nb201 import NB201Space
 
     os.environ["OMP_NUM_THREADS"] = "1"
     info = machine(with_torch=True, with_load=True)
     info["torch_threads_per_process"] = 1
-    head = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    pkg = Path(nasforge.__file__).resolve().parent
-    marker = pkg.parents[1] / "COMMIT"  # written beside src/ when the frozen copy was made (see the docstring)
-    code = {"nasforge_path": str(pkg), "nasforge_src_sha1": src_digest(), "checkout_git_head": head or None,
-            "frozen_copy_commit": marker.read_text().strip() if marker.exists() else None}
+    code = code_record(here)
+    head = code["checkout_git_head"]
+    # written beside src/ when the frozen copy was made (see the docstring)
+    marker = Path(code["nasforge_path"]).parents[1] / "COMMIT"
+    code["frozen_copy_commit"] = marker.read_text().strip() if marker.exists() else None
     digests: set[str] = {code["nasforge_src_sha1"]}
     date = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     t_start = time.perf_counter()
-
-    def log(msg: str) -> None:
-        print(f"[{time.perf_counter() - t_start:7.0f} s] {msg}", flush=True)
+    log = stamped_log(t_start)
 
     # the architectures: drawn once, the same for every method
     space = NB201Space(**NB201_OPTIONS)
@@ -428,23 +339,13 @@ def main(argv: list[str] | None = None) -> int:
 
     E, F = a.epochs, a.child_epochs
     confs = configurations(E, F)
-    pending: list[tuple[tuple[int, float, int], str, tuple[Any, ...], str]] = []
-    counter = [0]
+    queue = JobQueue()
+    push, want_retrain = queue.push, queue.want_retrain
     rank_runs: dict[tuple[str, int], dict[str, Any]] = {}
     oneshot_runs: dict[tuple[str, int], dict[str, Any]] = {}
     rea_runs: dict[tuple[str, int], dict[str, Any]] = {}
     retrained: dict[str, dict[str, Any]] = {}
-    queued_archs: set[str] = set()
     errors: list[str] = []
-
-    def push(rank: int, est: float, kind: str, args: tuple[Any, ...], label: str) -> None:
-        counter[0] += 1
-        pending.append(((rank, -est, counter[0]), kind, args, label))
-
-    def want_retrain(arch: str) -> None:
-        if arch not in queued_archs:
-            queued_archs.add(arch)
-            push(2, 0.0, "retrain", (arch,), "retrain")
 
     # stand-alone trainings in batches of up to 4 architectures (both seeds of an architecture in one job)
     by_arch: dict[str, list[int]] = {}
@@ -521,20 +422,13 @@ def main(argv: list[str] | None = None) -> int:
             if res["best_arch"]:
                 want_retrain(res["best_arch"])
         else:
-            if "error" in res:
-                for x in args[0]:
-                    retrained[x] = {"arch": x, "error": res["error"]}
-                return
-            for row in res["results"]:
-                retrained[row["arch"]] = {**row, "batch_wall_seconds": res["wall_seconds"]}
-                log(f"retrained {row['arch']}: test {row['test_acc']:.2f} in {row['train_seconds']:.0f} s")
+            record_retrained(retrained, args[0], res, log)
 
     def missing_truth() -> bool:
         return any(str(s) not in cache["archs"].get(x, {}).get("val_acc", {}) for x in archs for s in TRUTH_SEEDS)
 
-    ctx = mp.get_context("spawn")
     if old_run is not None:  # --reanalyse: the runs of the recorded benchmark, nothing is run
-        pending.clear()
+        queue.pending.clear()
         rank_runs.update({(r["name"], r["seed"]): r for r in old_run["rank_runs"]})
         for src, dst in ((old_run["oneshot_runs"], oneshot_runs), (old_run["rea_runs"], rea_runs)):
             dst.update({(k.split("/")[0], int(k.split("/")[1])): v for k, v in src.items()})
@@ -544,38 +438,8 @@ def main(argv: list[str] | None = None) -> int:
         digests = {code["nasforge_src_sha1"]} if code.get("same_code_in_every_job") else {"", "several"}
         if missing_truth():
             p.error(f"--reanalyse: the truth cache {truth_path} lacks some of the recorded run's architectures")
-    with ProcessPoolExecutor(max_workers=a.workers, mp_context=ctx, max_tasks_per_child=1,
-                             initializer=_worker_init) as ex:
-        running: dict[Any, tuple[str, tuple[Any, ...], str]] = {}
-        while pending or running:
-            pending.sort(key=lambda x: x[0])
-            while pending and len(running) < a.workers:
-                if pending[0][1] == "retrain" and any(k in ("oneshot", "rea") for k, _, _ in running.values()):
-                    break  # more winners may come: retrain them together
-                _, kind, args, label = pending.pop(0)
-                if kind == "retrain":
-                    more = [x for x in pending if x[1] == "retrain"]
-                    n = min(6, math.ceil((1 + len(more)) / max(1, a.workers - len(running))))
-                    take = more[:n - 1]
-                    for x in take:
-                        pending.remove(x)
-                    batch = [args[0]] + [x[2][0] for x in take]
-                    args, label = (batch, a.final_epochs, 0), f"retrain {len(batch)} architectures"
-                log(f"start {label}")
-                running[ex.submit(_run_guarded, kind, *args)] = (kind, args, label)
-            if not running:
-                continue
-            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for fut in done:
-                kind, args, label = running.pop(fut)
-                try:
-                    res = fut.result()
-                except Exception as exc:  # the worker process died
-                    res = {"error": f"{type(exc).__name__}: {exc}", "wall_seconds": math.nan}
-                if res.get("nasforge_src_sha1") and res["nasforge_src_sha1"] not in digests:
-                    digests.add(res["nasforge_src_sha1"])
-                    log(f"WARNING: {label} ran other nasforge code (source digest {res['nasforge_src_sha1'][:12]})")
-                on_done(kind, args, label, res)
+    queue.run(JOBS, a.workers, lambda batch: (batch, a.final_epochs, 0), on_done, log, digests,
+              hold_retrain_for=("oneshot", "rea"))
     elapsed = old_run["elapsed_seconds"] if old_run is not None else time.perf_counter() - t_start
     code["same_code_in_every_job"] = len(digests) == 1
 
@@ -725,9 +589,11 @@ def main(argv: list[str] | None = None) -> int:
             taus = "/".join(f"{q['tau']:.3f}" for q in r["per_seed"])
             rhos = "/".join(f"{q['rho']:.3f}" for q in r["per_seed"])
             tops = "/".join(str(q["top5_overlap"]) for q in r["per_seed"])
-            print(f"{r['name']:<14} steps {r['steps']!s:>5} tau {taus:<20} {fmt(r['tau_mean'], r['tau_se'], 3):>16} "
+            print(f"{r['name']:<14} steps {r['steps']!s:>5} tau {taus:<20} "
+                  f"{fmt_mean_se(r['tau_mean'], r['tau_se'], 3):>16} "
                   f"[{r['tau_pooled_ci'][0]:.3f}, {r['tau_pooled_ci'][1]:.3f}]  rho {rhos:<20} "
-                  f"{fmt(r['rho_mean'], r['rho_se'], 3):>16}  top5 {tops}  train {r['train_seconds_mean']:.0f} s  "
+                  f"{fmt_mean_se(r['rho_mean'], r['rho_se'], 3):>16}  top5 {tops}  "
+                  f"train {r['train_seconds_mean']:.0f} s  "
                   f"tau better half {r['tau_top_half_mean']:.3f}")
         print("\n   paired differences (a - b): tau per seed [95% CI]; pooled")
         for r in pair_rows:
@@ -741,11 +607,11 @@ def main(argv: list[str] | None = None) -> int:
     if wall_rows:
         print("\n3. equal wall clock (test acc %, mean +- SE over seeds)")
         for r in wall_rows:
-            print(f"{r['method']:<8} budget {r['budget_seconds_mean']:.0f} s: {fmt(*r['test_acc'])}  REA "
-                  f"{fmt(*r['rea_test_acc'])}  minus REA {fmt(*r['minus_rea'])}  per seed "
+            print(f"{r['method']:<8} budget {r['budget_seconds_mean']:.0f} s: {fmt_mean_se(*r['test_acc'])}  REA "
+                  f"{fmt_mean_se(*r['rea_test_acc'])}  minus REA {fmt_mean_se(*r['minus_rea'])}  per seed "
                   + " ".join(f"{q['test_acc']:.2f}/{q['rea_test_acc']:.2f}({q['rea_trials']})" for q in r["runs"]))
         for r in wall_pairs:
-            print(f"{r['comparison']}: {fmt(*r['mean_se'])}")
+            print(f"{r['comparison']}: {fmt_mean_se(*r['mean_se'])}")
     print(f"\nnasforge from {code['nasforge_path']} (digest {code['nasforge_src_sha1'][:12]}, frozen from "
           f"{(code.get('frozen_copy_commit') or '?')[:10]}, checkout HEAD {(code['checkout_git_head'] or '?')[:10]}), "
           f"same code in every job: {'yes' if code['same_code_in_every_job'] else 'NO'}")
