@@ -95,6 +95,21 @@ SEC_PER_SUPERNET_EPOCH = 0.9
 SEC_PER_TRAINING_EPOCH = 0.65
 
 
+def _half_means(per_seed: dict[int, Any], R: Any) -> dict[str, Any]:
+    """With 4 or more truth seeds: Kendall tau (and its bootstrap interval) between the means of the first and
+    the second half of the seeds, the reliability of a mean of that many trainings."""
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    seeds = sorted(per_seed)
+    if len(seeds) < 4:
+        return {}
+    k = len(seeds) // 2
+    m1, m2 = np.mean([per_seed[s] for s in seeds[:k]], axis=0), np.mean([per_seed[s] for s in seeds[k:2 * k]], axis=0)
+    return {"half_mean_seeds": [seeds[:k], seeds[k:2 * k]], "half_mean_tau": float(kendalltau(m1, m2).statistic),
+            "half_mean_tau_ci": interval(tau_b_rows(m1[R], m2[R]))}
+
+
 def configurations(E: int, F: int) -> dict[str, tuple[str, dict[str, Any], int]]:
     """name -> (method, options, epochs of training steps)."""
     return {"spos": ("spos", {"epochs": E, "sampling": "uniform-op"}, E),
@@ -255,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--boot", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--workers", type=int, default=2, help="parallel processes, one torch thread each (default 2)")
     p.add_argument("--skip-wallclock", action="store_true", help="skip part 3 (equal wall clock against REA)")
+    p.add_argument("--truth-seeds", type=int, default=2,
+                   help="training seeds 0..N-1 of the ground truth, averaged (default 2; with 4 or more the JSON also "
+                        "gives the agreement of two half-means, the noise ceiling of the mean)")
     p.add_argument("--configs", default=",".join(CONFIG_NAMES),
                    help=f"comma-separated ranking configurations to run (default all: {', '.join(CONFIG_NAMES)})")
     p.add_argument("--quick", action="store_true",
@@ -276,6 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     elif a.quick:
         a.archs, a.epochs, a.truth_epochs, a.child_epochs, a.seeds = 8, 2, 2, 1, 1
         a.trial_epochs, a.final_epochs, a.search_trials, a.boot = 1, 1, 20, 500
+    global TRUTH_SEEDS
+    if a.truth_seeds < 2:
+        p.error("--truth-seeds must be at least 2")
+    TRUTH_SEEDS = tuple(range(a.truth_seeds))
     for name in ("seeds", "epochs", "child_epochs", "truth_epochs", "trial_epochs", "final_epochs", "search_trials",
                  "boot", "workers"):
         if getattr(a, name) < 1:
@@ -467,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
             median=float(np.median(gt)), distinct_values=int(len(set(gt.tolist()))),
             seed_abs_diff_mean=float(np.abs(s0 - s1).mean()),
             seed_tau_top_half=float(kendalltau(s0[top_half], s1[top_half]).statistic),
+            **_half_means(per_seed, R),
             train_seconds_mean=statistics.fmean(v for x in archs for v in cache["archs"][x]["seconds"].values()))
 
     # ------------------------------------------------------------------ part 2: ranking
@@ -561,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"benchmark": "supernet_ranking", "task": "mnist1d", "space": "nb201", "space_options": NB201_OPTIONS,
            "config": {k: getattr(a, k) for k in ("seeds", "epochs", "child_epochs", "archs", "truth_epochs",
                                                  "trial_epochs", "final_epochs", "search_trials", "boot", "workers",
-                                                 "skip_wallclock", "quick", "configs")},
+                                                 "skip_wallclock", "quick", "configs", "truth_seeds")},
            "configurations": {k: {"method": v[0], "options": v[1], "epochs_of_steps": v[2]} for k, v in confs.items()},
            "arch_seed": ARCH_SEED, "truth_seeds": list(TRUTH_SEEDS), "bootstrap_seed": BOOT_SEED,
            "truth": truth_out, "ranking": ranking_rows, "paired": pair_rows,
