@@ -342,6 +342,7 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
     from nasforge.evaluators.training import TrainingEvaluator
     from nasforge.oneshot.spos import SUPERNET_FILE
     from nasforge.results import Result
+    from nasforge.storage import Storage, get_storage
     from nasforge.study import Study, best_trial, plain_metrics
 
     report = progress or (lambda info: None)
@@ -351,15 +352,16 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
     if len(objs) > 1 and "objectives" in accepted_options(cls) and "objectives" not in sopts:
         sopts["objectives"] = [str(o) for o in objs]
     strat = STRATEGIES.create(searcher.search_strategy, sp, **sopts)
-    from nasforge.storage import Storage, get_storage
-
     file = str(Path(checkpoint_dir) / SUPERNET_FILE) if checkpoint_dir is not None else None
     config = {"seed": params["seed"], "task": tcfg, "oneshot": params, "supernet": file}
     # the storage is opened first, so a bad URL fails before any training; the study is made after training (its
     # evaluator is the trained supernet), so a run stopped during training has none yet and resuming creates it
-    if not isinstance(storage, Storage):
+    own_storage = not isinstance(storage, Storage)
+    if own_storage:
         storage = get_storage(storage)
     if not resume and storage.has_study(name):
+        if own_storage:
+            storage.close()
         raise ConfigError(f"study {name!r} already exists in the storage; resume it (--resume) or choose another "
                           f"study name")
     trained = None
@@ -417,6 +419,8 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
     finally:
         if st is not None:
             st.close()
+        elif own_storage:  # stopped before the study existed: the storage opened here is closed here
+            storage.close()
 
 
 # ----------------------------------------------------------------------------- summaries
