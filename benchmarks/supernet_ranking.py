@@ -78,7 +78,7 @@ TRUTH_SEEDS = (0, 1)
 ARCH_SEED = 2026
 BOOT_SEED = 13
 CONFIG_NAMES = ("spos", "spos-long", "spos-pada", "spos-pada-paths", "spos-pada-data", "fewshot-fixed", "fewshot-gm",
-                "fewshot-gm2")
+                "fewshot-gm2", "fewshot-fixed-lowlr", "fewshot-gm-lowlr")
 # (a, b, what): paired differences a - b
 COMPARISONS = (("fewshot-fixed", "spos-long", "few-shot (fixed) - one-shot at equal steps"),
                ("fewshot-gm", "spos-long", "few-shot (GM) - one-shot at equal steps"),
@@ -89,7 +89,10 @@ COMPARISONS = (("fewshot-fixed", "spos-long", "few-shot (fixed) - one-shot at eq
                ("spos-pada-paths", "spos", "PA&DA paths only - uniform"),
                ("spos-pada-data", "spos", "PA&DA data only - uniform"),
                ("spos-long", "spos", "one-shot E+5F - E epochs"),
-               ("fewshot-gm", "spos", "few-shot (GM) - its own parent (E epochs)"))
+               ("fewshot-gm", "spos", "few-shot (GM) - its own parent (E epochs)"),
+               ("fewshot-fixed-lowlr", "spos-long", "few-shot (fixed, child lr 0.01) - one-shot at equal steps"),
+               ("fewshot-gm-lowlr", "spos-long", "few-shot (GM, child lr 0.01) - one-shot at equal steps"),
+               ("fewshot-gm-lowlr", "fewshot-gm", "child lr 0.01 - 0.05 (GM)"))
 # rough one-thread seconds, used only to start long jobs first
 SEC_PER_SUPERNET_EPOCH = 0.9
 SEC_PER_TRAINING_EPOCH = 0.65
@@ -119,7 +122,11 @@ def configurations(E: int, F: int) -> dict[str, tuple[str, dict[str, Any], int]]
             "spos-pada-data": ("spos", {"epochs": E, "sampling": "pada", "pada_paths": False}, E),
             "fewshot-fixed": ("fewshot", {"epochs": E, "split": "fixed", "groups": 0, "child_epochs": F}, E + 5 * F),
             "fewshot-gm": ("fewshot", {"epochs": E, "split": "gm", "groups": 0, "child_epochs": F}, E + 5 * F),
-            "fewshot-gm2": ("fewshot", {"epochs": E, "split": "gm", "groups": 2, "child_epochs": F}, E + 2 * F)}
+            "fewshot-gm2": ("fewshot", {"epochs": E, "split": "gm", "groups": 2, "child_epochs": F}, E + 2 * F),
+            "fewshot-fixed-lowlr": ("fewshot", {"epochs": E, "split": "fixed", "groups": 0, "child_epochs": F,
+                                                "child_lr": 0.01}, E + 5 * F),
+            "fewshot-gm-lowlr": ("fewshot", {"epochs": E, "split": "gm", "groups": 0, "child_epochs": F,
+                                             "child_lr": 0.01}, E + 5 * F)}
 
 
 # ----------------------------------------------------------------------------- worker side

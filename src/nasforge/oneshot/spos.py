@@ -440,8 +440,9 @@ class SupernetTraining:
         total = len(batches) * epochs
         loss_sum, correct, seen = 0.0, 0, 0
         for step, (idx, w) in enumerate(batches):
-            lr = self.lr_min + (self.lr - self.lr_min) * 0.5 * (1 + math.cos(math.pi * (epoch * len(batches) + step)
-                                                                            / total))
+            lr_max = self.phase_lr(member)
+            lr = self.lr_min + (lr_max - self.lr_min) * 0.5 * (1 + math.cos(math.pi * (epoch * len(batches) + step)
+                                                                           / total))
             for g in self.opt.param_groups:
                 g["lr"] = lr
             xb, yb = t["X_train"][idx.to(t["device"])], t["y_train"][idx.to(t["device"])]
@@ -466,6 +467,10 @@ class SupernetTraining:
             correct += int((out.detach().argmax(1) == yb).sum())
             seen += len(idx)
         return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "lr": lr}
+
+    def phase_lr(self, member: int) -> float:
+        """The peak learning rate of the phase being trained (cosine-annealed to ``lr_min`` over it)."""
+        return self.lr
 
     def sample_arch(self, member: int) -> tuple[Architecture, float]:
         return self.sampler.sample(self.rng, self.groups[member])
@@ -547,8 +552,8 @@ class FewShot(SupernetTraining):
     name = "fewshot"
 
     def __init__(self, space: SearchSpace, task: Any, *, split: str = "gm", split_keys: Sequence[str] | None = None,
-                 n_splits: int = 1, groups: int = 0, child_epochs: int | None = None, gm_batches: int = 4,
-                 **options: Any) -> None:
+                 n_splits: int = 1, groups: int = 0, child_epochs: int | None = None, child_lr: float | None = None,
+                 gm_batches: int = 4, **options: Any) -> None:
         super().__init__(space, task, **options)
         self.split_mode = check_choice("split", split, SPLITS)
         self.split_keys = None if split_keys is None else [str(k) for k in split_keys]
@@ -559,14 +564,18 @@ class FewShot(SupernetTraining):
         self.child_epochs = max(1, self.epochs // 3) if child_epochs is None else \
             check_int("child_epochs", child_epochs, minimum=1)
         self.gm_batches = check_int("gm_batches", gm_batches, minimum=1)
+        self.child_lr = self.lr if child_lr is None else check_number("child_lr", child_lr, 0.0, low_open=True)
 
     def params(self) -> dict[str, Any]:
         return {**super().params(), "split": self.split_mode, "split_keys": self.split_keys,
                 "n_splits": self.n_splits, "groups": self.n_groups, "child_epochs": self.child_epochs,
-                "gm_batches": self.gm_batches}
+                "child_lr": self.child_lr, "gm_batches": self.gm_batches}
 
     def phases(self) -> list[tuple[str, int]]:
         return [("supernet", self.epochs), ("split", 0), ("members", self.child_epochs)]
+
+    def phase_lr(self, member: int) -> float:
+        return self.child_lr if len(self.members) > 1 else self.lr
 
     def split(self, progress: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
         """Choose the decisions to split and how to group their candidates; returns a JSON-able plan."""
