@@ -344,3 +344,12 @@ def test_a_run_stopped_during_training_resumes_and_a_finished_study_is_not_overw
     with pytest.raises(ConfigError, match="already exists"):
         api.oneshot("spos", task=TASK, space=SPACE, storage=db, checkpoint_dir=tmp_path / "other",
                     method_options=opts)
+
+
+def test_few_shot_fine_tunes_its_sub_supernets_at_child_lr() -> None:
+    info = []
+    FewShot(SPACE, TASK, split="fixed", child_epochs=2, child_lr=0.01, **OPTS).train(progress=info.append)
+    parent = [i["lr"] for i in info if i["phase"] == "supernet"]
+    children = [i["lr"] for i in info if i["phase"] == "members"]
+    assert parent[0] > 0.02 and len(children) == 10 and all(0 < lr <= 0.01 for lr in children)
+    assert FewShot(SPACE, TASK).params()["child_lr"] == 0.05  # the parent's rate unless given
