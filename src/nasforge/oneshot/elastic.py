@@ -471,25 +471,13 @@ class ElasticMobileNetSupernet(Supernet, _mobilenet_module("MobileNet")):  # typ
                             + parts[5:])
         return key
 
-    def subnet_state_dict(self, arch: Architecture, standalone: nn.Module) -> dict[str, torch.Tensor]:
-        """The state dict of ``standalone`` (``space.build(arch, task)``) from the shared weights: leading
-        channel slices, and the centre ``k x k`` crop of each depthwise kernel."""
-        mine = self.state_dict()
-        out = {}
-        for key, target in standalone.state_dict().items():
-            src = self.map_key(arch, {}, key)
-            if src not in mine:
-                raise KeyError(f"supernet {type(self).__name__} has no weight {src!r} for stand-alone {key!r}")
-            value = mine[src]
-            if src.endswith(".dw_conv.weight"):
-                k_max, k = value.shape[-1], target.shape[-1]
-                c0 = (k_max - k) // 2
-                value = value[..., c0:c0 + k, c0:c0 + k]
-            if value.dim() != target.dim() or any(t > v for t, v in zip(target.shape, value.shape)):
-                raise KeyError(f"supernet weight {src!r} of shape {tuple(value.shape)} cannot hold stand-alone "
-                               f"{key!r} of shape {tuple(target.shape)}")
-            out[key] = value[tuple(slice(0, n) for n in target.shape)].clone()
-        return out
+    def fit_weight(self, key: str, value: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """A depthwise kernel's centre ``k x k`` crop (the leading channels are sliced by the caller)."""
+        if key.endswith(".dw_conv.weight"):
+            k_max, k = value.shape[-1], shape[-1]
+            c0 = (k_max - k) // 2
+            return value[..., c0:c0 + k, c0:c0 + k]
+        return value
 
     # -- FLOPs ---------------------------------------------------------------------
     def _block_shapes(self) -> list[list[tuple[int, int, int, int, int]]]:

@@ -349,14 +349,17 @@ class Supernet(nn.Module):
             src = self.map_key(arch, path, key)
             if src not in mine:
                 raise KeyError(f"supernet {type(self).__name__} has no weight {src!r} for stand-alone {key!r}")
-            value = mine[src]
-            if value.shape != target.shape:
-                if value.dim() != target.dim() or any(t > v for t, v in zip(target.shape, value.shape)):
-                    raise KeyError(f"supernet weight {src!r} of shape {tuple(value.shape)} cannot hold stand-alone "
-                                   f"{key!r} of shape {tuple(target.shape)}")
-                value = value[tuple(slice(0, n) for n in target.shape)]
-            out[key] = value.clone()
+            value = self.fit_weight(src, mine[src], tuple(target.shape))
+            if value.dim() != target.dim() or any(t > v for t, v in zip(target.shape, value.shape)):
+                raise KeyError(f"supernet weight {src!r} of shape {tuple(value.shape)} cannot hold stand-alone "
+                               f"{key!r} of shape {tuple(target.shape)}")
+            out[key] = value[tuple(slice(0, n) for n in target.shape)].clone()
         return out
+
+    def fit_weight(self, key: str, value: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """The part of supernet weight ``key`` a stand-alone weight of ``shape`` takes, before its leading block is
+        sliced (the elastic supernet crops the centre of a depthwise kernel here); by default ``value``."""
+        return value
 
     def extract(self, arch: Architecture) -> nn.Module:
         """The stand-alone network of ``arch`` (``space.build``) with the weights it inherits from the supernet."""
