@@ -83,8 +83,8 @@ from nasforge.oneshot.supernet import (Supernet, atomic_save, bn_snapshot, check
 from nasforge.options import check_bool, check_choice, check_int, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
 
-__all__ = ["CollapseWarning", "DARTS", "DARTS2", "DifferentiableSearch", "GDAS", "OneShotOutcome", "ProxylessNAS", "SELECTIONS",
-           "build_supernet"]
+__all__ = ["CollapseWarning", "DARTS", "DARTS2", "DifferentiableSearch", "GDAS", "OneShotOutcome", "ProxylessNAS",
+           "SELECTIONS", "build_supernet"]
 
 SELECTIONS = ("magnitude", "pt")
 LR_SCHEDULES = ("cosine", "cosine-power", "constant")
@@ -325,8 +325,6 @@ class DifferentiableSearch:
     def _train_epoch(self, epoch: int, steps: int, total_steps: int) -> dict[str, Any]:
         t, sn = self.data, self.supernet
         sn.train()
-        self.state_epoch = epoch
-        self._set_mode(epoch)
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         n_train, n_val = len(t["y_train"]), len(t["y_val"])
         perm_t = torch.randperm(n_train, generator=gen).to(t["device"])
@@ -343,6 +341,7 @@ class DifferentiableSearch:
             for g in self.w_opt.param_groups:
                 g["lr"] = lr
             xt, yt, xv, yv = t["X_train"][idx], t["y_train"][idx], t["X_val"][vidx], t["y_val"][vidx]
+            self._set_mode(epoch)  # the architecture step's mode, then the weight step's
             self._arch_step(xt, yt, xv, yv, lr)
             self._weight_mode(epoch)
             out = sn(xt)
@@ -360,7 +359,10 @@ class DifferentiableSearch:
         return {"train_loss": loss_sum / max(seen, 1), "train_acc": 100.0 * correct / max(seen, 1), "lr": lr}
 
     def _weight_mode(self, epoch: int) -> None:
-        """The supernet's mode for the weight step (the DARTS family: the same as for the architecture step)."""
+        """The supernet's mode for the weight step: ``train_weighting`` where it differs from the architecture
+        step's (ProxylessNAS draws one path); the DARTS family keeps the mode it has."""
+        if self.train_weighting != self.weighting:
+            self.supernet.set_mixed(self.train_weighting, self._tau(epoch))
 
     def _arch_penalty(self) -> torch.Tensor | float:
         """A term added to the architecture step's loss (ProxylessNAS: the expected cost); none by default."""
@@ -368,7 +370,6 @@ class DifferentiableSearch:
 
     def _arch_step(self, xt: torch.Tensor, yt: torch.Tensor, xv: torch.Tensor, yv: torch.Tensor, lr: float) -> None:
         alphas = self.supernet.arch_parameters()
-        self._set_mode(self.state_epoch)
         if self.order == 2:
             grads = self._unrolled_grads(xt, yt, xv, yv, lr)
         else:
@@ -646,9 +647,6 @@ class ProxylessNAS(DifferentiableSearch):
     @property
     def train_weighting(self) -> str:
         return "sample"
-
-    def _weight_mode(self, epoch: int) -> None:
-        self.supernet.set_mixed("sample")
 
     @property
     def cost_used(self) -> str:
