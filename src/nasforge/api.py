@@ -182,7 +182,7 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
                               "trained on (when it was trained on an in-memory task)")
         ev = SupernetEvaluator(supernet, task=task, **dict(training_options or {}))
         sp, tk = ev.space, ev.task
-        config["task"] = getattr(ev.trained, "task_config", None) or {"name": tk.name}
+        config["task"] = ev.trained.task_config or {"name": tk.name}
         config["supernet"] = str(supernet)
         label = f"{tk.name}-{ev.trained.method}"
         evaluator = ev  # named like an evaluator search: <task>-<space>-<strategy>-s<seed>
@@ -376,7 +376,6 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
             trained = searcher.train(checkpoint_dir=checkpoint_dir, resume=resume and saved, progress=report)
             if file is not None:
                 trained.save(file, tcfg)
-        trained.path = file
         ev = SupernetEvaluator(trained, threads=searcher.threads)
         st = Study(sp, strat, ev, name=name, storage=storage, resume=resume and storage.has_study(name),
                    config=config, objectives=objs or None, constraints=cons or None)
@@ -411,10 +410,10 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
                                                         status=res.status, error=res.error), source="retrain")
                 report({"phase": "retrained", "arch": best.arch, "val_acc": chosen.value})
         metrics = plain_metrics(chosen.metrics)
-        metrics.update(train_seconds=getattr(trained, "train_seconds", None), members=len(trained),
+        metrics.update(train_seconds=trained.train_seconds, members=len(trained),
                        supernet=file, inherited_val_acc=best.value)
         return {"study": name, "number": chosen.number, "arch": chosen.arch, "val_acc": chosen.value,
-                "metrics": metrics, "history": list(getattr(trained, "history", [])), "space": sp.name,
+                "metrics": metrics, "history": list(trained.history), "space": sp.name,
                 "task": tk.name, "supernet": file, "best_search_trial": best.number}
     finally:
         if st is not None:

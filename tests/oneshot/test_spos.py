@@ -122,8 +122,8 @@ def test_pada_favours_candidates_with_large_gradients_and_reweights_them() -> No
     sn = build_supernet(SPACE, TASK)
     sampler = PathSampler(sn, "pada", floor=0.2)
     for _ in range(50):
-        sampler.update({"1<-0": 1}, {"1<-0": 10.0})
-        sampler.update({"1<-0": 2}, {"1<-0": 0.1})
+        sampler.update({"1<-0": 1}, 10.0)
+        sampler.update({"1<-0": 2}, 0.1)
     p = sampler.probabilities("1<-0")
     assert p[1] > 0.5 > p[2] and p.sum() == pytest.approx(1.0) and p.min() >= 0.2 / 5 - 1e-12
     rng = np.random.default_rng(0)

@@ -48,7 +48,7 @@ class SupernetEvaluator(Evaluator):
             self.path: str | None = str(supernet)
             self._trained = load_supernet(self.path, task=task, device=device)
         else:
-            self.path = getattr(supernet, "path", None)
+            self.path = supernet.path
             self._trained = supernet
         self.space = self._trained.space
         self.task = self._trained.task

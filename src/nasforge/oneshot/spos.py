@@ -98,19 +98,28 @@ class TrainedSupernet:
     belongs to the one sub-supernet whose groups contain its candidate on every split decision (one
     supernet: no groups, it holds everything). :meth:`score` is the validation accuracy (%) of a
     sub-network with inherited weights, BatchNorm recalibrated on training batches.
+
+    ``task_config`` is what :func:`nasforge.api.load_task` rebuilds the task from (None for an in-memory
+    task); ``history`` and ``train_seconds`` describe the training; ``path`` is the file it was saved to
+    or loaded from (None until then).
     """
 
     def __init__(self, space: SearchSpace, task: Any, members: Sequence[Supernet],
                  groups: Sequence[Mapping[str, Sequence[int]]] | None = None, *, method: str = "spos",
                  params: Mapping[str, Any] | None = None, kind: str | None = None, recalibrate: bool = True,
-                 calib_batches: int = 4, device: str = "cpu") -> None:
+                 calib_batches: int = 4, device: str = "cpu", task_config: Mapping[str, Any] | None = None,
+                 history: Sequence[Mapping[str, Any]] = (), train_seconds: float | None = None,
+                 tensors: dict[str, Any] | None = None) -> None:
         self.space, self.task, self.members = space, task, list(members)
         self.groups = [{k: tuple(int(i) for i in v) for k, v in g.items()} for g in (groups or [{}])]
         if len(self.groups) != len(self.members):
             raise ValueError(f"{len(self.members)} supernets but {len(self.groups)} groups")
         self.method, self.params, self.kind = method, dict(params or {}), kind
         self.recalibrate, self.calib_batches, self.device = recalibrate, int(calib_batches), device
-        self._tensors: dict[str, Any] | None = None
+        self.task_config = None if task_config is None else dict(task_config)
+        self.history, self.train_seconds = [dict(h) for h in history], train_seconds
+        self.path: str | None = None
+        self._tensors = tensors
 
     def __len__(self) -> int:
         return len(self.members)
@@ -143,14 +152,17 @@ class TrainedSupernet:
 
     def save(self, path: str | os.PathLike[str], task_config: Mapping[str, Any] | None = None) -> Path:
         """Write the supernet(s) to ``path`` (atomically) with what :func:`load_supernet` needs to rebuild
-        them: the space and its options, the task's configuration (``api.task_config``), the method."""
+        them: the space and its options, the task's configuration (``task_config``, by default the one it
+        was made with; ``api.task_config``), the method."""
+        if task_config is not None:
+            self.task_config = dict(task_config)
         blob = {"format": FORMAT, "method": self.method, "params": self.params, "kind": self.kind,
-                "space": self.space.name, "space_params": self.space.get_params(),
-                "task": dict(task_config) if task_config is not None else None, "groups": self.groups,
-                "recalibrate": self.recalibrate, "calib_batches": self.calib_batches,
+                "space": self.space.name, "space_params": self.space.get_params(), "task": self.task_config,
+                "groups": self.groups, "recalibrate": self.recalibrate, "calib_batches": self.calib_batches,
                 "members": [m.state_dict() for m in self.members]}
         path = Path(path)
         atomic_save(path, blob)
+        self.path = str(path)
         return path
 
 
@@ -177,8 +189,8 @@ def load_supernet(path: str | os.PathLike[str], task: Any = None, device: str = 
         members.append(sn.to(resolve_device(device)))
     out = TrainedSupernet(space, task, members, blob["groups"], method=blob["method"], params=blob["params"],
                           kind=blob["kind"], recalibrate=blob["recalibrate"], calib_batches=blob["calib_batches"],
-                          device=device)
-    out.task_config = blob["task"]  # type: ignore[attr-defined]
+                          device=device, task_config=blob["task"])
+    out.path = str(path)
     return out
 
 
@@ -189,8 +201,8 @@ class PathSampler:
 
     ``sample(rng, allowed)`` returns ``(arch, weight)``: ``allowed`` restricts some decisions to some
     candidates (a few-shot sub-supernet); ``weight`` is the loss weight that keeps PA&DA's gradient
-    unbiased (1 for the uniform samplings). ``update(path, norms)`` feeds PA&DA, per used decision, the
-    gradient norm of the step whose path held that candidate.
+    unbiased (1 for the uniform samplings). ``update(path, norm)`` feeds PA&DA the gradient norm of a step
+    that trained ``path``: every candidate on it is credited with it.
     """
 
     def __init__(self, supernet: Supernet, mode: str = "uniform-op", floor: float = 0.3,
@@ -245,10 +257,11 @@ class PathSampler:
             self.last_weight = ratio / self.ratio_mean
         return arch, self.last_weight
 
-    def update(self, path: Mapping[str, int], norms: Mapping[str, float]) -> None:
+    def update(self, path: Mapping[str, int], norm: float) -> None:
+        if not math.isfinite(norm):
+            return
         for key, i in path.items():
-            if key in norms and math.isfinite(norms[key]):
-                self.norms[key][i] = self.momentum * self.norms[key][i] + (1 - self.momentum) * max(norms[key], 1e-8)
+            self.norms[key][i] = self.momentum * self.norms[key][i] + (1 - self.momentum) * max(norm, 1e-8)
 
 
 def candidate_parameters(supernet: Supernet) -> dict[str, list[list[torch.nn.Parameter]]]:
@@ -381,9 +394,9 @@ class SupernetTraining:
                 state["phase"] += 1
                 save()
                 continue
-            members = range(len(self.members)) if what == "members" else [0]
+            members = list(range(len(self.members))) if what == "members" else [0]
             while state["member"] < len(members):
-                m = list(members)[state["member"]]
+                m = members[state["member"]]
                 while state["epoch"] < epochs:
                     t0 = time.perf_counter()
                     info = self._train_epoch(m, state["epoch"], epochs)
@@ -396,17 +409,14 @@ class SupernetTraining:
                 state["member"] += 1
                 state["epoch"] = 0
                 if state["member"] < len(members):
-                    self._new_optimizer(list(members)[state["member"]])
+                    self._new_optimizer(members[state["member"]])
             state["phase"] += 1
             state["member"], state["epoch"] = 0, 0
             save()
-        trained = TrainedSupernet(self.space, self.task, self.members, self.groups, method=self.name,
-                                  params=self.params(), kind=self.kind, recalibrate=self.recalibrate_bn,
-                                  calib_batches=self.calib_batches, device=self.device)
-        trained._tensors = self.data
-        trained.history = list(state["history"])  # type: ignore[attr-defined]
-        trained.train_seconds = elapsed0 + time.perf_counter() - start  # type: ignore[attr-defined]
-        return trained
+        return TrainedSupernet(self.space, self.task, self.members, self.groups, method=self.name,
+                               params=self.params(), kind=self.kind, recalibrate=self.recalibrate_bn,
+                               calib_batches=self.calib_batches, device=self.device, history=state["history"],
+                               train_seconds=elapsed0 + time.perf_counter() - start, tensors=self.data)
 
     def prepare(self) -> None:
         """Called once the supernet is built, before any checkpoint is read (a subclass adds its parameters)."""
@@ -455,8 +465,7 @@ class SupernetTraining:
             if self.sampling == "pada" and self.pada_paths:
                 # the path's gradient norm (before the importance weight scaled it) is credited to each of its
                 # operations, parameter-free ones included (PA&DA: sampling in proportion to the path's norm)
-                path = sn.path_of(arch)
-                self.sampler.update(path, {k: norm / max(self.sampler.last_weight, 1e-12) for k in path})
+                self.sampler.update(sn.path_of(arch), norm / max(self.sampler.last_weight, 1e-12))
             if self.sampling == "pada" and self.pada_data:
                 with torch.no_grad():
                     err = torch.softmax(out.detach(), 1)
