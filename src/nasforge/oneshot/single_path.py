@@ -83,10 +83,12 @@ class SinglePathNAS(SupernetTraining):
         self.blocks = [f"s{s}.b{b}" for s in range(len(self.space.stages)) for b in range(int(self.space.max_depth))]
         self.thresholds = nn.ParameterDict()
         self.reference: dict[str, torch.Tensor] = {}
+        self.block_groups = {key: self._groups(key) for key in self.blocks}  # read every step: listed once
+        self._rings: dict[tuple[int, int, int], torch.Tensor] = {}
         dev = self.data["device"]
         for key in self.blocks:
             block = sn.block(key)  # type: ignore[attr-defined]
-            groups = self._groups(key)
+            groups = self.block_groups[key]
             with torch.no_grad():
                 self.reference[key] = torch.stack([self._group_power(key, g).detach() for g in groups]) \
                     if groups else torch.zeros(0, device=dev)
@@ -113,10 +115,13 @@ class SinglePathNAS(SupernetTraining):
         kind, lo, hi = group
         if kind == "kernel":
             k_max = block.k_max
-            outer = torch.zeros(k_max, k_max, dtype=w.dtype, device=w.device)
-            c0, c1 = (k_max - hi) // 2, (k_max - lo) // 2
-            outer[c0:c0 + hi, c0:c0 + hi] = 1.0
-            outer[c1:c1 + lo, c1:c1 + lo] = 0.0
+            outer = self._rings.get((k_max, lo, hi))
+            if outer is None:  # the ring between the centred lo x lo and hi x hi squares, made once
+                outer = torch.zeros(k_max, k_max, dtype=w.dtype, device=w.device)
+                c0, c1 = (k_max - hi) // 2, (k_max - lo) // 2
+                outer[c0:c0 + hi, c0:c0 + hi] = 1.0
+                outer[c1:c1 + lo, c1:c1 + lo] = 0.0
+                self._rings[(k_max, lo, hi)] = outer
             return (w.pow(2) * outer).sum() / (outer.sum() * w.shape[0])
         return w[lo:hi].pow(2).mean()
 
@@ -129,7 +134,7 @@ class SinglePathNAS(SupernetTraining):
             name = key.replace(".", "_")
             t = self.thresholds[name]
             vals: dict[str, list[torch.Tensor]] = {"kernel": [], "expand": [], "keep": []}
-            for i, group in enumerate(self._groups(key)):
+            for i, group in enumerate(self.block_groups[key]):
                 v = self._group_power(key, group) / self.reference[key][i].clamp_min(1e-12)
                 soft = torch.sigmoid((v - t[i]) / self.temperature)
                 hard = (v > t[i]).to(soft.dtype)
