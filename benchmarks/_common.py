@@ -340,3 +340,10 @@ def fmt_mean_se(m: float | None, se: float | None = math.nan, nd: int = 2) -> st
     if m is None or math.isnan(m):
         return "-"
     return f"{m:.{nd}f}" if se is None or math.isnan(se) else f"{m:.{nd}f} +- {se:.{nd}f}"
+
+
+def add_snapshot_option(parser: Any) -> None:
+    """``--snapshot-commit``: the commit the frozen copy of ``src/`` was archived from (see :func:`code_record`)."""
+    parser.add_argument("--snapshot-commit", default=None,
+                        help="the commit the frozen copy of src/ was archived from (recorded, checked against the "
+                             "imported package's digest); the checkout's HEAD may move during the run")

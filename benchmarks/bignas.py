@@ -42,8 +42,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import (code_record, command_line, fmt_mean_se, machine, mean_se, new_code, retrain_archs,  # _common.py
-                     run_alone, stamped_log, write_json)
+from _common import (  # _common.py
+    add_snapshot_option, code_record, command_line, fmt_mean_se, machine, mean_se, new_code, retrain_archs,
+    run_alone, stamped_log, write_json)
 
 TASK = "mnist1d"
 SPACE_OPTIONS: dict[str, Any] = {"width_mult": 0.5, "max_depth": 2, "stages": [[16, 1], [24, 2], [40, 2]],
@@ -192,9 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="how many of them are trained from scratch (--short-epochs; default 30)")
     p.add_argument("--random-seed", type=int, default=0, help="seed of the random sub-networks (default 0)")
     p.add_argument("--train-seed", type=int, default=0, help="training seed of every from-scratch run (default 0)")
-    p.add_argument("--snapshot-commit", default=None,
-                   help="the commit the frozen copy of src/ was archived from (recorded, checked against the "
-                        "imported package's digest); the checkout's HEAD may move during the run")
+    add_snapshot_option(p)
     p.add_argument("--quick", action="store_true", help="smoke run: 1 seed, 1 epoch, 10 trials, 5 random")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/bignas.json; with --quick "
                                                "benchmarks/results/bignas_quick.json)")

@@ -52,8 +52,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import (code_record, command_line, machine, new_code, run_alone, stamped_log,  # benchmarks/_common.py
-                     write_json)
+from _common import (  # benchmarks/_common.py
+    add_snapshot_option, code_record, command_line, machine, new_code, run_alone, stamped_log, write_json)
 
 TASK = "mnist1d"
 BASE_OPTIONS: dict[str, Any] = {"width_mult": 0.25, "max_depth": 2, "head_channels": 64}
@@ -192,9 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=3, help="repetitions, interleaved (default 3)")
     p.add_argument("--train-examples", type=int, default=3500, help="training examples of the epoch (default all)")
     p.add_argument("--seed", type=int, default=0, help="method seed (default 0)")
-    p.add_argument("--snapshot-commit", default=None,
-                   help="the commit the frozen copy of src/ was archived from (recorded, checked against the "
-                        "imported package's digest); the checkout's HEAD may move during the run")
+    add_snapshot_option(p)
     p.add_argument("--quick", action="store_true", help="smoke run: c1, c6, c18, 1 repeat, 256 examples")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/binarisation_memory.json; "
                                                "with --quick binarisation_memory_quick.json)")
