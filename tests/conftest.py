@@ -84,3 +84,12 @@ def nbgraph_classes():
         return groups
 
     return classes
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_latency_cache(tmp_path_factory):
+    """Latency measurements of the tests go to a cache file of their own, never the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("NASFORGE_CACHE_DIR", str(tmp_path_factory.mktemp("nasforge-cache")))
+    yield
+    mp.undo()

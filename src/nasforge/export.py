@@ -7,13 +7,19 @@ rebuilds the module from the genotype and loads the weights, so a checkpoint
 needs no pickled code. :func:`export_checkpoint` adds ``model.ts``
 (TorchScript, traced) and ``model.onnx``; the ONNX file is checked by running
 it with ONNX Runtime on the same input as PyTorch and comparing the outputs.
+
+:func:`to_onnx` turns any module into ONNX bytes (what the export, latency
+measurement through ONNX Runtime and quantisation share) and
+:func:`quantize_onnx` makes a post-training int8 model of such bytes with ONNX
+Runtime's static quantisation (QDQ format, per-channel weights, activation
+ranges calibrated on inputs you give).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -25,15 +31,6 @@ WEIGHTS = "model.pt"
 TORCHSCRIPT = "model.ts"
 ONNX = "model.onnx"
 MANIFEST = "export.json"
-
-
-def _shape_task(name: str, input_shape: tuple[int, ...], num_classes: int, classes: tuple[str, ...] = ()) -> Any:
-    """A Task with no samples: all ``space.build`` needs (input shape, class count)."""
-    from nasforge.data.task import Task
-
-    x = np.zeros((0, *input_shape), dtype=np.float32)
-    y = np.zeros(0, dtype=np.int64)
-    return Task(name, x, y, x, y, x, y, num_classes, tuple(classes))
 
 
 def save_checkpoint(out_dir: str | Path, space: SearchSpace, arch: Architecture, task: Any, model: Any,
@@ -78,13 +75,14 @@ def load_model(ckpt_dir: str | Path, device: str = "cpu") -> Any:
     """Rebuild the module from ``genotype.json`` and load ``model.pt``; returned in eval mode."""
     import torch
 
+    from nasforge.data.task import Task
     from nasforge.registry import create_space
 
     g = read_genotype(ckpt_dir)
     space = create_space(g["space"], **g["space_params"])
     arch = space.from_json(json.dumps({"space": g["space"], "choices": g["arch"]}))
     t = g["task"]
-    model = space.build(arch, _shape_task(t["name"], tuple(t["input_shape"]), t["num_classes"], t["classes"]))
+    model = space.build(arch, Task.shape_only(t["name"], t["input_shape"], t["num_classes"], tuple(t["classes"])))
     weights = Path(ckpt_dir) / WEIGHTS
     try:
         state = torch.load(weights, map_location=device, weights_only=True)
@@ -95,6 +93,76 @@ def load_model(ckpt_dir: str | Path, device: str = "cpu") -> Any:
         raise ExportError(f"cannot load {weights}: {type(exc).__name__}: {str(exc).splitlines()[0]}; the "
                           f"checkpoint is damaged or does not match {ckpt_dir}/{GENOTYPE}") from None
     return model.to(device).eval()
+
+
+def to_onnx(model: Any, input_shape: Sequence[int], batch_size: int | None = 1) -> bytes:
+    """``model`` (eval mode, no gradients) exported to ONNX bytes for inputs of ``(batch_size, *input_shape)``.
+
+    ``batch_size=None`` makes the batch dimension dynamic (as in the exported files); a fixed batch
+    lets ONNX Runtime plan memory for exactly that shape (what latency measurement wants). Uses the
+    TorchScript-based exporter (no extra dependencies); the model's train/eval mode is restored.
+    """
+    import io
+
+    import torch
+
+    p = next(model.parameters(), None)
+    x = torch.zeros((batch_size or 1, *input_shape), device=p.device if p is not None else "cpu")
+    was = model.training
+    model.eval()
+    buf = io.BytesIO()
+    dynamic = {"input": {0: "batch"}, "logits": {0: "batch"}} if batch_size is None else None
+    try:
+        with torch.no_grad():
+            torch.onnx.export(model, (x,), buf, input_names=["input"], output_names=["logits"],
+                              dynamic_axes=dynamic, dynamo=False)
+    finally:
+        model.train(was)
+    return buf.getvalue()
+
+
+def quantize_onnx(model: bytes | str | Path, calibration: Iterable[np.ndarray], per_channel: bool = True) -> bytes:
+    """Post-training static int8 quantisation of an ONNX model (bytes or a file) with ONNX Runtime.
+
+    ``calibration`` yields input batches (float32 arrays of the model's input shape) from which
+    activation ranges are taken (min-max); weights are quantised per output channel when
+    ``per_channel``. The result uses the QDQ format (quantise/dequantise pairs that ONNX Runtime's CPU
+    provider fuses into int8 kernels) and is returned as bytes. Needs ``nasforge[export]``.
+    """
+    import tempfile
+
+    try:
+        import onnx
+        from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    except ImportError as exc:
+        raise ImportError("int8 quantisation needs onnx and onnxruntime: pip install 'nasforge[export]'") from exc
+
+    proto = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(str(model))
+    name = proto.graph.input[0].name
+    batches = [np.ascontiguousarray(b, dtype=np.float32) for b in calibration]
+    if not batches:
+        raise ExportError("int8 quantisation needs at least one calibration batch; got none")
+
+    class _Reader(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self) -> None:
+            self._it = iter(batches)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            b = next(self._it, None)
+            return None if b is None else {name: b}
+
+    with tempfile.TemporaryDirectory(prefix="nasforge-int8-") as tmp:
+        out = Path(tmp) / "model.int8.onnx"
+        import logging
+
+        quiet = logging.getLogger().level
+        logging.getLogger().setLevel(max(quiet, logging.ERROR))  # ORT logs a pre-processing hint per call
+        try:
+            quantize_static(proto, str(out), _Reader(), quant_format=QuantFormat.QDQ, per_channel=per_channel,
+                            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8)
+        finally:
+            logging.getLogger().setLevel(quiet)
+        return out.read_bytes()
 
 
 def export_checkpoint(ckpt_dir: str | Path, out_dir: str | Path | None = None, batch: int = 4,

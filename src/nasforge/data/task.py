@@ -34,6 +34,15 @@ class Task:
     metric: str = "accuracy"
     info: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def shape_only(cls, name: str, input_shape: Any, num_classes: int, classes: tuple[str, ...] = ()) -> "Task":
+        """A task without examples that only says the input shape and class count: what building a
+        network needs (export, hardware measurements, latency tables)."""
+        shape = tuple(int(d) for d in input_shape)
+        x = np.zeros((0, *shape), dtype=np.float32)
+        y = np.zeros(0, dtype=np.int64)
+        return cls(name, x, y, x, y, x, y, int(num_classes), tuple(classes))
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.X_train.shape[1:])

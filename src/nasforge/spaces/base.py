@@ -122,6 +122,9 @@ class SearchSpace:
     name: str = "space"
     #: rejection-sampling attempts before giving up on finding a valid architecture
     max_tries: int = 10_000
+    #: class names of the modules a latency lookup table profiles as one unit each (the operations a
+    #: choice selects); every other leaf module is a unit of its own (:mod:`nasforge.evaluators.hardware.models`)
+    latency_units: tuple[str, ...] = ()
 
     def __init__(self, choices: Sequence[Choice], name: str | None = None) -> None:
         if name is not None:

@@ -88,6 +88,7 @@ class DartsSpace(SearchSpace):
     """
 
     name = "darts"
+    latency_units = ("SepConv", "DilConv", "ReLUConvBN", "FactorizedReduce", "Pool")
 
     def __init__(self, C: int = 16, layers: int = 8, stem_multiplier: int = 3, drop_path: float = 0.0,
                  distinct_cells: bool = False) -> None:

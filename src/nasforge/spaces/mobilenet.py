@@ -132,6 +132,7 @@ class MobileNetSpace(SearchSpace):
     """
 
     name = "mobilenet"
+    latency_units = ("MBConv",)
 
     def __init__(self, width_mult: float = 1.0, max_depth: int = 4,
                  stages: Sequence[tuple[int, int]] = DEFAULT_STAGES, dropout: float = 0.0,

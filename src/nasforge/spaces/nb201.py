@@ -143,6 +143,7 @@ class NB201Space(SearchSpace):
     """
 
     name = "nb201"
+    latency_units = ("ReLUConvBN", "Pool", "ResNetBasicBlock")
 
     def __init__(self, C: int = 16, N: int = 5) -> None:
         self.C = C
