@@ -21,8 +21,8 @@ from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical, integer, repeat
 from nasforge.strategies.base import Strategy
 
-__all__ = ["check_evaluator", "check_space", "check_strategy", "check_supernet", "count_target_found", "fake_scorer",
-           "hidden_target_space", "linear_evaluator", "toy_space"]
+__all__ = ["check_evaluator", "check_hardware_model", "check_space", "check_strategy", "check_supernet",
+           "count_target_found", "fake_scorer", "hidden_target_space", "linear_evaluator", "toy_space"]
 
 StrategyFactory = Callable[[SearchSpace, int], Strategy]
 Evaluate = Callable[[Architecture], Result]
@@ -482,6 +482,41 @@ def check_evaluator(evaluator: Any, space: SearchSpace, n: int = 3, seed: int = 
             raise _fail(who, "cost", f"declares a cost but reported {res.cost} for {arch}")
         if fid is not None and res.fidelity != fid:
             raise _fail(who, "fidelity", f"asked for {fid}, the result says {res.fidelity}")
+
+
+def check_hardware_model(model: Any, space: SearchSpace, task: Any, n: int = 3, seed: int = 0) -> None:
+    """Assert that a hardware model (:mod:`nasforge.evaluators.hardware.models`) keeps its contract on
+    ``space`` and ``task``: a JSON-able description that preparing does not change, finite non-negative
+    latencies with or without the built network, the same answer when asked twice, and a pickled copy
+    (what a worker process gets) that answers too. Raises AssertionError naming the property."""
+    import json
+    import pickle
+
+    from nasforge.evaluators.hardware.models import build_network
+
+    who = f"hardware model {getattr(model, 'name', type(model).__name__)!r}"
+    desc = model.describe()
+    try:
+        json.dumps(desc)
+    except TypeError as exc:
+        raise _fail(who, "describe", f"not JSON-serialisable: {exc}") from None
+    model.prepare(space, task)
+    if model.describe() != desc:
+        raise _fail(who, "describe", "prepare() changed the description (it must hold settings, not results)")
+    rng = np.random.default_rng(seed)
+    archs = [space.sample(rng) for _ in range(n)]
+    values = [model.latency(space, a, task) for a in archs]
+    for a, v in zip(archs, values):
+        if not (isinstance(v, float) and np.isfinite(v) and v >= 0):
+            raise _fail(who, "latency", f"{v!r} for {space.to_string(a)}; expected a finite float >= 0 (ms)")
+    again = model.latency(space, archs[0], task, build_network(space, archs[0], task))
+    if again != values[0]:
+        raise _fail(who, "latency", f"asked twice for {space.to_string(archs[0])}: {values[0]} then {again}")
+    clone = pickle.loads(pickle.dumps(model))
+    clone.prepare(space, task)
+    v = clone.latency(space, archs[0], task)
+    if not (isinstance(v, float) and np.isfinite(v) and v >= 0):
+        raise _fail(who, "pickle", f"a pickled copy answered {v!r}")
 
 
 def check_supernet(space: SearchSpace, task: Any, n: int = 3, seed: int = 0, atol: float = 1e-5,

@@ -22,13 +22,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from nasforge.evaluators import hardware
 from nasforge.evaluators.base import Capabilities, Evaluator, FidelityRange
 from nasforge.evaluators.hardware import count_flops, count_params, resolve_device
+from nasforge.evaluators.hardware.models import HardwareModel, make_hardware
 from nasforge.options import check_choice, check_int, check_number
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace
@@ -92,8 +93,14 @@ class TrainingEvaluator(Evaluator):
     (seconds per trial, None for none), ``measure_latency``, ``threads`` (torch threads
     while training and evaluating; None keeps torch's setting, which in a worker process
     of a :class:`~nasforge.executors.ProcessExecutor` is already cores / workers).
-    Latency (``latency_ms``) is measured at batch 1 on one thread, so it does not
-    depend on what else the machine is doing with its other cores.
+
+    Latency (``latency_ms``, when ``measure_latency``) comes from the hardware model
+    ``hardware`` (:mod:`nasforge.evaluators.hardware.models`: ``measured``, the default,
+    ``lut`` or ``predictor``, with ``hardware_options`` such as ``backend``, ``threads``,
+    ``batch_size``; or a :class:`~nasforge.evaluators.hardware.models.HardwareModel`). By
+    default it is measured with eager PyTorch at batch 1 on one thread on the training
+    device, so it does not depend on what else the machine does with its other cores,
+    and cached per architecture.
     """
 
     objective = "val_acc"
@@ -103,14 +110,22 @@ class TrainingEvaluator(Evaluator):
     def __init__(self, task: Any, space: SearchSpace, epochs: int = 10, batch_size: int = 64,
                  optimizer: str = "sgd", lr: float = 0.05, weight_decay: float = 5e-4,
                  label_smoothing: float = 0.0, schedule: str = "cosine", seed: int = 0, device: str = "auto",
-                 time_limit: float | None = None, measure_latency: bool = True, threads: int | None = None) -> None:
+                 time_limit: float | None = None, measure_latency: bool = True, threads: int | None = None,
+                 hardware: Any = "measured", hardware_options: Mapping[str, Any] | None = None) -> None:
         self.task, self.space = task, space
         self.epochs, self.batch_size, self.optimizer, self.lr = epochs, batch_size, optimizer, lr
         self.weight_decay, self.label_smoothing, self.schedule, self.seed = weight_decay, label_smoothing, schedule, seed
         self.device, self.time_limit, self.measure_latency = device, time_limit, measure_latency
         self.threads = threads
+        self.hardware_options = dict(hardware_options or {})
         self._validate()
         self._tensors: dict[str, Any] | None = None
+        # the default is left out of describe(), so studies recorded before hardware models resume unchanged
+        self._default_hw = isinstance(hardware, str) and hardware == "measured" and not self.hardware_options
+        if isinstance(hardware, HardwareModel):
+            self.hardware = make_hardware(hardware, self.hardware_options)
+        else:
+            self.hardware = make_hardware(hardware, {"device": str(resolve_device(device)), **self.hardware_options})
 
     def _validate(self) -> None:
         check_int("epochs", self.epochs, minimum=1)
@@ -136,14 +151,18 @@ class TrainingEvaluator(Evaluator):
                             reports_cost=True, metrics=metrics + ("wall_seconds",))
 
     def prepare(self) -> None:
-        """Build one sampled architecture, so a space that cannot serve this task fails before any trial."""
+        """Build one sampled architecture, so a space that cannot serve this task fails before any trial;
+        then let the hardware model prepare (a lookup table profiles, a predictor adapts)."""
         self.space.build(self.space.sample(np.random.default_rng(0)), self.task)
+        if self.measure_latency:
+            self.hardware.prepare(self.space, self.task)
 
     def describe(self) -> dict[str, Any]:
         return {"evaluator": "training", "task": self.task.name, "space_params": self.space.get_params(),
                 "epochs": self.epochs, "batch_size": self.batch_size, "optimizer": self.optimizer, "lr": self.lr,
                 "weight_decay": self.weight_decay, "label_smoothing": self.label_smoothing,
-                "schedule": self.schedule, "seed": self.seed, "objective": self.objective, "report": self.report}
+                "schedule": self.schedule, "seed": self.seed, "objective": self.objective, "report": self.report,
+                **({"hardware": self.hardware.describe()} if self.measure_latency and not self._default_hw else {})}
 
     # -- data ---------------------------------------------------------------------
     def tensors(self) -> dict[str, Any]:
@@ -235,8 +254,7 @@ class TrainingEvaluator(Evaluator):
             "train_seconds": outcome.seconds,
         }
         if self.measure_latency:
-            lat = hardware.measure_latency(model, self.task.input_shape, device=t["device"], threads=1)
-            metrics["latency_ms"] = lat.median_ms
+            metrics["latency_ms"] = self.hardware.latency(self.space, arch, self.task, model)
         metrics["wall_seconds"] = time.perf_counter() - start
         return Result(metrics=metrics, value=val, cost=metrics["wall_seconds"], fidelity=float(epochs))
 
@@ -255,13 +273,12 @@ def train_final(evaluator: TrainingEvaluator, arch: Architecture, epochs: int | 
     with hardware.torch_threads(evaluator.threads):
         outcome = evaluator.fit(arch, X, y, ep)
     model = outcome.model
-    lat = hardware.measure_latency(model, evaluator.task.input_shape, device=t["device"], threads=1)
     metrics = {
         "test_acc": accuracy(model, t["X_test"], t["y_test"]),
         "train_loss_curve": outcome.loss_curve,
         "params": count_params(model),
         "flops": count_flops(model, evaluator.task.input_shape),
-        "latency_ms": lat.median_ms,
+        "latency_ms": evaluator.hardware.latency(evaluator.space, arch, evaluator.task, model),
         "epochs": ep,
         "train_seconds": outcome.seconds,
     }

@@ -35,7 +35,7 @@ class HardwareEvaluator(Evaluator):
 
     def __init__(self, space: SearchSpace, input_shape: Sequence[int], num_classes: int,
                  metrics: Sequence[str] = ("params", "flops", "latency_ms"), batch_size: int = 1,
-                 warmup: int = 5, repeats: int = 20, threads: int | None = 1, device: str = "cpu",
+                 warmup: int = 5, repeats: int = 20, threads: int | None = None, device: str = "cpu",
                  seed: int = 0, hardware: str | HardwareModel = "measured", backend: str = "torch",
                  hardware_options: Mapping[str, Any] | None = None) -> None:
         self.space, self.input_shape, self.num_classes, self.metrics = space, input_shape, num_classes, metrics
@@ -43,11 +43,16 @@ class HardwareEvaluator(Evaluator):
         self.device, self.seed, self.backend = device, seed, backend
         self.hardware_options = dict(hardware_options or {})
         self._validate()
+        # the default is left out of describe(), so studies recorded before hardware models resume unchanged
+        self._default_hw = hardware == "measured" and backend == "torch" and not self.hardware_options
         if isinstance(hardware, HardwareModel):
             self.hardware = make_hardware(hardware)
         else:
+            import torch
+
             opts = {"backend": backend, "batch_size": batch_size, "warmup": warmup, "repeats": repeats,
-                    "threads": threads or 1, "device": str(resolve_device(device)), **self.hardware_options}
+                    "threads": threads or torch.get_num_threads(), "device": str(resolve_device(device)),
+                    **self.hardware_options}
             self.hardware = make_hardware(hardware, opts)
         if "latency_iqr_ms" in self._names and not isinstance(self.hardware, MeasuredLatency):
             raise ConfigError(f"HardwareEvaluator: latency_iqr_ms is the spread of a measurement; hardware model "
@@ -128,7 +133,7 @@ class HardwareEvaluator(Evaluator):
                 "input_shape": [int(d) for d in self.input_shape], "num_classes": int(self.num_classes),
                 "metrics": list(self._names), "batch_size": self.batch_size, "warmup": self.warmup,
                 "repeats": self.repeats, "threads": self.threads, "device": self.device, "seed": self.seed,
-                "backend": self.backend, "hardware": self.hardware.describe(),
+                **({} if self._default_hw else {"hardware": self.hardware.describe()}),
                 "objective": self.objective, "report": self.report}
 
 

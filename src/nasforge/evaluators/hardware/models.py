@@ -124,7 +124,7 @@ class HardwareModel:
                 "max_spread": self.max_spread, "attempts": self.attempts}
 
     def describe(self) -> dict[str, Any]:
-        """The model's name and settings, as recorded in a study's configuration."""
+        """The model's name and settings (never what it learned), as recorded in a study's configuration."""
         return {"hardware": self.name, **self.settings()}
 
     def __getstate__(self) -> dict[str, Any]:
@@ -409,9 +409,9 @@ class LatencyTable(HardwareModel):
         self.prepare(space, task)
         return max(self.scale * self.summed(space, arch, task, model) + self.constant, 0.0)
 
-    def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "entries": len(self.table), "fitted_scale": self.scale,
-                "fitted_constant_ms": self.constant}
+    def state(self) -> dict[str, Any]:
+        """What profiling and fitting found: the number of table entries, the fitted scale and constant."""
+        return {"entries": len(self.table), "fitted_scale": self.scale, "fitted_constant_ms": self.constant}
 
 
 def make_hardware(hardware: Any = "measured", options: Mapping[str, Any] | None = None) -> HardwareModel:
