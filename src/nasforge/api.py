@@ -141,7 +141,7 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
            benchmark_options: Mapping[str, Any] | None = None, training_options: Mapping[str, Any] | None = None,
            task_options: Mapping[str, Any] | None = None, proxy_options: Mapping[str, Any] | None = None,
            callbacks: Iterable[Callable[[Any, TrialRecord], None]] = (), run: bool = True,
-           supernet: str | os.PathLike[str] | None = None) -> Any:
+           supernet: str | os.PathLike[str] | None = None, derived: str | Sequence[Any] | None = None) -> Any:
     """Search a tabular benchmark, or train candidates on a task, and return the :class:`~nasforge.study.Study`.
 
     Exactly one of ``benchmark`` (a registered name or a benchmark object), ``task`` (``digits``,
@@ -158,7 +158,9 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     ``resume`` continues an existing study (an error if there is none); ``load_if_exists`` continues it
     when it exists and creates it otherwise; ``takeover`` resumes a study whose running trials belong to
     a process on another machine that is gone. ``run=False`` builds and records the study without
-    running it.
+    running it. ``derived`` adds derived metrics computed from each trial's metrics and usable as
+    objectives and constraints by name, e.g. ``"mnasnet(val_acc, latency_ms, target=5, w=-0.07)"`` (the
+    MnasNet reward ``mnasnet_reward``; see :mod:`nasforge.results`).
     """
     from nasforge.study import Study, check_budgets
 
@@ -245,7 +247,7 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
             storage = get_storage(storage)
         resume = storage.has_study(name)
     st = Study(sp, strat, ev, name=name, storage=storage, resume=resume, charge_duplicates=charge_duplicates,
-               config=config, objectives=objs or None, constraints=cons or None, takeover=takeover)
+               config=config, objectives=objs or None, constraints=cons or None, takeover=takeover, derived=derived)
     if not run:
         return st
     executor = None
@@ -440,12 +442,16 @@ def _study_objectives(config: Mapping[str, Any]) -> tuple[Objective, ...]:
     return objs or (Objective(config.get("evaluator", {}).get("objective", "objective")),)
 
 
-def summarise(study: Any, storage: str | Any = None, *, top: int = 10, evaluator: Any = None) -> dict[str, Any]:
+def summarise(study: Any, storage: str | Any = None, *, top: int = 10, evaluator: Any = None,
+              reference_point: Any = None) -> dict[str, Any]:
     """A study's summary: best trial (feasible, highest fidelity), top-k distinct architectures, the Pareto
-    set with several objectives, counts, cost spent, and, when the evaluator is a tabular benchmark, the
-    relative improvement of the best over the average random architecture.
+    set and its hypervolume with several objectives, counts, cost spent, and, when the evaluator is a
+    tabular benchmark, the relative improvement of the best over the average random architecture.
 
-    ``study`` is a :class:`~nasforge.study.Study` or a study name in ``storage``.
+    ``study`` is a :class:`~nasforge.study.Study` or a study name in ``storage``. The hypervolume is
+    measured from ``reference_point`` (one value per objective, a sequence or ``"0.7,0.005"``), by
+    default from the worst value of each objective among the study's feasible trials; the summary's
+    ``reference_point`` and ``reference_kind`` (``given`` or ``worst``) say which.
     """
     from nasforge.options import check_int
     from nasforge.study import best_candidates, summarise_trials
@@ -467,7 +473,8 @@ def summarise(study: Any, storage: str | Any = None, *, top: int = 10, evaluator
         constraints = parse_constraints(config.get("constraints") or None)
     ev_cfg = config.get("evaluator", {})
     out = summarise_trials(name, records, objectives, constraints, evaluator, report=ev_cfg.get("report"),
-                           simulated_cost=None if evaluator is not None else "benchmark" in config)
+                           simulated_cost=None if evaluator is not None else "benchmark" in config,
+                           reference_point=reference_point)
     first = objectives[0]
     ranked = sorted(best_candidates(records),
                     key=lambda r: (-first.sign * float(r.metrics.get(first.name, r.value)), r.number))

@@ -6,9 +6,11 @@ hands out records and never shares mutable state with its callers.
 
 ``Objective`` (a metric and a direction) and ``Constraint`` (a metric, a
 comparison and a bound) say what a study optimises and what it requires.
-Words used throughout: an *objective* is a named metric with a direction; its
-number for one trial is a *value*; *metrics* are everything an evaluator
-measured.
+A ``DerivedMetric`` (such as :class:`MnasNetReward`) is a metric computed from
+other metrics when a trial is recorded, so it can be an objective or a
+constraint like any measured one. Words used throughout: an *objective* is a
+named metric with a direction; its number for one trial is a *value*;
+*metrics* are everything an evaluator measured (and the derived metrics).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import math
 import operator
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 from nasforge.errors import ConfigError
 
@@ -135,6 +137,216 @@ class Constraint:
 def parse_constraints(specs: "str | Constraint | Sequence[str | Constraint] | None") -> tuple[Constraint, ...]:
     """``"params <= 1e6, latency_ms < 5"`` or a list of specs / Constraints -> a tuple of Constraints."""
     return tuple(Constraint.parse(s) for s in _spec_list(specs, Constraint))
+
+
+_METRIC_RE = re.compile(r"^[A-Za-z_][\w.\-]*$")
+
+
+class DerivedMetric:
+    """A metric computed from a trial's other metrics when the trial is recorded (by the study).
+
+    Subclasses are frozen dataclasses with a ``name`` (the metric they add), :meth:`inputs` and
+    :meth:`compute`; ``str(d)`` is a spec that :func:`parse_derived` reads back.
+    """
+
+    name: str
+    #: the word a spec starts with, ``kind(...)``
+    kind: ClassVar[str] = ""
+
+    def inputs(self) -> tuple[str, ...]:
+        """The metrics the derived one is computed from."""
+        raise NotImplementedError
+
+    def compute(self, metrics: Mapping[str, Any]) -> float:
+        """The derived value; ValueError saying why it cannot be computed (a missing or bad input)."""
+        raise NotImplementedError
+
+
+def _number(text: str, what: str, spec: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise ConfigError(f"{what} must be a number, got {text!r} in {spec!r}") from None
+    if not math.isfinite(v):
+        raise ConfigError(f"{what} must be a finite number, got {text!r} in {spec!r}")
+    return v
+
+
+def _num_text(x: float) -> str:
+    short = f"{x:g}"
+    return short if float(short) == x else repr(x)
+
+
+def _input_number(metrics: Mapping[str, Any], name: str) -> float:
+    if name not in metrics:
+        raise ValueError(f"metric {name!r} missing (metrics: {', '.join(sorted(metrics)) or '(none)'})")
+    try:
+        v = float(metrics[name])
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} = {metrics[name]!r} is not a number") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name} = {v}")
+    return v
+
+
+#: the MnasNet paper's exponent for its soft latency constraint (alpha = beta = -0.07)
+MNASNET_W = -0.07
+
+
+@dataclass(frozen=True)
+class MnasNetReward(DerivedMetric):
+    """MnasNet's reward (Tan et al., "MnasNet: platform-aware neural architecture search for mobile",
+    CVPR 2019): ``accuracy * (latency / target) ** w`` with ``w = alpha`` when ``latency <= target``,
+    else ``beta``.
+
+    A scalarisation of accuracy and latency that any single-objective strategy can maximise. The
+    paper's soft constraint is ``alpha = beta = -0.07`` (the default): a network twice as slow as
+    the target loses about 5 % of its reward, twice as fast gains about 5 %. Its hard constraint is
+    ``alpha = 0, beta = -1``: no reward for being faster than the target, and the reward falls in
+    proportion above it. ``target`` is in the latency metric's units. Spec (:func:`parse_derived`):
+    ``mnasnet(val_acc, latency_ms, target=5, w=-0.07)``, or ``alpha=0, beta=-1``, and ``name=`` for
+    another metric name than ``mnasnet_reward``.
+    """
+
+    accuracy: str
+    latency: str
+    target: float
+    alpha: float = MNASNET_W
+    beta: float = MNASNET_W
+    name: str = "mnasnet_reward"
+    kind: ClassVar[str] = "mnasnet"
+    OPTIONS: ClassVar[tuple[str, ...]] = ("target", "w", "alpha", "beta", "name")
+
+    def __post_init__(self) -> None:
+        for what, metric in (("accuracy", self.accuracy), ("latency", self.latency), ("name", self.name)):
+            if not isinstance(metric, str) or not _METRIC_RE.match(metric):
+                raise ConfigError(f"mnasnet: the {what} must be a metric name, got {metric!r}")
+        for what in ("target", "alpha", "beta"):
+            v = getattr(self, what)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ConfigError(f"mnasnet: {what} must be a finite number, got {v!r}")
+            object.__setattr__(self, what, float(v))
+        if self.target <= 0:
+            raise ConfigError(f"mnasnet: target must be a latency > 0 (in the units of {self.latency!r}), "
+                              f"got {self.target!r}")
+
+    @classmethod
+    def from_spec(cls, args: Sequence[str], options: Mapping[str, str], spec: str) -> "MnasNetReward":
+        """``args`` (the accuracy and latency metric names) and ``options`` of a ``mnasnet(...)`` spec."""
+        if len(args) != 2:
+            raise ConfigError(f"mnasnet takes two metric names, the accuracy and the latency, then target=...; "
+                              f"got {list(args)} in {spec!r}")
+        unknown = [k for k in options if k not in cls.OPTIONS]
+        if unknown:
+            raise ConfigError(f"mnasnet: unknown option {unknown[0]!r} in {spec!r}; accepted: {', '.join(cls.OPTIONS)}")
+        if "target" not in options:
+            raise ConfigError(f"mnasnet needs target=<latency target, in the latency metric's units> in {spec!r}, "
+                              f"e.g. 'mnasnet(val_acc, latency_ms, target=5, w=-0.07)'")
+        if "w" in options and ("alpha" in options or "beta" in options):
+            raise ConfigError(f"mnasnet: give w (the soft constraint, alpha = beta = w) or alpha and beta, "
+                              f"not both, in {spec!r}")
+        num = {k: _number(v, f"mnasnet: {k}", spec) for k, v in options.items() if k != "name"}
+        w = num.get("w", MNASNET_W)
+        return cls(args[0], args[1], num["target"], num.get("alpha", w), num.get("beta", w),
+                   options.get("name", "mnasnet_reward"))
+
+    def inputs(self) -> tuple[str, ...]:
+        return (self.accuracy, self.latency)
+
+    def compute(self, metrics: Mapping[str, Any]) -> float:
+        acc = _input_number(metrics, self.accuracy)
+        lat = _input_number(metrics, self.latency)
+        if lat <= 0:
+            raise ValueError(f"{self.latency} = {lat:g} is not a positive latency")
+        ratio = lat / self.target
+        return acc * ratio ** (self.alpha if ratio <= 1.0 else self.beta)
+
+    def __str__(self) -> str:
+        w = (f"w={_num_text(self.alpha)}" if self.alpha == self.beta
+             else f"alpha={_num_text(self.alpha)}, beta={_num_text(self.beta)}")
+        name = "" if self.name == "mnasnet_reward" else f", name={self.name}"
+        return f"mnasnet({self.accuracy}, {self.latency}, target={_num_text(self.target)}, {w}{name})"
+
+
+#: derived metric kinds: the word a spec starts with -> the class that reads the rest
+DERIVED_KINDS: dict[str, type] = {"mnasnet": MnasNetReward}
+_DERIVED_RE = re.compile(r"^\s*([A-Za-z_]\w*)\s*\((.*)\)\s*$", re.DOTALL)
+
+
+def parse_derived_metric(spec: "str | DerivedMetric") -> DerivedMetric:
+    """One derived metric from ``kind(arg, ..., key=value, ...)``, e.g.
+    ``mnasnet(val_acc, latency_ms, target=5, w=-0.07)`` (see :data:`DERIVED_KINDS`)."""
+    if isinstance(spec, DerivedMetric):
+        return spec
+    text = str(spec)
+    m = _DERIVED_RE.match(text)
+    if m is None:
+        raise ConfigError(f"malformed derived metric {text!r}; expected kind(metric, ..., option=value, ...), "
+                          f"e.g. 'mnasnet(val_acc, latency_ms, target=5, w=-0.07)'")
+    kind, body = m.group(1), m.group(2)
+    if kind not in DERIVED_KINDS:
+        raise ConfigError(f"unknown derived metric {kind!r} in {text!r}; known: {', '.join(DERIVED_KINDS)}")
+    args: list[str] = []
+    options: dict[str, str] = {}
+    for part in (p.strip() for p in body.split(",")):
+        key, eq, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if eq:
+            if not key or not value or key in options:
+                raise ConfigError(f"malformed option {part!r} in {text!r}; expected key=value, each key once")
+            options[key] = value
+        elif options or not _METRIC_RE.match(part):
+            raise ConfigError(f"{part!r} in {text!r}: metric names come first and must be names "
+                              f"(letters, digits, _ . -), then key=value options")
+        else:
+            args.append(part)
+    return DERIVED_KINDS[kind].from_spec(args, options, text)  # type: ignore[attr-defined,no-any-return]
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split at the commas outside parentheses."""
+    parts, depth, cur = [], 0, []
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    parts.append("".join(cur))
+    return [p for p in parts if p.strip()]
+
+
+def parse_derived(specs: "str | DerivedMetric | Sequence[str | DerivedMetric] | None") -> tuple[DerivedMetric, ...]:
+    """Derived metrics from specs (one string, a string of several separated by commas outside the
+    parentheses, a list, or DerivedMetric objects; None: none). Their names must differ."""
+    if specs is None:
+        items: list[Any] = []
+    elif isinstance(specs, str):
+        items = _split_top_level(specs)
+    elif isinstance(specs, DerivedMetric):
+        items = [specs]
+    else:
+        items = list(specs)
+    out = tuple(parse_derived_metric(s) for s in items)
+    names = [d.name for d in out]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"derived metrics share a name: {', '.join(names)}; give each its own name=...")
+    return out
+
+
+def with_derived(metrics: Mapping[str, Any], derived: Sequence[DerivedMetric]) -> dict[str, Any]:
+    """``metrics`` with each derived metric added, in order (a later one may read an earlier one).
+
+    Raises ValueError naming the derived metric and why it cannot be computed.
+    """
+    out = dict(metrics)
+    for d in derived:
+        try:
+            out[d.name] = d.compute(out)
+        except ValueError as exc:
+            raise ValueError(f"derived metric {d.name!r} ({d}): {exc}") from None
+    return out
 
 
 COMPLETE = "complete"

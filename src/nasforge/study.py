@@ -41,8 +41,8 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from nasforge.errors import ConfigError, StudyBusyError, StudyExistsError, StudyNotFoundError
 from nasforge.evaluators.base import Evaluator
 from nasforge.options import check_budget
-from nasforge.results import (COMPLETE, FAILED, INTERRUPTED, RUNNING, Constraint, Objective, Result, TrialRecord,
-                              parse_constraints, parse_objectives)
+from nasforge.results import (COMPLETE, FAILED, INTERRUPTED, RUNNING, Constraint, DerivedMetric, Objective, Result,
+                              TrialRecord, parse_constraints, parse_derived, parse_objectives, with_derived)
 from nasforge.spaces.base import Architecture, SearchSpace
 from nasforge.storage import Storage, get_storage
 from nasforge.strategies.base import Strategy
@@ -80,7 +80,14 @@ class Study:
     ``objectives`` (``"val_acc:max,params:min"``, a list of specs or
     :class:`~nasforge.results.Objective`; default: the evaluator's ``objective``
     maximised) and ``constraints`` (``"params <= 1e6"`` or a list) are part of the
-    study's configuration: a resume must give the same ones.
+    study's configuration: a resume must give the same ones. So are ``derived``
+    metrics (:class:`~nasforge.results.DerivedMetric` or specs such as
+    ``"mnasnet(val_acc, latency_ms, target=5, w=-0.07)"``, see
+    :func:`~nasforge.results.parse_derived`): each is computed from the metrics
+    of every complete result when it is recorded and stored with them, so it
+    can be an objective (``objectives="mnasnet_reward:max"``: any strategy then
+    searches the MnasNet reward) or a constraint; a result whose inputs are
+    missing or bad is recorded as failed, naming them.
 
     Resuming a study that another live process is running is refused with
     :class:`~nasforge.errors.StudyBusyError` naming it (its running trials are
@@ -93,19 +100,32 @@ class Study:
                  name: str = "study", storage: str | Storage | None = None, resume: bool = False,
                  charge_duplicates: bool = True, config: dict[str, Any] | None = None,
                  objectives: str | Sequence[str | Objective] | None = None,
-                 constraints: str | Sequence[str | Constraint] | None = None, takeover: bool = False) -> None:
+                 constraints: str | Sequence[str | Constraint] | None = None, takeover: bool = False,
+                 derived: str | DerivedMetric | Sequence[str | DerivedMetric] | None = None) -> None:
         if strategy.space is not space:
             raise ConfigError("the strategy was built for a different space object than the study's")
         self.space, self.strategy, self.evaluator = space, strategy, evaluator
         caps = evaluator.capabilities()
         self.objectives: tuple[Objective, ...] = parse_objectives(objectives) or (Objective(evaluator.objective),)
         self.constraints: tuple[Constraint, ...] = parse_constraints(constraints)
+        self.derived: tuple[DerivedMetric, ...] = parse_derived(derived)
         declared = set(caps.metrics)
+        for d in self.derived:
+            if d.name in declared:
+                raise ConfigError(f"derived metric {d} is named {d.name!r}, which {type(evaluator).__name__} "
+                                  f"already measures; give it another name (name=...)")
+            missing = [m for m in d.inputs() if declared and m not in declared]
+            if missing:
+                raise ConfigError(f"derived metric {d} reads {', '.join(map(repr, missing))}, not measured by "
+                                  f"{type(evaluator).__name__}; its metrics: {', '.join(caps.metrics)}")
+            if declared:
+                declared.add(d.name)  # a later derived metric may read an earlier one
         for what, metric in [("objective", o.name) for o in self.objectives] + \
                             [("constraint", c.metric) for c in self.constraints]:
             if declared and metric not in declared:
+                known = [*caps.metrics, *(d.name for d in self.derived)]
                 raise ConfigError(f"{what} metric {metric!r} is not measured by {type(evaluator).__name__}; "
-                                  f"its metrics: {', '.join(caps.metrics)}")
+                                  f"its metrics: {', '.join(known)}")
         evaluator.prepare()
         strategy.adapt(caps)
         self.name = name
@@ -122,6 +142,7 @@ class Study:
             "charge_duplicates": self.charge_duplicates,
             "objectives": [str(o) for o in self.objectives],
             "constraints": [str(c) for c in self.constraints],
+            **({"derived": [str(d) for d in self.derived]} if self.derived else {}),
             **(config or {}),
         }
         self._finished: list[TrialRecord] = []
@@ -239,8 +260,15 @@ class Study:
         if not result.ok:
             return Result(metrics, None, result.cost, result.fidelity, result.status, result.error), True
         first = self.objectives[0]
-        if first.name not in metrics and first.name == self.evaluator.objective and result.value is not None:
-            metrics = {**metrics, first.name: result.value}  # an evaluator that gives its objective only as value
+        own = self.evaluator.objective
+        if own not in metrics and result.value is not None and \
+                (first.name == own or any(own in d.inputs() for d in self.derived)):
+            metrics = {**metrics, own: result.value}  # an evaluator that gives its objective only as value
+        if self.derived:
+            try:
+                metrics = with_derived(metrics, self.derived)
+            except ValueError as exc:
+                return Result.failure(str(exc), result.cost, metrics), True
         missing = [o.name for o in self.objectives if o.name not in metrics]
         if missing:
             return Result.failure(f"the result has no metric {', '.join(map(repr, missing))} (an objective); "
@@ -470,10 +498,18 @@ class Study:
         objectives, one per architecture, best first by the first objective (one objective: the best trial)."""
         return pareto_set(self._finished, self.objectives)
 
-    def summary(self) -> dict[str, Any]:
-        """Plain summary: best architecture with its metrics, the Pareto set with several objectives,
-        counts and spent cost (``cost_seconds``: simulated on a tabular benchmark, measured otherwise)."""
-        return summarise_trials(self.name, self._finished, self.objectives, self.constraints, self.evaluator)
+    def hypervolume(self, reference: Any = None) -> dict[str, Any]:
+        """The hypervolume of the study's Pareto set and its reference point (``reference``, one value per
+        objective, or by default the worst of each objective among the feasible trials): see
+        :func:`hypervolume_summary`."""
+        return hypervolume_summary(self._finished, self.objectives, reference)
+
+    def summary(self, reference_point: Any = None) -> dict[str, Any]:
+        """Plain summary: best architecture with its metrics, the Pareto set and its hypervolume (with the
+        reference point) with several objectives, counts and spent cost (``cost_seconds``: simulated on a
+        tabular benchmark, measured otherwise)."""
+        return summarise_trials(self.name, self._finished, self.objectives, self.constraints, self.evaluator,
+                                reference_point=reference_point)
 
 
 def _reason(exc: BaseException) -> str:
@@ -570,11 +606,11 @@ def best_trial(records: Iterable[TrialRecord], objective: Objective) -> TrialRec
     return None if best is None else best[1]
 
 
-def pareto_set(records: Iterable[TrialRecord], objectives: Sequence[Objective]) -> list[TrialRecord]:
-    """Non-dominated feasible complete trials at the highest fidelity, one per architecture."""
+def _objective_rows(records: Iterable[TrialRecord],
+                    objectives: Sequence[Objective]) -> tuple[list[TrialRecord], Any]:
+    """The feasible complete trials at the highest fidelity that have every objective, one per architecture
+    (the earliest), and their objective values as measured (an ``(n, m)`` array)."""
     import numpy as np
-
-    from nasforge.pareto import non_dominated_sort
 
     objectives = list(objectives)
     seen: set[str] = set()
@@ -583,21 +619,80 @@ def pareto_set(records: Iterable[TrialRecord], objectives: Sequence[Objective]) 
         if r.arch not in seen and all(o.name in r.metrics or o is objectives[0] for o in objectives):
             seen.add(r.arch)
             done.append(r)
-    if not done:
-        return []
 
     def val(r: TrialRecord, o: Objective) -> float:
         return float(r.metrics.get(o.name, r.value)) if o is objectives[0] else float(r.metrics[o.name])
 
-    values = np.array([[o.sign * val(r, o) for o in objectives] for r in done], dtype=float)
-    front = non_dominated_sort(values)[0]
-    return sorted((done[i] for i in front), key=lambda r: (-objectives[0].sign * val(r, objectives[0]), r.number))
+    rows = [[val(r, o) for o in objectives] for r in done]
+    return done, np.array(rows, dtype=float).reshape(len(done), len(objectives))
+
+
+def pareto_set(records: Iterable[TrialRecord], objectives: Sequence[Objective]) -> list[TrialRecord]:
+    """Non-dominated feasible complete trials at the highest fidelity, one per architecture."""
+    from nasforge.pareto import non_dominated_sort
+
+    objectives = list(objectives)
+    done, values = _objective_rows(records, objectives)
+    if not done:
+        return []
+    signs = [o.sign for o in objectives]
+    front = non_dominated_sort(values * signs)[0]
+    return [done[i] for i in sorted(front, key=lambda i: (-signs[0] * values[i, 0], done[i].number))]
+
+
+def parse_reference_point(reference: Any, objectives: Sequence[Objective]) -> tuple[float, ...]:
+    """A reference point for the hypervolume: one number per objective, in the objectives' order and
+    units, as a sequence or a comma-separated string (``"0.7,0.005"``); a ConfigError names a bad one."""
+    objectives = list(objectives)
+    names = ", ".join(str(o) for o in objectives)
+    parts = [p.strip() for p in reference.split(",")] if isinstance(reference, str) else reference
+    try:
+        values = [float(v) for v in parts]
+        ok = all(math.isfinite(v) for v in values) and not any(isinstance(v, bool) for v in parts)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or len(values) != len(objectives):
+        raise ConfigError(f"reference point {reference!r}: give {len(objectives)} finite numbers, one per objective "
+                          f"({names}), e.g. '{','.join('0' for _ in objectives)}'")
+    return tuple(values)
+
+
+def hypervolume_summary(records: Iterable[TrialRecord], objectives: Sequence[Objective],
+                        reference: Any = None) -> dict[str, Any]:
+    """The hypervolume of a study's Pareto set and the reference point it was measured from.
+
+    The points are the feasible complete trials at the highest fidelity (those :func:`pareto_set` picks
+    from). ``reference`` (one value per objective, see :func:`parse_reference_point`) defaults to the
+    worst value of each objective among those points (``reference_kind`` ``"worst"``; ``"given"``
+    otherwise): then the hypervolume describes one study, and comparing studies needs one reference
+    point given to all. Returns ``{"hypervolume", "reference_point", "reference_kind"}``; without any
+    point and without a given reference, the hypervolume and the reference point are None.
+    """
+    from nasforge.pareto import default_reference, hypervolume
+
+    objectives = list(objectives)
+    _, values = _objective_rows(records, objectives)
+    if reference is not None:
+        ref, kind = parse_reference_point(reference, objectives), "given"
+    elif len(values):
+        ref, kind = default_reference(values, objectives), "worst"
+    else:
+        return {"hypervolume": None, "reference_point": None, "reference_kind": "worst"}
+    return {"hypervolume": hypervolume(values, ref, objectives), "reference_point": list(ref),
+            "reference_kind": kind}
 
 
 def summarise_trials(name: str, records: Sequence[TrialRecord], objectives: Sequence[Objective],
                      constraints: Sequence[Constraint], evaluator: Any = None,
-                     report: str | None = None, simulated_cost: bool | None = None) -> dict[str, Any]:
-    """The plain summary of a study's finished trials (what ``Study.summary`` and ``nasforge show`` print)."""
+                     report: str | None = None, simulated_cost: bool | None = None,
+                     reference_point: Any = None) -> dict[str, Any]:
+    """The plain summary of a study's finished trials (what ``Study.summary`` and ``nasforge show`` print).
+
+    With several objectives it holds the Pareto set (``pareto``) and its ``hypervolume`` with the
+    ``reference_point`` it was measured from (``reference_point`` when given, else the worst value of
+    each objective among the feasible trials; ``reference_kind`` says which, see
+    :func:`hypervolume_summary`).
+    """
     finished = [r for r in records if r.finished]
     best = best_trial(finished, objectives[0])
     if evaluator is not None:
@@ -623,6 +718,10 @@ def summarise_trials(name: str, records: Sequence[TrialRecord], objectives: Sequ
         out["sources"] = {s: sum(1 for r in finished if r.source == s) for s in ["ask", *sources]}
     if len(objectives) > 1:
         out["pareto"] = [_trial_dict(r) for r in pareto_set(finished, objectives)]
+        out.update(hypervolume_summary(finished, objectives, reference_point))
+    elif reference_point is not None:
+        raise ConfigError(f"a reference point ({reference_point!r}) is for the hypervolume of several objectives; "
+                          f"this study has one ({objectives[0]})")
     if evaluator is not None and evaluator.warning:
         out["warning"] = evaluator.warning
     return out

@@ -29,7 +29,8 @@ Peers:
 * ``optuna-tpe``: ``TPESampler(seed=seed)`` with Optuna's default settings
   (the fair baseline: no ``multivariate``/``group``).
 * ``optuna-nsga2``: ``NSGAIISampler(seed=seed)``, default settings
-  (population 50), on the single objective.
+  (population 50), on the single objective, or in Optuna's multi-objective
+  mode when ``objectives`` are given (below).
 * ``optuna-random``: ``RandomSampler(seed=seed)``.
   All three use an in-memory study driven by ``ask``/``tell`` with
   define-by-run ``suggest_categorical`` calls (a conditional choice is
@@ -50,6 +51,18 @@ Peers:
   the global ``random`` and ``numpy.random`` states are also seeded for the
   run and restored afterwards, in case any NNI code draws from them.
 
+Several objectives: ``run_peer(..., objectives="valid_perf:max,latency:min")``
+runs an Optuna peer on a multi-objective Optuna study whose directions are
+the objectives' (``maximize`` / ``minimize``); each trial is told the
+objectives' values as measured, and its record gains ``"values"`` (those
+values, None for an invalid or failed trial). ``objective`` is then the first
+objective signed so that larger is better (what a nasforge strategy is told).
+The NNI peers take one objective only. ``derived`` metrics (specs or
+:class:`~nasforge.results.DerivedMetric`, e.g. ``"mnasnet(valid_perf, latency,
+target=0.004)"``) are computed from each lookup's metrics first, as a study
+computes them, so ``objectives="mnasnet_reward:max"`` lets any peer search
+the MnasNet reward.
+
 Optuna and NNI are imported only inside :func:`run_peer`; install them with
 ``pip install 'nasforge[peers]'`` (importing NNI's NAS package loads torch and
 PyTorch Lightning: several seconds, once per process). Their logging is lowered to warnings
@@ -61,6 +74,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from typing import Any, Callable, Hashable, Mapping
+
+from nasforge.results import with_derived
 
 PEERS = ("optuna-tpe", "optuna-nsga2", "optuna-random", "nni-random", "nni-rea")
 
@@ -102,14 +117,20 @@ class PeerRun:
 
     An adapter asks :meth:`may_start` before it lets the peer start a trial and
     calls :meth:`evaluate` with the peer's choice values; the returned feedback
-    (None for an invalid or failed trial) is what it tells the peer.
+    (None for an invalid or failed trial) is what it tells the peer. With
+    ``objectives`` (a tuple of :class:`~nasforge.results.Objective`), a
+    multi-objective adapter calls :meth:`evaluate_objectives` instead and tells
+    the values it returns.
     """
 
-    def __init__(self, bench: Any, n_trials: int | None, budget_seconds: float | None) -> None:
+    def __init__(self, bench: Any, n_trials: int | None, budget_seconds: float | None,
+                 objectives: tuple[Any, ...] = (), derived: tuple[Any, ...] = ()) -> None:
         self.bench = bench
         self.space = bench.space
         self.n_trials = n_trials
         self.budget_seconds = budget_seconds
+        self.objectives = tuple(objectives)
+        self.derived = tuple(derived)
         self.trials: list[dict[str, Any]] = []
         self.spent = 0.0
 
@@ -125,21 +146,43 @@ class PeerRun:
         return {c.name: values[c.name] for c in lay.active(values) if c.name in values}
 
     def evaluate(self, values: Mapping[str, Hashable]) -> float | None:
+        """Look the choice values up and record the trial; the feedback (larger is better), or None."""
+        return self._lookup(values)[0]
+
+    def evaluate_objectives(self, values: Mapping[str, Hashable]) -> list[float] | None:
+        """Look the choice values up and record the trial; the objectives' values as measured, or None."""
+        return self._lookup(values)[1]
+
+    def _lookup(self, values: Mapping[str, Hashable]) -> tuple[float | None, list[float] | None]:
         from nasforge.spaces.base import InvalidArchitectureError
 
         try:
             arch = self.space.make(dict(values))
         except InvalidArchitectureError:
-            self._record(_raw_string(self.space, values), None, None, 0.0)
-            return None
+            self._record(_raw_string(self.space, values), None, None, 0.0, None)
+            return None, None
         result = self.bench.evaluate(arch)
-        objective = float(result.value) if result.ok else None
-        report = result.metrics.get(self.bench.report) if result.ok else None
-        self._record(self.space.key(arch), objective, None if report is None else float(report), float(result.cost))
-        return objective
+        metrics, objective, objs = result.metrics, float(result.value) if result.ok else None, None
+        if result.ok and (self.derived or self.objectives):
+            try:
+                metrics = with_derived(metrics, self.derived)
+                objs = [float(metrics[o.name]) for o in self.objectives]
+            except (ValueError, KeyError, TypeError):  # a bad derived input or objective: a failed trial
+                objective = None
+            else:
+                if objs:
+                    objective = self.objectives[0].sign * objs[0]
+        report = metrics.get(self.bench.report) if objective is not None else None
+        self._record(self.space.key(arch), objective, None if report is None else float(report), float(result.cost),
+                     objs if objective is not None else None)
+        return objective, objs if objective is not None else None
 
-    def _record(self, arch: str, objective: float | None, report: float | None, cost: float) -> None:
-        self.trials.append({"arch": arch, "objective": objective, "report": report, "cost": cost})
+    def _record(self, arch: str, objective: float | None, report: float | None, cost: float,
+                values: list[float] | None) -> None:
+        rec = {"arch": arch, "objective": objective, "report": report, "cost": cost}
+        if self.objectives:
+            rec["values"] = values
+        self.trials.append(rec)
         self.spent += cost
 
 
@@ -154,27 +197,42 @@ def _raw_string(space: Any, values: Mapping[str, Hashable]) -> str:
 
 
 def run_peer(name: str, benchmark: str, benchmark_kwargs: dict[str, Any] | None, seed: int,
-             n_trials: int | None = None, budget_seconds: float | None = None) -> list[dict[str, Any]]:
+             n_trials: int | None = None, budget_seconds: float | None = None,
+             objectives: Any = None, derived: Any = None) -> list[dict[str, Any]]:
     """Run one search of peer ``name`` on the benchmark and return its trials in order, each
     ``{"arch": canonical string (bench.space.key(arch)), "objective": feedback float or None,
-    "report": reported float or None, "cost": float}``.
+    "report": reported float or None, "cost": float}``, and with ``objectives`` also
+    ``"values"`` (the objectives' values as measured, or None).
 
     ``name`` is one of :data:`PEERS`; ``benchmark`` and ``benchmark_kwargs`` go to
     :func:`nasforge.registry.create_benchmark`. At least one budget is required, and
-    ``budget_seconds`` needs a benchmark with a clock (as for a Study).
+    ``budget_seconds`` needs a benchmark with a clock (as for a Study). ``objectives``
+    (``"valid_perf:max,latency:min"`` or a list) runs an Optuna peer in multi-objective mode;
+    ``derived`` adds derived metrics (see the module's docstring).
     """
     check_peer(name)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ValueError(f"seed must be an integer in [0, 2**32), got {seed!r}")
     from nasforge.registry import create_benchmark
+    from nasforge.results import parse_derived, parse_objectives
     from nasforge.study import check_budgets
 
+    objs, ders = parse_objectives(objectives), parse_derived(derived)
+    framework = _framework(name)
+    if len(objs) > 1 and framework != "optuna":
+        raise ValueError(f"peer {name!r} takes one objective, got {len(objs)} ({', '.join(map(str, objs))}); "
+                         f"peers with several: {', '.join(p for p in PEERS if _framework(p) == 'optuna')}")
     bench = create_benchmark(benchmark, **(benchmark_kwargs or {}))
     check_budgets(bench, n_trials, budget_seconds)
-    framework = _framework(name)
+    known = [*bench.capabilities().metrics, *(d.name for d in ders)]
+    for what, metric in [("objective", o.name) for o in objs] + \
+                        [(f"derived metric {d} input", m) for d in ders for m in d.inputs()]:
+        if known and metric not in known:
+            raise ValueError(f"{what} {metric!r} is not a metric of benchmark {benchmark!r}; its metrics: "
+                             f"{', '.join(known)}")
     _require(framework)
     bench.prepare()
-    run = PeerRun(bench, n_trials, budget_seconds)
+    run = PeerRun(bench, n_trials, budget_seconds, objs, ders)
     adapter: Callable[[str, PeerRun, int], None] = importlib.import_module(
         f"nasforge.peers._{framework}").run  # type: ignore[attr-defined]
     adapter(name, run, seed)

@@ -1,4 +1,5 @@
-"""Optuna samplers on a nasforge space: an in-memory study driven by ask/tell (imported lazily)."""
+"""Optuna samplers on a nasforge space: an in-memory study driven by ask/tell (imported lazily), with one
+objective or, when the run has objectives, several (Optuna's multi-objective mode)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,11 @@ def run(name: str, run: PeerRun, seed: int) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study = optuna.create_study(direction="maximize", sampler=make_sampler(name, seed))
+            if run.objectives:  # Optuna's own multi-objective mode, in the objectives' directions
+                directions = ["maximize" if o.sign > 0 else "minimize" for o in run.objectives]
+                study = optuna.create_study(directions=directions, sampler=make_sampler(name, seed))
+            else:
+                study = optuna.create_study(direction="maximize", sampler=make_sampler(name, seed))
             while run.may_start():
                 trial = study.ask()
                 values: dict[str, Hashable] = {}
@@ -45,10 +50,10 @@ def run(name: str, run: PeerRun, seed: int) -> None:
                 for choice in layout.choices:  # define-by-run: only active choices are suggested
                     if layout.is_active(choice, values):
                         values[choice.name] = _suggest(trial, choice)
-                objective = run.evaluate(values)
-                if objective is None:
+                told = run.evaluate_objectives(values) if run.objectives else run.evaluate(values)
+                if told is None:
                     study.tell(trial, state=TrialState.PRUNED)
                 else:
-                    study.tell(trial, objective)
+                    study.tell(trial, told)
     finally:
         optuna.logging.set_verbosity(old_verbosity)
