@@ -17,7 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nasforge.registry import BENCHMARKS, EVALUATORS, ONESHOT, SPACES, STRATEGIES, SUPERNETS, accepted_options
+from nasforge.registry import (BENCHMARKS, EVALUATORS, HARDWARE, ONESHOT, SPACES, STRATEGIES, SUPERNETS,
+                               accepted_options)
 
 DEFAULT_STORAGE = "sqlite:///nasforge.db"
 
@@ -33,7 +34,10 @@ class CLIError(Exception):
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # the message is text, not markup: "pip install 'nasforge[export]'" must print its brackets
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -95,6 +99,8 @@ def search(
     time_limit: Optional[float] = typer.Option(None, help="--task: seconds per trial before it fails"),
     workers: int = typer.Option(1, help="--task: trials trained in parallel processes"),
     threads: Optional[int] = typer.Option(None, help="--task: torch threads per trial (default: cores / workers; 1 is often fastest for small networks and on a busy machine)"),
+    hardware: str = typer.Option("measured", help="--task: how latency_ms is obtained: measured (on this machine, cached), lut (per-operation lookup table), predictor (HELP-style, adapted with a few measurements); see docs/hardware.md"),
+    hardware_option: List[str] = typer.Option([], "--hardware-option", "-H", help="--task: hardware model option key=value, repeatable, e.g. -H backend=onnxruntime -H threads=1 -H batch_size=1 (backends: torch, onnxruntime, onnxruntime-int8)"),
     strategy: str = typer.Option("rea", "--strategy", "-s", help="search strategy (see `nasforge list strategies`)"),
     param: List[str] = typer.Option([], "--param", "-p", help="strategy option key=value, repeatable (e.g. -p population_size=10)"),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", help="stop after this many trials in the study"),
@@ -114,6 +120,8 @@ def search(
     objectives: Optional[str] = typer.Option(None, "--objectives", "-o", help="comma-separated objectives metric:max|min (default: the evaluator's objective, maximised), e.g. val_acc:max,params:min"),
     constraint: List[str] = typer.Option([], "--constraint", "-c", help="a constraint 'metric <= bound' (or <, >=, >), repeatable, e.g. -c 'params <= 1e6'; infeasible architectures are recorded and never the best"),
     supernet: Optional[str] = typer.Option(None, help="search the sub-networks of a trained supernet (a supernet.pt written by `nasforge oneshot --method spos|fewshot|bignas`), scored with inherited weights on its own task and space"),
+    derived: List[str] = typer.Option([], "--derived", help="a derived metric, repeatable, usable in -o and -c by its name, e.g. --derived 'mnasnet(val_acc, latency_ms, target=5, w=-0.07)' (MnasNet's soft reward, named mnasnet_reward; hard constraint: alpha=0, beta=-1)"),
+    reference_point: Optional[str] = typer.Option(None, help="several objectives: the hypervolume's reference point in the summary, one number per objective, e.g. 0.7,0.005 (default: the worst of each objective among the feasible trials)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object instead of tables"),
     progress: bool = typer.Option(True, help="show a progress bar on stderr"),
 ) -> None:
@@ -144,9 +152,15 @@ def search(
     if task is not None and misplaced:
         raise CLIError(f"--{', --'.join(k.replace('_', '-') for k in misplaced)}: for --benchmark searches, "
                        f"not --task")
+    if (hardware != "measured" or hardware_option) and task is None:
+        raise CLIError("--hardware and --hardware-option are for --task searches (a tabular benchmark has its own "
+                       "latency column, e.g. nasbench-graph's latency)")
     train_opts = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
                   "weight_decay": weight_decay, "label_smoothing": label_smoothing, "device": device,
                   "time_limit": time_limit, "threads": threads}
+    if hardware != "measured" or hardware_option:
+        train_opts.update(hardware=hardware, hardware_options=_parse_params(hardware_option, "--hardware-option",
+                                                                          "backend=onnxruntime"))
     task_opts = {"label_column": label_column, "image_size": image_size, "grayscale": grayscale, "seed": data_seed}
     proxy_opts = {"proxies": proxy_names, "data": proxy_data, "batch_size": proxy_batch_size, "table": proxy_table,
                   "seed": seed}
@@ -163,7 +177,7 @@ def search(
                     task_options=task_opts if task is not None else None,
                     proxy_options=proxy_opts if (proxy_names or proxy_data or proxy_table) else
                     ({"seed": seed, "batch_size": proxy_batch_size} if "scorer" in
-                     accepted_options(STRATEGIES.get(strategy)) else None), run=False)
+                     accepted_options(STRATEGIES.get(strategy)) else None), run=False, derived=derived or None)
     if trials is None and budget_seconds is None and wall_seconds is None:
         trials = api.DEFAULT_TRIALS
     evaluator = st.evaluator
@@ -185,7 +199,7 @@ def search(
     finally:
         if executor is not None:
             executor.shutdown()
-    summary = api.summarise(st)
+    summary = api.summarise(st, reference_point=reference_point)
     summary.pop("config")
     summary["wall_seconds"] = time.monotonic() - t0
     summary["strategy"] = {"name": st.strategy.name, **st.strategy.plain_params()}
@@ -302,6 +316,8 @@ def _print_summary(s: dict[str, Any]) -> None:
         for r in s["pareto"]:
             pt.add_row(r["arch"], *(_metric_fmt(r["metrics"].get(n, r["value"])) for n in names))
         out.print(pt)
+    if s.get("hypervolume") is not None:
+        out.print(_hypervolume_line(s), highlight=False)
     ref = s.get("reference", {})
     if ref.get("relative_improvement_pct") is not None:
         out.print(f"{s['report']}: average random architecture {ref['random_average']:.4f}, best in table "
@@ -529,15 +545,33 @@ def _oneshot_line(info: dict[str, Any]) -> str:
 @_guard
 def export_(checkpoint: str = typer.Argument(..., help="a directory written by `nasforge train --out`"),
             out_dir: Optional[str] = typer.Option(None, "--out", help="write the files here (default: the checkpoint)"),
+            int8: bool = typer.Option(False, "--int8", help=(
+                "also quantise to int8 (model.int8.onnx: ONNX Runtime static quantisation calibrated on the task's "
+                "training split) and compare test accuracy and latency (batch 1, 1 thread) with the float model; "
+                "the report goes to quantization.json")),
+            task: Optional[str] = typer.Option(None, help=(
+                "--int8: the data the model was trained on ('digits', .npz, .csv, image folder), for a checkpoint "
+                "that does not record it")),
+            calibration: Optional[int] = typer.Option(None, help=(
+                "--int8: training examples the activation ranges are calibrated on (default 256)")),
             as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """Export a trained model as TorchScript and ONNX (checked with ONNX Runtime against PyTorch)."""
-    from nasforge.export import export_checkpoint
+    """Export a trained model as TorchScript and ONNX (checked with ONNX Runtime against PyTorch); with --int8
+    also as a post-training int8 ONNX model, with test accuracy and latency beside the float model's."""
+    from nasforge.export import export_checkpoint, quantize_checkpoint
 
+    if not int8 and (task is not None or calibration is not None):
+        raise CLIError("--task and --calibration are options of --int8")
     try:
         manifest = export_checkpoint(checkpoint, out_dir)
-    except FileNotFoundError as exc:
+        report = None
+        if int8:
+            report = quantize_checkpoint(checkpoint, task=task, out_dir=out_dir,
+                                         calibration=256 if calibration is None else calibration)
+    except (FileNotFoundError, ImportError) as exc:
         raise CLIError(str(exc)) from None
     manifest["directory"] = str(out_dir or checkpoint)
+    if report is not None:
+        manifest["quantization"] = report
     if as_json:
         print(json.dumps(manifest))
         return
@@ -546,6 +580,32 @@ def export_(checkpoint: str = typer.Argument(..., help="a directory written by `
                            f"{manifest['torchscript_max_abs_diff']:.2e}) and {d}/{manifest['onnx']} (ONNX Runtime "
                            f"max |diff| {manifest['onnx_max_abs_diff']:.2e}); load the weights with "
                            f"nasforge.export.load_model('{d}')", highlight=False)
+    if report is None:
+        return
+    lat, cal = report["latency"], report["calibration"]
+    rows = [(k, report[k]) for k in ("float", "int8")]
+    title = (f"{report['task']} test split ({report['test_examples']} examples); latency through ONNX Runtime at "
+             f"batch {lat['batch_size']}, {lat['threads']} thread{'s' if lat['threads'] > 1 else ''}")
+    if sys.stdout.isatty():
+        table = Table("model", "file", "size (KB)", "test acc %", "latency ms (median)", "IQR ms", title=title)
+        for k, r in rows:
+            table.add_row(k, r["file"], f"{r['size_bytes'] / 1024:.1f}", f"{r['test_acc']:.2f}",
+                          f"{r['latency_ms']:.4f}", f"{r['latency_iqr_ms']:.4f}")
+        out.print(table)
+    else:  # a log: plain lines
+        out.print(title, highlight=False)
+        for k, r in rows:
+            out.print(f"{k:<5}  {d}/{r['file']}  {r['size_bytes'] / 1024:.1f} KB  test acc {r['test_acc']:.2f}%  "
+                      f"latency {r['latency_ms']:.4f} ms (IQR {r['latency_iqr_ms']:.4f})", highlight=False)
+    out.print(f"int8 against float: accuracy drop {report['accuracy_drop']:+.2f} points, same prediction on "
+              f"{report['agreement']:.1f}% of the test examples, speed-up {report['speedup']:.2f}x, "
+              f"{report['size_ratio']:.2f}x smaller; calibrated on {cal['examples']} training examples; "
+              f"report in {d}/quantization.json", highlight=False)
+    unstable = [k for k, r in rows if not r["latency_stable"]]
+    if unstable:
+        out.print(f"[bold yellow]warning:[/] the latency of {' and '.join(unstable)} spread widely (IQR over "
+                  f"{lat['max_spread']:.0%} of the median after {lat['repeats']} calls, re-measured): is the machine "
+                  f"busy?", highlight=False)
 
 
 @app.command()
@@ -700,18 +760,29 @@ def studies(storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL"),
     out.print(table)
 
 
+def _hypervolume_line(s: dict[str, Any]) -> str:
+    """The hypervolume of a summary with the reference point it was measured from."""
+    ref = ", ".join(f"{o.partition(':')[0]}={v:.6g}" for o, v in zip(s["objectives"], s["reference_point"]))
+    kind = "given" if s.get("reference_kind") == "given" else "the worst of each objective among the feasible trials"
+    return f"hypervolume {s['hypervolume']:.6g} (reference point {ref}: {kind})"
+
+
 @app.command()
 @_guard
 def show(name: str = typer.Argument(..., help="study name"),
          storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL"),
          top: int = typer.Option(10, help="how many of the best trials to show"),
+         reference_point: Optional[str] = typer.Option(
+             None, help="several objectives: the hypervolume's reference point, one number per objective in their "
+                        "order, e.g. 0.7,0.005 (default: the worst of each objective among the feasible trials)"),
          as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """Show a study's best trials (feasible, at the highest fidelity, by the first objective) and its Pareto set."""
+    """Show a study's best trials (feasible, at the highest fidelity, by the first objective), its Pareto set
+    and the Pareto set's hypervolume with its reference point."""
     from nasforge import api
 
     if top < 1:
         raise CLIError(f"--top must be at least 1, got {top}")
-    payload = api.summarise(name, storage, top=top)
+    payload = api.summarise(name, storage, top=top, reference_point=reference_point)
     if as_json:
         print(json.dumps(payload, default=float))
         return
@@ -731,15 +802,18 @@ def show(name: str = typer.Argument(..., help="study name"),
     out.print(table)
     if payload.get("pareto"):
         out.print(f"Pareto set: {len(payload['pareto'])} architectures (--json lists them)", highlight=False)
+    if payload.get("hypervolume") is not None:
+        out.print(_hypervolume_line(payload), highlight=False)
 
 
 @app.command("list")
 @_guard
-def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks, evaluators, oneshot (weight-sharing methods) or supernets"),
+def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks, evaluators, oneshot (weight-sharing methods), supernets or hardware (latency models)"),
           as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
-    """List registered spaces, strategies, benchmarks, evaluators, one-shot methods or supernets with their options."""
+    """List registered spaces, strategies, benchmarks, evaluators, one-shot methods, supernets or hardware models
+    with their options."""
     registries = {"spaces": SPACES, "strategies": STRATEGIES, "benchmarks": BENCHMARKS, "evaluators": EVALUATORS,
-                  "oneshot": ONESHOT, "supernets": SUPERNETS}
+                  "oneshot": ONESHOT, "supernets": SUPERNETS, "hardware": HARDWARE}
     if kind not in registries:
         raise CLIError(f"unknown kind {kind!r}; accepted: {', '.join(registries)}")
     reg = registries[kind]

@@ -7,7 +7,6 @@ import pickle
 
 import numpy as np
 import pytest
-import torch
 import torch.nn as nn
 
 from nasforge.data.task import Task
@@ -85,11 +84,6 @@ def test_measured_latency_is_cached_per_architecture(tmp_path):
 
 
 # -- the lookup table ----------------------------------------------------------------
-class Add(nn.Module):
-    def forward(self, x):
-        return x
-
-
 class Branchy(nn.Module):
     """Two linear units on the input, one of them dead, joined by a functional addition."""
 

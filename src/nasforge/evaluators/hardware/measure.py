@@ -110,6 +110,9 @@ def count_flops(model: Any, input_shape: Sequence[int]) -> int:
 
 #: the latency backends of :func:`measure_latency`
 BACKENDS = ("torch", "onnxruntime", "onnxruntime-int8")
+#: how the ``onnxruntime-int8`` backend quantises (:func:`nasforge.export.quantize_onnx`'s defaults), part of
+#: its cache key
+INT8_SCHEME = "static-qdq-u8s8-per-channel-minmax"
 
 
 def check_backend(backend: Any) -> str:
@@ -303,7 +306,10 @@ class LatencyCache:
     def settings(input_shape: Sequence[int], batch_size: int, backend: str, threads: int, device: str) -> str:
         """The settings part of a cache key."""
         shape = "x".join(str(int(d)) for d in input_shape)
-        return f"shape={shape};batch={int(batch_size)};backend={backend};threads={int(threads)};device={device}"
+        # int8 latency depends on how the model was quantised: a change there must not read older entries
+        quant = f";quantization={INT8_SCHEME}" if backend == "onnxruntime-int8" else ""
+        return (f"shape={shape};batch={int(batch_size)};backend={backend}{quant};threads={int(threads)};"
+                f"device={device}")
 
     def get(self, key: str, settings: str) -> LatencyMeasurement | None:
         """The stored measurement of ``key`` under ``settings``, or None."""
