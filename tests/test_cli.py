@@ -122,7 +122,8 @@ def test_show_unknown_study(db, fake_data_dir):
     assert "no study named 'ghost'; known: known" in res.output
 
 
-@pytest.mark.parametrize("kind,name", [("spaces", "nb201"), ("strategies", "rea"), ("benchmarks", "analog-nb201")])
+@pytest.mark.parametrize("kind,name", [("spaces", "nb201"), ("strategies", "rea"), ("benchmarks", "analog-nb201"),
+                                       ("hardware", "lut")])
 def test_list(kind, name):
     rows = json.loads(run("list", kind, "--json").stdout)
     assert name in [r["name"] for r in rows]

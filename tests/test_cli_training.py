@@ -79,6 +79,11 @@ def test_npz_task(tmp_path):
     (["train"], "give --study NAME, or all of --task, --space and --arch"),
     (["train", "--task", "digits", "--space", "nb201", "--arch", "|bad|"], "malformed NB201 cell"),
     (["export", "/nonexistent/ck"], "not a nasforge checkpoint"),
+    (["search", "-b", "nb201", "--hardware", "lut"], "--hardware and --hardware-option are for --task searches"),
+    (["search", "--task", "digits", *SMALL, "--hardware", "gpu", "--storage", "memory:"],
+     "unknown hardware model 'gpu'; known: lut, measured, predictor"),
+    (["search", "--task", "digits", *SMALL, "-H", "backend=tensorrt", "--storage", "memory:"],
+     "unknown latency backend 'tensorrt'; accepted: torch, onnxruntime, onnxruntime-int8"),
 ])
 def test_bad_input(args, message):
     res = run(*args, code=2)
@@ -112,3 +117,13 @@ def test_train_prints_plain_lines_in_a_log(searched):
     _, db, _ = searched
     res = run("train", "--study", "dg", "--storage", db, "--epochs", "1", "--baseline-random", "1")
     assert "[0/2] training" in res.output and "[2/2] random baseline 1/1: test accuracy" in res.output
+
+
+def test_search_for_accuracy_against_latency_from_a_lookup_table():
+    out = json.loads(run("search", "--task", "digits", *SMALL, "--trials", "3", "--strategy", "nsga2",
+                         "--objective", "val_acc:max", "--objective", "latency_ms:min", "--hardware", "lut",
+                         "-H", "backend=onnxruntime", "-H", "calibration=2", "-H", "profile=1",
+                         "--storage", "memory:", "--json").stdout)
+    assert out["objectives"] == ["val_acc:max", "latency_ms:min"] and out["trials"] == 3
+    assert out["pareto"] and all(p["metrics"]["latency_ms"] >= 0 for p in out["pareto"])
+    assert out["hypervolume"] >= 0 and len(out["reference_point"]) == 2 and out["reference_kind"] == "worst"

@@ -117,7 +117,7 @@ def search(
     proxy_data: Optional[str] = typer.Option(None, help="training-free strategies: the proxies' batch, task / patches / noise (default task with --task, else patches)"),
     proxy_batch_size: int = typer.Option(64, help="training-free strategies: batch size of the proxies"),
     proxy_table: Optional[str] = typer.Option(None, help="training-free strategies: read proxies from a file written by `nasforge proxies --out` instead of computing them"),
-    objectives: Optional[str] = typer.Option(None, "--objectives", "-o", help="comma-separated objectives metric:max|min (default: the evaluator's objective, maximised), e.g. val_acc:max,params:min"),
+    objectives: List[str] = typer.Option([], "--objectives", "--objective", "-o", help="objectives metric:max|min, comma-separated or repeated (default: the evaluator's objective, maximised), e.g. -o val_acc:max,params:min or --objective val_acc:max --objective latency_ms:min"),
     constraint: List[str] = typer.Option([], "--constraint", "-c", help="a constraint 'metric <= bound' (or <, >=, >), repeatable, e.g. -c 'params <= 1e6'; infeasible architectures are recorded and never the best"),
     supernet: Optional[str] = typer.Option(None, help="search the sub-networks of a trained supernet (a supernet.pt written by `nasforge oneshot --method spos|fewshot|bignas`), scored with inherited weights on its own task and space"),
     derived: List[str] = typer.Option([], "--derived", help="a derived metric, repeatable, usable in -o and -c by its name, e.g. --derived 'mnasnet(val_acc, latency_ms, target=5, w=-0.07)' (MnasNet's soft reward, named mnasnet_reward; hard constraint: alpha=0, beta=-1)"),
@@ -166,7 +166,7 @@ def search(
                   "seed": seed}
     st = api.search(benchmark=None if task is not None or supernet is not None else (benchmark or "nb201"),
                     task=task, space=space, supernet=supernet,
-                    strategy=strategy, objectives=objectives, constraints=constraint or None,
+                    strategy=strategy, objectives=",".join(objectives) or None, constraints=constraint or None,
                     n_trials=trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds, seed=seed,
                     study=study, storage=storage, resume=resume, load_if_exists=load_if_exists, takeover=takeover,
                     workers=workers,
@@ -428,7 +428,7 @@ def oneshot(
     search_strategy: Optional[str] = typer.Option(None, help="spos, fewshot, bignas: the strategy that searches the trained supernet (default rea)"),
     search_trials: Optional[int] = typer.Option(None, help="spos, fewshot, bignas: sub-networks scored in that search (default 100)"),
     retrain_epochs: Optional[int] = typer.Option(None, help="spos, fewshot: epochs of stand-alone training of the winner (default 10; 0 skips it)"),
-    objectives: Optional[str] = typer.Option(None, "--objectives", "-o", help="spos, fewshot, bignas: objectives of the sub-network search, e.g. val_acc:max,params:min"),
+    objectives: List[str] = typer.Option([], "--objectives", "--objective", "-o", help="spos, fewshot, bignas: objectives of the sub-network search, comma-separated or repeated, e.g. val_acc:max,params:min"),
     constraint: List[str] = typer.Option([], "--constraint", "-c", help="spos, fewshot, bignas: a constraint of the sub-network search, e.g. -c 'params <= 20000' (metrics: params, flops)"),
     param: List[str] = typer.Option([], "--param", "-p", help="other method option key=value, repeatable (e.g. -p arch_lr=3e-4, -p split=fixed); see docs/oneshot.md"),
     train_epochs: int = typer.Option(10, help="epochs per training for a later `nasforge train` of this study (it retrains with 3x this)"),
@@ -478,7 +478,8 @@ def oneshot(
                              task_options={"label_column": label_column, "image_size": image_size,
                                            "grayscale": grayscale, "seed": data_seed},
                              method_options=options, training_options={"epochs": train_epochs},
-                             objectives=objectives, constraints=constraint or None, progress=progress)
+                             objectives=",".join(objectives) or None, constraints=constraint or None,
+                             progress=progress)
     except KeyboardInterrupt:
         err.print(f"interrupted: every finished epoch is checkpointed under {Path(ck).parent}; continue with the "
                   f"same command and --resume", highlight=False)
