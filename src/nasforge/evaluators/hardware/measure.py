@@ -232,14 +232,14 @@ def measure_latency(model: Any, input_shape: Sequence[int], batch_size: int = 1,
                 x = torch.zeros((batch_size, *input_shape), device=dev)
 
                 def run() -> None:
-                    with torch.no_grad():
-                        model(x)
+                    model(x)
                 sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == "cuda" else None
             else:
                 run = _onnx_runner(model, input_shape, batch_size, used_threads, backend == "onnxruntime-int8")
                 sync = None
             for tries in range(1, attempts + 1):
-                ms = _time_calls(run, warmup, repeats, sync)
+                with torch.no_grad():
+                    ms = _time_calls(run, warmup, repeats, sync)
                 q25, q50, q75 = np.percentile(ms, [25, 50, 75])
                 spread = (q75 - q25) / q50 if q50 > 0 else 0.0
                 if best is None or spread < best[3]:

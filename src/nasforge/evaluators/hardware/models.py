@@ -381,7 +381,8 @@ class LatencyTable(HardwareModel):
     def prepare(self, space: SearchSpace, task: Any, progress: Callable[[str], None] | None = None) -> None:
         """Profile the units of the covering architectures, then fit the constant (and scale) on
         ``calibration`` measured networks. Done once per (space, task shape)."""
-        ident = arch_key(space, space.sample(np.random.default_rng(0)), task.num_classes) + str(task.input_shape)
+        params = json.dumps(space.get_params(), sort_keys=True, default=str)
+        ident = f"{space.name}{params}|{tuple(task.input_shape)}|{task.num_classes}"
         if self._prepared == ident:
             return
         rng = np.random.default_rng(self.seed)
