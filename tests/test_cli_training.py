@@ -127,3 +127,30 @@ def test_search_for_accuracy_against_latency_from_a_lookup_table():
     assert out["objectives"] == ["val_acc:max", "latency_ms:min"] and out["trials"] == 3
     assert out["pareto"] and all(p["metrics"]["latency_ms"] >= 0 for p in out["pareto"])
     assert out["hypervolume"] >= 0 and len(out["reference_point"]) == 2 and out["reference_kind"] == "worst"
+
+
+USER_SPACE = '''
+import torch.nn as nn
+
+def small(c, task):
+    width = c.choice("width", [4, 8])
+    act = c.choice("act", {"relu": nn.ReLU, "tanh": nn.Tanh})
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, width), act(), nn.Linear(width, task.num_classes))
+'''
+
+
+def test_a_user_space_from_a_file_is_searched_listed_and_retrained(tmp_path):
+    f = tmp_path / "my_space.py"
+    f.write_text(USER_SPACE)
+    db = f"sqlite:///{tmp_path}/u.db"
+    out = json.loads(run("search", "--task", "digits", "--space", f"{f}:small", "--epochs", "1", "--trials", "3",
+                         "--strategy", "random", "--storage", db, "--json").stdout)
+    assert out["study"] == "digits-small-random-s0" and out["trials"] == 3 and out["failed"] == 0
+    rows = json.loads(run("list", "spaces", "--space", f"{f}:small", "--json").stdout)
+    mine = [r for r in rows if r["name"] == "small"]
+    assert mine and mine[0]["size"] == 4 and "width [4, 8]" in mine[0]["about"]
+    # a new process-like path: the study records the space's source, so retraining re-creates it
+    res = run("train", "--study", out["study"], "--storage", db, "--epochs", "1", "--json")
+    assert json.loads(res.stdout)["test_acc"] > 0
+    res = run("list", "strategies", "--space", f"{f}:small", code=2)
+    assert "--space adds user spaces to `nasforge list spaces`" in res.output

@@ -28,9 +28,17 @@ DEFAULT_TRIALS = 100
 
 
 # ----------------------------------------------------------------------------- building blocks
-def make_space(name: str, options: Mapping[str, Any] | None = None) -> Any:
-    """A registered space with its options checked (``unknown space``/``has no option`` errors)."""
-    return SPACES.create(name, **dict(options or {}))
+def make_space(name: str, options: Mapping[str, Any] | None = None, task: Any = None) -> Any:
+    """A registered space with its options checked (``unknown space``/``has no option`` errors), or a
+    user space (:class:`~nasforge.spaces.user.UserSpace`) from its source ``FILE.py:NAME`` or
+    ``MODULE:NAME``, discovered with ``task`` (or a study's recorded name with ``source=`` in ``options``)."""
+    from nasforge.registry import create_space
+    from nasforge.spaces.user import is_source
+
+    opts = dict(options or {})
+    if is_source(name) and task is not None:
+        opts.setdefault("task", task)
+    return create_space(name, **opts)
 
 
 def task_config(source: str, label_column: str = "label", image_size: int = 32, grayscale: bool = False,
@@ -195,7 +203,7 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     elif task is not None:
         tk, config["task"], label = resolve_task(task, task_options)
         sp = space if space is not None and not isinstance(space, str) else \
-            make_space(space or default_space_name(tk), space_options)
+            make_space(space or default_space_name(tk), space_options, task=tk)
         topts = {"seed": config["task"].get("seed", 0), **dict(training_options or {})}
         ev = EVALUATORS.create("training", tk, sp, **topts)
     else:
@@ -301,7 +309,7 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
 
     tk, tcfg, label = resolve_task(task, task_options)
     sp = space if space is not None and not isinstance(space, str) else \
-        make_space(space or default_space_name(tk), space_options)
+        make_space(space or default_space_name(tk), space_options, task=tk)
     if sp.name not in SUPERNETS:
         raise ConfigError(f"space {sp.name!r} has no supernet for weight sharing; spaces with one: "
                           f"{', '.join(SUPERNETS.list())}")
@@ -575,7 +583,7 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
         task_cfg = task_config(task, **dict(task_options or {}))
         space_name, space_kwargs = space, dict(space_options or {})
     tk = load_task(task_cfg)
-    sp = make_space(space_name, space_kwargs)
+    sp = make_space(space_name, space_kwargs, task=tk)
     chosen = sp.parse(arch)
     search_epochs = train_cfg.pop("epochs", None)
     final_epochs = epochs or (3 * search_epochs if search_epochs else 30)

@@ -810,6 +810,7 @@ def show(name: str = typer.Argument(..., help="study name"),
 @app.command("list")
 @_guard
 def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks, evaluators, oneshot (weight-sharing methods), supernets or hardware (latency models)"),
+          user_space: List[str] = typer.Option([], "--space", help="spaces: also a user space FILE.py:FUNCTION (or MODULE:FUNCTION), repeatable, with its discovered choices"),
           as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """List registered spaces, strategies, benchmarks, evaluators, one-shot methods, supernets or hardware models
     with their options."""
@@ -824,6 +825,17 @@ def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks, 
         doc = (inspect.getdoc(obj) or "").splitlines()
         options = [o for o in accepted_options(obj) if o != "task"]  # one-shot methods and supernets take the task
         rows.append({"name": n, "options": options, "about": doc[0] if doc else ""})
+    if user_space and kind != "spaces":
+        raise CLIError("--space adds user spaces to `nasforge list spaces`")
+    for source in user_space:
+        from nasforge.registry import create_space
+
+        sp = create_space(source)
+        about = f"user space {source}: " + ", ".join(
+            f"{c.name} {list(c.options)}" + (f" when {c.when[0]} in {list(c.when[1])}" if c.when else "")
+            for c in sp.choices)
+        rows.append({"name": sp.name, "options": list(sp.get_params()), "about": about, "source": source,
+                     "size": sp.size()})
     if as_json:
         print(json.dumps(rows))
         return

@@ -183,6 +183,14 @@ def list_benchmarks(pattern: str | None = None) -> list[str]:
 
 
 def create_space(name: str, **kwargs: Any) -> Any:
+    """A registered space, or a user space: by its source (``FILE.py:NAME``) as ``name``, or by the name a
+    study recorded together with ``source=`` among its parameters."""
+    from nasforge.spaces.user import UserSpace, is_source
+
+    if is_source(name):
+        return UserSpace(name, **kwargs)
+    if name not in SPACES and kwargs.get("source"):
+        return UserSpace(kwargs.pop("source"), name=name, **kwargs)
     return SPACES.create(name, **kwargs)
 
 

@@ -22,7 +22,8 @@ from nasforge.spaces.base import Architecture, SearchSpace, categorical, integer
 from nasforge.strategies.base import Strategy
 
 __all__ = ["check_evaluator", "check_hardware_model", "check_space", "check_strategy", "check_supernet",
-           "count_target_found", "fake_scorer", "hidden_target_space", "linear_evaluator", "toy_space"]
+           "count_target_found", "fake_scorer", "hidden_target_space", "linear_evaluator", "toy_space",
+           "toy_space_function", "toy_user_space"]
 
 StrategyFactory = Callable[[SearchSpace, int], Strategy]
 Evaluate = Callable[[Architecture], Result]
@@ -50,6 +51,28 @@ def toy_space() -> SearchSpace:
         choices += repeat(f"s{s}.b", integer(f"s{s}.depth", 1, 3),
                           [categorical("kernel", [3, 5]), categorical("expand", [3, 6])])
     return SearchSpace(choices, name="toy-mobilenet")
+
+
+def toy_space_function(c: Any, task: Any) -> Any:
+    """:func:`toy_space` written as a define-by-run space function (a flatten-linear network of any choices)."""
+    import torch.nn as nn
+
+    c.choice("stem", [16, 32])
+    if c.choice("se", [False, True]):
+        c.choice("se_ratio", [0.25, 0.5])
+    for s in range(2):
+        for k in range(c.integer(f"s{s}.depth", 1, 3)):
+            c.choice(f"s{s}.b{k}.kernel", [3, 5])
+            c.choice(f"s{s}.b{k}.expand", [3, 6])
+    return nn.Sequential(nn.Flatten(), nn.Linear(int(np.prod(task.input_shape)), task.num_classes))
+
+
+def toy_user_space() -> SearchSpace:
+    """:func:`toy_space` as a user space (:class:`~nasforge.spaces.user.UserSpace` of
+    :func:`toy_space_function`): the same choices and layout, discovered by running the function."""
+    from nasforge.spaces.user import UserSpace
+
+    return UserSpace(toy_space_function, name="toy-user", task=tiny_task())
 
 
 def linear_evaluator(space: SearchSpace, seed: int = 0) -> Evaluate:

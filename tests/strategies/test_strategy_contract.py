@@ -13,9 +13,10 @@ from nasforge.spaces.base import Architecture, SearchSpace
 from nasforge.spaces.nb201 import NB201Space
 from nasforge.strategies.base import Strategy
 from nasforge.strategies.random import RandomSearch
-from nasforge.testing import check_strategy, linear_evaluator, toy_space
+from nasforge.testing import check_strategy, linear_evaluator, toy_space, toy_user_space
 
-SPACES = {"nb201": NB201Space(), "toy-mobilenet": toy_space()}
+#: a user space (define by run) beside the built-in ones: every strategy must work on it too
+SPACES = {"nb201": NB201Space(), "toy-mobilenet": toy_space(), "toy-user": toy_user_space()}
 #: registered strategies with default options, plus the non-default modes worth covering
 VARIANTS: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in STRATEGIES.list()] + [
     ("random", {"replace": False}),

@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+import numpy as np
+
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture
 
@@ -87,6 +89,22 @@ class Evaluator(ABC):
     def describe(self) -> dict[str, Any]:
         """Plain configuration (stored with a study so a resume can check it)."""
         return {"evaluator": type(self).__name__, "objective": self.objective, "report": self.report}
+
+
+def check_buildable(space: Any, build: Callable[[Any], Any], tries: int = 5, seed: int = 0) -> None:
+    """Build sampled architectures with ``build(arch)`` until one succeeds, so a space that cannot serve a
+    task fails before any trial; raises the first error only when all ``tries`` fail (a space may hold
+    some architectures that cannot be built: their trials fail, the search goes on)."""
+    rng = np.random.default_rng(seed)
+    first: BaseException | None = None
+    for _ in range(tries):
+        try:
+            build(space.sample(rng))
+            return
+        except Exception as exc:  # noqa: PERF203 - a few tries at most
+            first = first or exc
+    assert first is not None
+    raise first
 
 
 class FunctionEvaluator(Evaluator):

@@ -24,10 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import numpy as np
-
 from nasforge.evaluators import hardware
-from nasforge.evaluators.base import Capabilities, Evaluator, FidelityRange
+from nasforge.evaluators.base import Capabilities, Evaluator, FidelityRange, check_buildable
 from nasforge.evaluators.hardware import count_flops, count_params, resolve_device
 from nasforge.evaluators.hardware.models import HardwareModel, make_hardware
 from nasforge.options import check_choice, check_int, check_number
@@ -153,7 +151,7 @@ class TrainingEvaluator(Evaluator):
     def prepare(self) -> None:
         """Build one sampled architecture, so a space that cannot serve this task fails before any trial;
         then let the hardware model prepare (a lookup table profiles, a predictor adapts)."""
-        self.space.build(self.space.sample(np.random.default_rng(0)), self.task)
+        check_buildable(self.space, lambda arch: self.space.build(arch, self.task))
         if self.measure_latency:
             self.hardware.prepare(self.space, self.task)
 

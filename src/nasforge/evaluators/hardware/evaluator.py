@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-import numpy as np
-
 from nasforge.errors import ConfigError
-from nasforge.evaluators.base import Capabilities, Evaluator
+from nasforge.evaluators.base import Capabilities, Evaluator, check_buildable
 from nasforge.evaluators.hardware.measure import count_flops, count_params, resolve_device
 from nasforge.evaluators.hardware.models import HardwareModel, MeasuredLatency, build_network, make_hardware
 from nasforge.options import check_int
@@ -104,7 +102,7 @@ class HardwareEvaluator(Evaluator):
     def prepare(self) -> None:
         """Build one sampled architecture, so a space that cannot serve this input fails before any trial;
         then let the hardware model prepare (a lookup table profiles, a predictor adapts)."""
-        self.build(self.space.sample(np.random.default_rng(0)))
+        check_buildable(self.space, self.build)
         if "latency_ms" in self._names:
             self.hardware.prepare(self.space, self._task())
 
