@@ -305,12 +305,13 @@ def oneshot(method: str = "darts", *, task: str | Any = "mnist1d", space: str | 
     from nasforge.oneshot.methods import CHECKPOINT
     from nasforge.oneshot.record import OneShotRecord, record_outcome
     from nasforge.registry import ONESHOT, SUPERNETS
+    from nasforge.spaces.user import UserSpace
     from nasforge.study import Study, plain_metrics
 
     tk, tcfg, label = resolve_task(task, task_options)
     sp = space if space is not None and not isinstance(space, str) else \
         make_space(space or default_space_name(tk), space_options, task=tk)
-    if sp.name not in SUPERNETS:
+    if sp.name not in SUPERNETS and not isinstance(sp, UserSpace):
         raise ConfigError(f"space {sp.name!r} has no supernet for weight sharing; spaces with one: "
                           f"{', '.join(SUPERNETS.list())}")
     mopts = {"seed": seed, **dict(method_options or {})}

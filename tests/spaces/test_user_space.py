@@ -262,3 +262,58 @@ def test_a_user_nb201_gives_the_builtin_results_for_the_same_seed():
         runs[label] = [(r.arch and space.parse(r.arch).choices, r.metrics["val_acc"],
                         space.encode(space.parse(r.arch)).tolist()) for r in st.trials]
     assert runs["builtin"] == runs["user"]
+
+
+# -- weight sharing ------------------------------------------------------------------------------------
+def cells(c, task):
+    """A small CNN whose two layers each choose an operation (factories) and share one activation choice."""
+    C = 4
+    act = c.choice("act", [nn.ReLU, nn.Tanh])
+    ops = {"conv3": lambda: nn.Sequential(nn.Conv2d(C, C, 3, padding=1, bias=False), nn.BatchNorm2d(C)),
+           "conv1": lambda: nn.Sequential(nn.Conv2d(C, C, 1, bias=False), nn.BatchNorm2d(C)),
+           "skip": nn.Identity, "pool": lambda: nn.AvgPool2d(3, 1, 1)}
+    layers = [nn.Conv2d(task.input_shape[0], C, 3, padding=1), nn.BatchNorm2d(C), act()]
+    for i in range(2):
+        layers += [c.choice(f"op{i}", ops)(), act()]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(C, task.num_classes))
+
+
+def test_the_supernet_of_a_user_space_matches_the_stand_alone_network():
+    from nasforge.oneshot.methods import build_supernet
+    from nasforge.testing import check_supernet
+
+    task = tiny_task(image=True)
+    sp = UserSpace(cells, task=task)
+    check_supernet(sp, task, n=4)
+    sn = build_supernet(sp, task)
+    d = {x.key: x for x in sn.decisions}
+    assert d["op0"].param_free == ("skip", "pool") and d["act"].param_free == ("ReLU", "Tanh")
+    assert sum(1 for m in sn.modules() if type(m).__name__ == "ChoiceOp" and m.key == "act") == 3  # shared
+
+
+def test_a_user_space_with_plain_or_conditional_choices_has_no_supernet():
+    from nasforge.errors import ConfigError
+    from nasforge.oneshot.methods import build_supernet
+
+    with pytest.raises(ConfigError, match=r"choice 'block0.width' .* exists only when 'block0' is one of \['linear'\]"):
+        build_supernet(UserSpace(mlp, task=TASK), TASK)
+
+    def widths(c, task):
+        return nn.Sequential(nn.Flatten(), nn.Linear(6, c.choice("w", [4, 8])), nn.Linear(8, 3))
+
+    with pytest.raises(ConfigError, match=r"choice 'w' of user space 'widths' chooses plain values \(4, 8\)"):
+        build_supernet(UserSpace(widths, task=TASK, checks=0), TASK)
+
+
+def test_weight_sharing_searches_a_user_space_end_to_end(tmp_path):
+    from nasforge import api
+
+    task = tiny_task(image=True)
+    out = api.oneshot("spos", task=task, space=UserSpace(cells, task=task), storage=None,
+                      checkpoint_dir=str(tmp_path / "ck"),
+                      method_options={"epochs": 2, "threads": 1, "search_trials": 6, "retrain_epochs": 1})
+    assert out["arch"] and 0.0 <= out["val_acc"] <= 100.0
+    darts = api.oneshot("darts", task=task, space=UserSpace(cells, task=task), storage=None,
+                        checkpoint_dir=str(tmp_path / "ck2"), method_options={"epochs": 1, "threads": 1,
+                                                                              "select": "magnitude"})
+    assert UserSpace(cells, task=task).parse(darts["arch"])

@@ -96,13 +96,20 @@ class CollapseWarning(UserWarning):
 
 
 def build_supernet(space: SearchSpace, task: Any, seed: int = 0, kind: str | None = None) -> Supernet:
-    """The supernet of ``space`` for ``task`` (from the ``SUPERNETS`` registry, by space name).
+    """The supernet of ``space`` for ``task`` (from the ``SUPERNETS`` registry, by space name; a user space's
+    is built from its own function, :class:`~nasforge.oneshot.user.UserSupernet`).
 
     ``kind`` picks another supernet of the same space, registered as ``<space>:<kind>`` (the elastic
     MobileNet supernet of BigNAS and Single-Path NAS is ``mobilenet:elastic``).
     """
     from nasforge.registry import SUPERNETS
+    from nasforge.spaces.user import UserSpace
 
+    if isinstance(space, UserSpace) and kind is None:
+        from nasforge.oneshot.user import UserSupernet
+
+        torch.manual_seed(int(seed))
+        return UserSupernet(space, task, seed=seed)
     name = space.name if kind is None else f"{space.name}:{kind}"
     if name not in SUPERNETS:
         raise ConfigError(f"space {space.name!r} has no supernet {name!r}; supernets: {', '.join(SUPERNETS.list())}")
