@@ -317,3 +317,21 @@ def test_weight_sharing_searches_a_user_space_end_to_end(tmp_path):
                         checkpoint_dir=str(tmp_path / "ck2"), method_options={"epochs": 1, "threads": 1,
                                                                               "select": "magnitude"})
     assert UserSpace(cells, task=task).parse(darts["arch"])
+
+
+def test_proxies_hardware_models_and_export_work_on_a_user_space(tmp_path, source):
+    from nasforge.evaluators.hardware import LatencyTable
+    from nasforge.evaluators.zero_cost import compute_proxies, proxy_batch
+    from nasforge.export import export_checkpoint, load_model, save_checkpoint
+    from nasforge.testing import check_hardware_model
+
+    sp = create_space(source, task=TASK)
+    a = sp.make({"width": 8, "act": "relu"})
+    scores, _, errors = compute_proxies(sp.build(a, TASK), proxy_batch("task", task=TASK, batch_size=16),
+                                        ["synflow", "grad_norm", "params"])
+    assert not errors and all(np.isfinite(v) for v in scores.values())
+    assert scores["params"] == 6 * 8 + 8 + 8 * 3 + 3
+    check_hardware_model(LatencyTable(calibration=2, profile=1, warmup=1, repeats=5), sp, TASK)
+    ck = save_checkpoint(tmp_path / "ck", sp, a, TASK, sp.build(a, TASK))
+    export_checkpoint(ck)
+    assert isinstance(load_model(ck)[2], nn.ReLU)  # re-created from the file the space came from
