@@ -189,7 +189,7 @@ def create_space(name: str, **kwargs: Any) -> Any:
 
     if is_source(name):
         return UserSpace(name, **kwargs)
-    if name not in SPACES and kwargs.get("source"):
+    if kwargs.get("source"):  # a user space, even one whose function shares a built-in space's name
         return UserSpace(kwargs.pop("source"), name=name, **kwargs)
     return SPACES.create(name, **kwargs)
 
