@@ -154,3 +154,14 @@ def test_a_user_space_from_a_file_is_searched_listed_and_retrained(tmp_path):
     assert json.loads(res.stdout)["test_acc"] > 0
     res = run("list", "strategies", "--space", f"{f}:small", code=2)
     assert "--space adds user spaces to `nasforge list spaces`" in res.output
+
+
+def test_list_spaces_runs_a_user_space_with_the_task_given(tmp_path):
+    f = tmp_path / "table.py"
+    f.write_text("import torch.nn as nn\n\ndef table(c, task):\n    (n,) = task.input_shape\n"
+                 "    w = c.choice('w', [2, 4])\n    return nn.Sequential(nn.Linear(n, w), nn.Linear(w, task.num_classes))\n")
+    np.savez(tmp_path / "t.npz", X=np.random.default_rng(0).normal(size=(60, 5)), y=np.arange(60) % 3)
+    rows = json.loads(run("list", "spaces", "--space", f"{f}:table", "--task", str(tmp_path / "t.npz"),
+                          "--json").stdout)
+    assert [r["size"] for r in rows if r["name"] == "table"] == [2]
+    assert "--task is for --space" in run("list", "spaces", "--task", "digits", code=2).output

@@ -36,7 +36,7 @@ def make_space(name: str, options: Mapping[str, Any] | None = None, task: Any = 
     from nasforge.spaces.user import is_source
 
     opts = dict(options or {})
-    if is_source(name) and task is not None:
+    if (is_source(name) or opts.get("source")) and task is not None:
         opts.setdefault("task", task)
     return create_space(name, **opts)
 

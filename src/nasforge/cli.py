@@ -811,6 +811,7 @@ def show(name: str = typer.Argument(..., help="study name"),
 @_guard
 def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks, evaluators, oneshot (weight-sharing methods), supernets or hardware (latency models)"),
           user_space: List[str] = typer.Option([], "--space", help="spaces: also a user space FILE.py:FUNCTION (or MODULE:FUNCTION), repeatable, with its discovered choices"),
+          task: Optional[str] = typer.Option(None, help="with --space: the task the function is run with while its choices are discovered (digits, mnist1d, a file), for functions that depend on it"),
           as_json: bool = typer.Option(False, "--json", help="print JSON")) -> None:
     """List registered spaces, strategies, benchmarks, evaluators, one-shot methods, supernets or hardware models
     with their options."""
@@ -827,10 +828,17 @@ def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks, 
         rows.append({"name": n, "options": options, "about": doc[0] if doc else ""})
     if user_space and kind != "spaces":
         raise CLIError("--space adds user spaces to `nasforge list spaces`")
+    if task is not None and not user_space:
+        raise CLIError("--task is for --space: the task a user space's function is run with")
+    tk = None
+    if task is not None:
+        from nasforge.api import resolve_task
+
+        tk = resolve_task(task)[0]
     for source in user_space:
         from nasforge.registry import create_space
 
-        sp = create_space(source)
+        sp = create_space(source, **({"task": tk} if tk is not None else {}))
         about = f"user space {source}: " + ", ".join(
             f"{c.name} {list(c.options)}" + (f" when {c.when[0]} in {list(c.when[1])}" if c.when else "")
             for c in sp.choices)

@@ -88,10 +88,13 @@ def load_model(ckpt_dir: str | Path, device: str = "cpu") -> Any:
     from nasforge.registry import create_space
 
     g = read_genotype(ckpt_dir)
-    space = create_space(g["space"], **g["space_params"])
-    arch = space.from_json(json.dumps({"space": g["space"], "choices": g["arch"]}))
     t = g["task"]
-    model = space.build(arch, Task.shape_only(t["name"], t["input_shape"], t["num_classes"], tuple(t["classes"])))
+    task = Task.shape_only(t["name"], t["input_shape"], t["num_classes"], tuple(t["classes"]))
+    # a user space (recorded with its source) is discovered again with the checkpoint's task shape
+    space = create_space(g["space"], **g["space_params"], **({"task": task} if g["space_params"].get("source")
+                                                               else {}))
+    arch = space.from_json(json.dumps({"space": g["space"], "choices": g["arch"]}))
+    model = space.build(arch, task)
     weights = Path(ckpt_dir) / WEIGHTS
     try:
         state = torch.load(weights, map_location=device, weights_only=True)

@@ -109,3 +109,12 @@ def test_hardware_evaluator_options(kwargs, match):
     args = {"input_shape": (6,), "num_classes": 3, **kwargs}
     with pytest.raises(ConfigError, match=match):
         HardwareEvaluator(TinyTrainableSpace(), **args)
+
+
+def test_flops_of_transformer_layers_are_counted():
+    layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32, batch_first=True)
+    flops = count_flops(layer, (5, 16))
+    # the q, k, v and output projections (4 x 5 x 16 x 16 multiply-adds) and the feed-forward (2 x 5 x 16 x 32);
+    # with the fused fast path on, the counter saw none of them
+    assert flops >= 2 * (4 * 5 * 16 * 16 + 2 * 5 * 16 * 32)
+    assert torch.backends.mha.get_fastpath_enabled()  # restored

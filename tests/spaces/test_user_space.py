@@ -335,3 +335,35 @@ def test_proxies_hardware_models_and_export_work_on_a_user_space(tmp_path, sourc
     ck = save_checkpoint(tmp_path / "ck", sp, a, TASK, sp.build(a, TASK))
     export_checkpoint(ck)
     assert isinstance(load_model(ck)[2], nn.ReLU)  # re-created from the file the space came from
+
+
+TABULAR_ONLY = '''
+import torch.nn as nn
+
+def table(c, task):
+    (features,) = task.input_shape          # works for tables only: the default (3, 32, 32) task fails
+    width = c.choice("width", [4, 8])
+    return nn.Sequential(nn.Linear(features, width), nn.ReLU(), nn.Linear(width, task.num_classes))
+'''
+
+
+def test_a_recorded_user_space_is_found_from_another_folder_with_its_task(tmp_path, monkeypatch):
+    from nasforge.export import load_model, save_checkpoint
+
+    (tmp_path / "spaces").mkdir()
+    (tmp_path / "spaces" / "table.py").write_text(textwrap.dedent(TABULAR_ONLY))
+    monkeypatch.chdir(tmp_path)
+    sp = create_space("spaces/table.py:table", task=TASK)
+    assert sp.get_params()["source"] == f"{tmp_path / 'spaces' / 'table.py'}:table"  # made absolute
+    with pytest.raises(SpaceDefinitionError, match="failed on every run"):
+        UserSpace("spaces/table.py:table")  # without the task the function cannot run
+    a = sp.make({"width": 8})
+    ck = save_checkpoint(tmp_path / "ck", sp, a, TASK, sp.build(a, TASK))
+    monkeypatch.chdir(tmp_path / "ck")
+    model = load_model(ck)  # discovered again with the checkpoint's task shape, from another folder
+    assert model(torch.zeros(2, 6)).shape == (2, 3)
+
+
+def test_options_equal_in_python_are_an_error():
+    with pytest.raises(SpaceDefinitionError, match="options 1 and True are equal in Python"):
+        normalise_options("x", [1, True])

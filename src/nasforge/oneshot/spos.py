@@ -181,7 +181,7 @@ def load_supernet(path: str | os.PathLike[str], task: Any = None, device: str = 
             raise ConfigError(f"supernet {path} was trained on an in-memory task ({(blob['task'] or {}).get('name')}) "
                               f"that cannot be loaded again; give the task object")
         task = load_task(blob["task"])
-    space = make_space(blob["space"], blob["space_params"])
+    space = make_space(blob["space"], blob["space_params"], task=task)
     members = []
     for state in blob["members"]:
         sn = build_supernet(space, task, 0, kind=blob["kind"])

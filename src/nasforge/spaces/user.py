@@ -122,6 +122,10 @@ def normalise_options(name: str, options: Any) -> tuple[tuple[Hashable, ...], di
     if not pairs:
         raise SpaceDefinitionError(f"choice {name!r} has no options")
     labels = [p[0] for p in pairs]
+    same = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:] if a == b]
+    if same:
+        raise SpaceDefinitionError(f"choice {name!r}: options {same[0][0]!r} and {same[0][1]!r} are equal in Python "
+                                   f"(1 == True, 0 == 0.0); give them as a dict of distinct labels")
     texts = [str(x) for x in labels]
     dup = sorted({t for t in texts if texts.count(t) > 1})
     if dup:
@@ -229,6 +233,15 @@ def load_function(source: str) -> Callable[..., Any]:
     return fn
 
 
+def absolute_source(source: str) -> str:
+    """``source`` with its file made absolute (``FILE.py:NAME``; a ``MODULE:NAME`` is left as it is), so a
+    study recorded in one folder re-creates its space from any other."""
+    path, sep, attr = str(source).rpartition(":")
+    if sep and (path.endswith(".py") or os.sep in path or "/" in path) and Path(path).expanduser().is_file():
+        return f"{Path(path).expanduser().resolve()}:{attr}"
+    return str(source)
+
+
 def _default_task() -> Any:
     from nasforge.data.task import Task
 
@@ -250,7 +263,7 @@ class UserSpace(SearchSpace):
                  probes: int = 32, checks: int = 8, seed: int = 0) -> None:
         from nasforge.options import check_int
 
-        self.source = fn if isinstance(fn, str) else None
+        self.source = absolute_source(fn) if isinstance(fn, str) else None
         self.fn = load_function(fn) if isinstance(fn, str) else fn
         if not callable(self.fn):
             raise ConfigError(f"a user space needs a function fn(c, task) -> nn.Module or its source "

@@ -93,18 +93,25 @@ def count_params(model: Any) -> int:
 
 def count_flops(model: Any, input_shape: Sequence[int]) -> int:
     """FLOPs of one forward pass on a single input of ``input_shape`` (without the batch dimension),
-    in eval mode, counted by torch's ``FlopCounterMode`` (multiply-add = 2 FLOPs)."""
+    in eval mode, counted by torch's ``FlopCounterMode`` (multiply-add = 2 FLOPs). PyTorch's fused
+    fast path of transformer layers (which the counter cannot see into) is turned off while counting."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     dev = _model_device(model)
     was = model.training
+    mha = getattr(torch.backends, "mha", None)
+    fast = mha.get_fastpath_enabled() if mha is not None else None
     model.eval()
     try:
+        if mha is not None:
+            mha.set_fastpath_enabled(False)
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(torch.zeros((1, *input_shape), device=dev))
     finally:
         model.train(was)
+        if mha is not None:
+            mha.set_fastpath_enabled(fast)
     return int(counter.get_total_flops())
 
 
