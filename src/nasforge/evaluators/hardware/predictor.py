@@ -6,29 +6,35 @@ regression problem. This module implements that idea in its own, small form:
 - **Devices.** A device is anything that gives an architecture a latency: here a backend x
   thread count x batch size combination of this machine (``"onnxruntime:2:8"``, see
   :func:`parse_device`), or, from Python, any dict ``{architecture string: milliseconds}``
-  (NAS-Bench-Graph's nine datasets are nine such devices of the ``nasbench-graph`` space).
+  (NAS-Bench-Graph's datasets are such devices of the ``nasbench-graph`` space).
 - **Hardware embedding.** Every device is described by its latencies on a few fixed
   *reference architectures* (:func:`reference_archs`, fixed per space and seed). Latencies are
-  compared in log space and standardised per device with the mean and standard deviation of
-  the log latencies of its references, so the predictor works on unit-free, scale-free numbers
-  and the embedding is the references' standardised log latencies.
-- **Predictor.** A small MLP on ``[space.encode(arch), embedding]`` predicts the standardised log
-  latency; milliseconds are ``exp(mean + std * output)`` with the device's reference statistics.
-- **Meta-training** (:func:`meta_train`) over source devices, first-order MAML by default: each
-  episode takes a few source devices, adapts a copy of the weights to each with a few SGD steps on
-  its references plus 10-20 random architectures (the support set), and moves the shared weights
-  along the gradient of the adapted copies' error on other architectures of the same devices.
-  ``method="multitask"`` (plain pretraining on all source data, adapted the same way) is there for
-  comparison.
-- **Adaptation** (:meth:`MetaLatencyPredictor.adapt`) to a target device: the same SGD steps
-  from the meta-trained weights on the target's references and 10-20 measured architectures.
+  compared in log space and standardised per device by the mean and standard deviation of its
+  references' log latencies (:class:`DeviceStats`), so that milliseconds or seconds, fast or slow
+  devices look alike; the embedding is the references' standardised log latencies.
+- **Predictor.** On ``[features, embedding]``, where the features are ``space.encode(arch)`` and
+  the count of each option over choices that share their options (:func:`option_counts`: how
+  many of NB201's six edges are 3x3 convolutions), it predicts the standardised log latency as
+  a linear cost term ``features . (c + A embedding)`` (a cost per feature that the device
+  shifts) plus a small MLP, whose size ``hidden="auto"`` chooses on held-out source devices.
+- **Training** (:func:`meta_train`) over source devices, in episodes of a few devices with a
+  support set (references and 10-20 architectures) and a query set each: ``multitask`` (the
+  default) fits both directly; ``fomaml`` (first-order MAML) fits the query set after SGD steps
+  on the support set.
+- **Adaptation** (:meth:`MetaLatencyPredictor.adapt`) to a target device: SGD steps from the
+  trained weights on the target's references and 10-20 measured architectures.
+
+Which method and model generalise to a new device was measured (``benchmarks/latency_predictor.py``):
+``multitask`` did better than ``fomaml`` on NB201 networks measured here and on NAS-Bench-Graph, and
+the linear term alone better than with the MLP on NB201 (150 architectures per device), the other way
+round on NAS-Bench-Graph (1,000 per device); hence the defaults.
 
 :class:`LatencyPredictor` is the hardware model ``predictor`` (``--hardware predictor``): at
-:meth:`~LatencyPredictor.prepare` it loads a saved meta-trained predictor (``path``) or builds one
-on this machine by measuring the ``sources`` devices (cached), measures the target (its own
-backend, threads and batch size) on the references and ``adapt`` architectures, adapts, and then
-predicts milliseconds. Everything runs on the CPU on one torch thread and is seeded: the same seed
-and data give the same predictor.
+:meth:`~LatencyPredictor.prepare` it loads a saved predictor (``path``) or builds one on this machine
+by measuring the ``sources`` devices (cached), measures the target (its own backend, threads and
+batch size) on the references and ``adapt`` architectures, adapts, and then predicts milliseconds.
+Everything runs on the CPU on one torch thread and is seeded: the same seed and data give the same
+predictor.
 
 From Python, with latencies of your own devices::
 
@@ -64,7 +70,7 @@ from nasforge.spaces.base import Architecture, SearchSpace, sample_distinct
 DEFAULT_SOURCES: tuple[str, ...] = tuple(f"{b}:{t}:{n}" for b in ("torch", "onnxruntime")
                                          for t in (1, 2) for n in (1, 8))
 #: meta-training methods of :func:`meta_train`
-METHODS = ("fomaml", "multitask")
+METHODS = ("multitask", "fomaml")
 #: what a saved predictor file says it is
 FORMAT = "nasforge-latency-predictor"
 FORMAT_VERSION = 1
@@ -75,6 +81,10 @@ MIN_LOG_STD = 0.01
 MAX_GRAD_NORM = 10.0
 #: the fine-tuning learning rates ``method="multitask"`` chooses from (on source episodes)
 FINETUNE_LRS = (0.001, 0.003, 0.01, 0.03, 0.1)
+#: the models ``hidden="auto"`` chooses from: the linear cost term alone, or with an MLP of two 64-wide layers
+HIDDEN_CHOICES: tuple[tuple[int, ...], ...] = ((), (64, 64))
+#: how many source devices ``hidden="auto"`` holds out in turn to choose the model
+VALIDATION_DEVICES = 4
 
 
 # ----------------------------------------------------------------------------- devices and references
@@ -145,9 +155,38 @@ def _normalised(space: SearchSpace, latencies: Mapping[Any, float], who: str) ->
     return out
 
 
-def _encode(space: SearchSpace, keys: Iterable[str]) -> np.ndarray:
+def option_counts(space: SearchSpace) -> np.ndarray:
+    """A 0/1 matrix (encoding columns x count columns) that turns the one-hot encoding into option counts:
+    for every group of at least two choices with the same options (NB201's six edges, the operations of
+    NAS-Bench-Graph's four nodes), how many of them take each option. Latency is close to a sum of
+    per-operation costs, and counts say that directly; a space without such groups gets no columns."""
+    lay = space.layout
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, c in enumerate(lay.choices):
+        groups.setdefault(tuple(c.options), []).append(i)
+    blocks = []
+    for options, members in groups.items():
+        if len(members) < 2:
+            continue
+        block = np.zeros((lay.encoding_size, len(options)), dtype=np.float32)
+        for i in members:
+            for k in range(len(options)):
+                block[lay.offsets[i] + k, k] = 1.0
+        blocks.append(block)
+    return np.concatenate(blocks, axis=1) if blocks else np.zeros((lay.encoding_size, 0), dtype=np.float32)
+
+
+def feature_size(space: SearchSpace) -> int:
+    """Columns of the predictor's architecture features: the encoding and its :func:`option_counts`."""
+    return space.encoding_size + option_counts(space).shape[1]
+
+
+def encode_features(space: SearchSpace, keys: Iterable[Any]) -> np.ndarray:
+    """The predictor's architecture features of ``keys`` (architectures or strings of ``space``), one row each:
+    ``space.encode(arch)`` followed by its :func:`option_counts`."""
     rows = [np.asarray(space.encode(_arch(space, k)), dtype=np.float32) for k in keys]
-    return np.stack(rows) if rows else np.zeros((0, space.encoding_size), dtype=np.float32)
+    X = np.stack(rows) if rows else np.zeros((0, space.encoding_size), dtype=np.float32)
+    return np.concatenate([X, X @ option_counts(space)], axis=1)
 
 
 @dataclass(frozen=True)
@@ -183,26 +222,37 @@ def _reference_ms(measured: Mapping[str, float], references: Sequence[str], who:
 
 
 # ----------------------------------------------------------------------------- the network
-def _init(torch: Any, sizes: Sequence[int], gen: Any) -> list[Any]:
+def _init(torch: Any, encoding: int, references: int, hidden: Sequence[int], gen: Any) -> list[Any]:
+    """The predictor's weights: an MLP on ``[encoding, embedding]`` (``nn.Linear``'s uniform initialisation),
+    then a per-column cost vector ``c`` and a matrix ``A`` of the linear term ``x . (c + A h)`` (zeros)."""
     params = []
+    sizes = [encoding + references, *hidden, 1]
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         bound = 1.0 / np.sqrt(fan_in)
         params.append((torch.rand(fan_in, fan_out, generator=gen) * 2 - 1) * bound)
         params.append((torch.rand(fan_out, generator=gen) * 2 - 1) * bound)
-    return params
+    return params + [torch.zeros(encoding), torch.zeros(encoding, references)]
 
 
 def _forward(torch: Any, params: Sequence[Any], X: Any) -> Any:
-    """Outputs of the MLP(s): ``X`` is (rows x features) with unbatched weights, or (tasks x rows x
-    features) with weights carrying a leading task dimension."""
+    """Predictions for rows ``X = [x, h]`` (encoding, embedding): the MLP's output plus ``x . (c + A h)``, a
+    cost per encoding column that the device's embedding shifts (latency is close to a sum of per-operation
+    costs, which this term states directly). ``X`` is (rows x features) with unbatched weights, or (tasks x
+    rows x features) with weights carrying a leading task dimension."""
+    *mlp, c, A = params
     h = X
-    last = len(params) // 2 - 1
-    for i in range(0, len(params), 2):
-        w, b = params[i], params[i + 1]
+    last = len(mlp) // 2 - 1
+    for i in range(0, len(mlp), 2):
+        w, b = mlp[i], mlp[i + 1]
         h = torch.baddbmm(b.unsqueeze(1), h, w) if w.dim() == 3 else torch.addmm(b, h, w)
         if i // 2 < last:
             h = torch.relu(h)
-    return h.squeeze(-1)
+    E = A.shape[-2]
+    x, emb = X[..., :E], X[..., E:]
+    if A.dim() == 3:
+        costs = c + torch.bmm(emb[:, :1], A.transpose(1, 2)).squeeze(1)  # the embedding is the same on every row
+        return h.squeeze(-1) + (x * costs.unsqueeze(1)).sum(-1)
+    return h.squeeze(-1) + x @ (c + A @ emb[0]) if len(X) else h.squeeze(-1)
 
 
 def _task_losses(torch: Any, params: Sequence[Any], X: Any, z: Any, mask: Any) -> Any:
@@ -211,10 +261,10 @@ def _task_losses(torch: Any, params: Sequence[Any], X: Any, z: Any, mask: Any) -
     return err.sum(1) / mask.sum(1).clamp(min=1.0)
 
 
-def _sgd_steps(torch: Any, params: Sequence[Any], X: Any, z: Any, mask: Any, steps: int, lr: float,
-               first_order: bool = True) -> list[Any]:
+def _sgd_steps(torch: Any, params: Sequence[Any], X: Any, z: Any, mask: Any, steps: int, lr: float) -> list[Any]:
     """``steps`` plain gradient steps of every task's weights on its own masked loss (tasks are independent,
-    so one backward pass of the summed losses gives each its own gradient)."""
+    so one backward pass of the summed losses gives each its own gradient); each step is cut off from the
+    graph (first order)."""
     fast = list(params)
     for _ in range(steps):
         grads = torch.autograd.grad(_task_losses(torch, fast, X, z, mask).sum(), fast)
@@ -224,7 +274,7 @@ def _sgd_steps(torch: Any, params: Sequence[Any], X: Any, z: Any, mask: Any, ste
         new = []
         for p, g in zip(fast, grads):
             step = p - lr * g * scale.view(-1, *([1] * (g.dim() - 1)))
-            new.append(step.detach().requires_grad_() if first_order else step)
+            new.append(step.detach().requires_grad_())
         fast = new
     return fast
 
@@ -270,16 +320,16 @@ class AdaptedLatencyPredictor:
 
     params: list[np.ndarray] = field(repr=False)
     stats: DeviceStats
-    encoding_size: int
     measured: dict[str, float] = field(default_factory=dict, repr=False)
 
     def predict_z(self, X: np.ndarray) -> np.ndarray:
-        """Standardised log latency of encoded rows ``X`` (rows x encoding size)."""
+        """Standardised log latency of feature rows ``X`` (rows x :func:`feature_size` columns)."""
         import torch
 
         X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2 or X.shape[1] != self.encoding_size:
-            raise ConfigError(f"latency predictor: expected rows of {self.encoding_size} encoding columns, "
+        width = self.params[-2].shape[0]
+        if X.ndim != 2 or X.shape[1] != width:
+            raise ConfigError(f"latency predictor: expected rows of {width} feature columns, "
                               f"got an array of shape {X.shape}")
         with torch.no_grad(), one_thread(torch):
             params = [torch.from_numpy(p) for p in self.params]
@@ -288,12 +338,12 @@ class AdaptedLatencyPredictor:
 
     def predict(self, space: SearchSpace, archs: Sequence[Any]) -> np.ndarray:
         """Predicted milliseconds of ``archs`` (architectures or strings of ``space``)."""
-        return self.stats.ms(self.predict_z(_encode(space, archs)))
+        return self.stats.ms(self.predict_z(encode_features(space, archs)))
 
 
 @dataclass
 class MetaLatencyPredictor:
-    """A meta-trained latency predictor: MLP weights, what it was made for and how.
+    """A trained latency predictor (:func:`meta_train`): its weights, what it was made for and how.
 
     ``space``/``space_params``/``encoding_size`` say which space it encodes, ``input_shape`` and
     ``num_classes`` the task its source latencies were measured for (None when unknown, e.g. tabular
@@ -317,23 +367,16 @@ class MetaLatencyPredictor:
         which must hold every reference architecture; the other entries are the adaptation samples
         (10-20 is what the meta-training prepared for). ``steps`` and ``lr`` default to the meta-training's
         inner steps and learning rate."""
-        import torch
-
         check_space(self, space)
         data = _normalised(space, measured, "adapt")
         stats = DeviceStats.of(_reference_ms(data, self.references, "adapt"))
         steps = check_int("steps", self.options["inner_steps"] if steps is None else steps, minimum=0, who="adapt")
         lr = check_number("lr", self.options["inner_lr"] if lr is None else lr, 0.0, low_open=True, who="adapt")
         keys = list(self.references) + [k for k in data if k not in set(self.references)]
-        X = _inputs(_encode(space, keys), stats.embedding)
+        X = _inputs(encode_features(space, keys), stats.embedding)
         z = stats.z([data[k] for k in keys])
-        with one_thread(torch), torch.enable_grad():
-            params = [torch.from_numpy(p.copy()).unsqueeze(0).requires_grad_() for p in self.params]
-            Xt, zt = torch.from_numpy(X).unsqueeze(0), torch.from_numpy(z).unsqueeze(0)
-            fast = _sgd_steps(torch, params, Xt, zt, torch.ones_like(zt), steps, lr)
-        adapted = [p.detach().squeeze(0).numpy().copy() for p in fast]
-        return AdaptedLatencyPredictor(adapted, stats, self.encoding_size, {space.key(_arch(space, k)): v
-                                                                             for k, v in data.items()})
+        adapted = _adapted(self.params, X, z, steps, lr)
+        return AdaptedLatencyPredictor(adapted, stats, {space.key(_arch(space, k)): v for k, v in data.items()})
 
     def zero_shot(self, space: SearchSpace, reference_ms: Mapping[Any, float]) -> AdaptedLatencyPredictor:
         """The predictor for a device known only by its reference latencies (no adaptation step)."""
@@ -358,6 +401,9 @@ def check_space(pred: MetaLatencyPredictor, space: SearchSpace, input_shape: Seq
     if pred.encoding_size != space.encoding_size:
         raise ConfigError(f"{where} takes encodings of {pred.encoding_size} columns; space {space.name!r} "
                           f"encodes architectures in {space.encoding_size}")
+    if pred.params[-2].shape[0] != feature_size(space):
+        raise ConfigError(f"{where} takes {pred.params[-2].shape[0]} feature columns; space {space.name!r} "
+                          f"gives {feature_size(space)} (its encoding and option counts)")
     if input_shape is not None and pred.input_shape is not None:
         shape = [int(d) for d in input_shape]
         if shape != list(pred.input_shape):
@@ -375,39 +421,51 @@ def _params_json_of(params: Mapping[str, Any]) -> str:
 
 # ----------------------------------------------------------------------------- meta-training
 def meta_train(space: SearchSpace, devices: Mapping[str, Mapping[Any, float]],
-               references: Sequence[Any] | None = None, *, adapt: int = 20, method: str = "fomaml",
-               hidden: Sequence[int] = (64, 64), meta_steps: int = 1500, meta_batch: int = 8, inner_steps: int = 10,
-               inner_lr: float = 0.05, lr: float = 1e-3, query: int = 64, seed: int = 0,
+               references: Sequence[Any] | None = None, *, adapt: int = 20, method: str = "multitask",
+               hidden: Sequence[int] | str = "auto", meta_steps: int = 1500, meta_batch: int = 8,
+               inner_steps: int = 10, inner_lr: float = 0.05, lr: float = 1e-3, query: int = 64, seed: int = 0,
                input_shape: Sequence[int] | None = None, num_classes: int | None = None,
                progress: Callable[[str], None] | None = None) -> MetaLatencyPredictor:
-    """Meta-train a latency predictor on source ``devices`` (``{device name: {arch or string: ms}}``).
+    """Train a latency predictor on source ``devices`` (``{device name: {arch or string: ms}}``).
 
     ``references`` are the reference architectures (default :func:`reference_archs` ``(space, 10, seed)``);
-    every device must hold all of them, and at least two other architectures. ``method`` is ``fomaml``
-    (first-order MAML: ``meta_steps`` episodes of ``meta_batch`` devices, each adapted with ``inner_steps``
-    SGD steps at ``inner_lr`` on its references plus between ``adapt // 2`` and ``adapt`` random
-    architectures, then scored on up to ``query`` others; Adam at ``lr`` on the shared weights) or
-    ``multitask`` (the same number of Adam steps on the same episodes' data without the inner loop; the
-    adaptation's learning rate is then the one of :data:`FINETUNE_LRS` that adapts best on source episodes).
-    ``hidden`` are the MLP's widths. ``input_shape``/``num_classes`` record the task the latencies were
-    measured for (checked when a saved predictor is used). Same data and seed, same predictor.
-    """
-    import torch
+    every device must hold all of them, and at least two other architectures. Training runs ``meta_steps``
+    Adam steps (``lr``) on episodes of ``meta_batch`` source devices, each with a support set (its references
+    and ``adapt // 2`` to ``adapt`` random architectures) and a query set (up to ``query`` others). ``method``:
 
+    - ``multitask`` (the default): the weights fit support and query sets directly; adapting to a new device
+      then takes ``inner_steps`` SGD steps at the rate of :data:`FINETUNE_LRS` that adapts best on source
+      episodes;
+    - ``fomaml`` (first-order MAML): a copy of the weights takes ``inner_steps`` SGD steps at ``inner_lr`` on
+      each device's support set and the shared weights move along the gradient of the copies' query error.
+
+    ``hidden`` are the MLP's widths beside the linear cost term (``()`` or ``"linear"``: that term alone), or
+    ``"auto"``:
+    the one of :data:`HIDDEN_CHOICES` that ranks best the architectures of a source device it was not trained
+    on, adapted to it like a target (see :func:`_device_out_error`; with fewer than three source devices, the
+    linear term alone). How much capacity carries over to a new device depends on how many devices and
+    architectures there are to learn from: on NB201 networks measured on nine devices the linear term won, on
+    NAS-Bench-Graph's eight datasets the MLP. ``input_shape``/``num_classes`` record the
+    task the latencies were measured for (checked when a saved predictor is used). Same data and seed, same
+    predictor.
+    """
     who = "meta_train"
     adapt = check_int("adapt", adapt, minimum=1, who=who)
     if method not in METHODS:
         raise ConfigError(f"{who}: unknown method {method!r}; accepted: {', '.join(METHODS)}")
-    hidden = [check_int("hidden width", h, minimum=1, who=who) for h in hidden]
-    if not hidden:
-        raise ConfigError(f"{who}: hidden must hold at least one layer width, got {hidden!r}")
-    meta_steps = check_int("meta_steps", meta_steps, minimum=1, who=who)
-    meta_batch = check_int("meta_batch", meta_batch, minimum=1, who=who)
-    inner_steps = check_int("inner_steps", inner_steps, minimum=0, who=who)
-    query = check_int("query", query, minimum=1, who=who)
-    seed = check_int("seed", seed, minimum=0, who=who)
-    inner_lr = check_number("inner_lr", inner_lr, 0.0, low_open=True, who=who)
-    lr = check_number("lr", lr, 0.0, low_open=True, who=who)
+    if isinstance(hidden, str):
+        if hidden not in ("auto", "linear"):
+            raise ConfigError(f"{who}: hidden must be 'auto', 'linear' or a sequence of layer widths, got {hidden!r}")
+        choices = [list(h) for h in HIDDEN_CHOICES] if hidden == "auto" else [[]]
+    else:
+        choices = [[check_int("hidden width", h, minimum=1, who=who) for h in hidden]]
+    opts = {"method": method, "meta_steps": check_int("meta_steps", meta_steps, minimum=1, who=who),
+            "meta_batch": check_int("meta_batch", meta_batch, minimum=1, who=who),
+            "inner_steps": check_int("inner_steps", inner_steps, minimum=0, who=who),
+            "inner_lr": check_number("inner_lr", inner_lr, 0.0, low_open=True, who=who),
+            "lr": check_number("lr", lr, 0.0, low_open=True, who=who),
+            "sizes": (max(1, adapt // 2), adapt, check_int("query", query, minimum=1, who=who)),
+            "seed": check_int("seed", seed, minimum=0, who=who)}
     if not devices:
         raise ConfigError(f"{who}: no source devices given; pass {{device name: {{arch: ms}}}} for at least one")
     refs = [space.to_string(_arch(space, r)) for r in (references if references is not None
@@ -415,8 +473,7 @@ def meta_train(space: SearchSpace, devices: Mapping[str, Mapping[Any, float]],
     if len(set(refs)) != len(refs) or len(refs) < 2:
         raise ConfigError(f"{who}: references must be at least two distinct architectures, got {len(refs)}")
     ref_set = set(refs)
-    R, E = len(refs), space.encoding_size
-    X_ref = _encode(space, refs)
+    X_ref = encode_features(space, refs)
     data = []
     for name, lat in devices.items():
         d = _normalised(space, lat, f"{who}: device {name!r}")
@@ -426,51 +483,110 @@ def meta_train(space: SearchSpace, devices: Mapping[str, Mapping[Any, float]],
             raise ConfigError(f"{who}: device {name!r} has {len(keys)} architectures besides the references; "
                               f"at least 2 are needed (one to adapt on, one to score)")
         data.append((_inputs(X_ref, stats.embedding), stats.z([d[r] for r in refs]),
-                     _inputs(_encode(space, keys), stats.embedding), stats.z([d[k] for k in keys])))
-    rng = np.random.default_rng(seed)
-    sizes = (max(1, adapt // 2), adapt, query)
+                     _inputs(encode_features(space, keys), stats.embedding), stats.z([d[k] for k in keys])))
+    selection: dict[str, float] = {}
+    if len(choices) > 1 and len(data) < 3:
+        choices = choices[:1]  # too few devices to tell: the smallest model
+    elif len(choices) > 1:
+        for h in choices:
+            selection[",".join(map(str, h)) or "linear"] = _device_out_error(data, h, adapt, opts)
+        best = min(selection, key=selection.__getitem__)
+        choices = [[] if best == "linear" else [int(w) for w in best.split(",")]]
+        if progress is not None:
+            progress("latency predictor: 1 - Spearman on held-out source devices per model: "
+                     + ", ".join(f"{k} {v:.3f}" for k, v in selection.items()) + f"; using {best}")
+    params, rate = _fit(data, choices[0], opts, progress)
+    options = {"adapt": adapt, "method": method, "hidden": choices[0], "hidden_selection": selection,
+               "meta_steps": opts["meta_steps"], "meta_batch": opts["meta_batch"], "inner_steps": opts["inner_steps"],
+               "inner_lr": rate, "lr": opts["lr"], "query": opts["sizes"][2], "seed": opts["seed"]}
+    return MetaLatencyPredictor(params, space.name, json.loads(_params_json(space)), space.encoding_size, refs,
+                                [str(n) for n in devices], options,
+                                None if input_shape is None else [int(d) for d in input_shape],
+                                None if num_classes is None else int(num_classes))
+
+
+def _fit(data: Sequence[tuple[np.ndarray, ...]], hidden: Sequence[int], opts: Mapping[str, Any],
+         progress: Callable[[str], None] | None) -> tuple[list[np.ndarray], float]:
+    """The training loop of :func:`meta_train` on prepared ``data``: the weights and the adaptation rate."""
+    import torch
+
+    rng = np.random.default_rng(opts["seed"])
+    method, tasks, steps, inner_lr, sizes = (opts["method"], opts["meta_batch"], opts["meta_steps"],
+                                             opts["inner_lr"], opts["sizes"])
+    R, width = data[0][0].shape
     t0 = time.perf_counter()
     with one_thread(torch), torch.enable_grad():
-        gen = torch.Generator().manual_seed(seed)
-        params = [p.requires_grad_() for p in _init(torch, [E + R, *hidden, 1], gen)]
-        opt = torch.optim.Adam(params, lr=lr)
-        for step in range(meta_steps):
-            S, zS, mS, Q, zQ, mQ = (torch.from_numpy(a) for a in _episode(data, rng, meta_batch, *sizes))
+        gen = torch.Generator().manual_seed(opts["seed"])
+        params = [p.requires_grad_() for p in _init(torch, width - R, R, hidden, gen)]
+        opt = torch.optim.Adam(params, lr=opts["lr"])
+        for step in range(steps):
+            S, zS, mS, Q, zQ, mQ = (torch.from_numpy(a) for a in _episode(data, rng, tasks, *sizes))
             opt.zero_grad(set_to_none=True)
             if method == "fomaml":
-                fast = _sgd_steps(torch, _per_task(params, meta_batch), S, zS, mS, inner_steps, inner_lr)
+                fast = _sgd_steps(torch, _per_task(params, tasks), S, zS, mS, opts["inner_steps"], inner_lr)
                 loss = _task_losses(torch, fast, Q, zQ, mQ).mean()
                 grads = torch.autograd.grad(loss, fast)
                 for p, g in zip(params, grads):
                     p.grad = g.sum(0)
             else:
-                batched = [p.unsqueeze(0).expand(meta_batch, *p.shape) for p in params]
+                batched = [p.unsqueeze(0).expand(tasks, *p.shape) for p in params]
                 loss = (_task_losses(torch, batched, S, zS, mS) + _task_losses(torch, batched, Q, zQ, mQ)).mean()
                 loss.backward()
             torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
             opt.step()
-            if progress is not None and (step + 1) % max(1, meta_steps // 5) == 0:
-                progress(f"latency predictor: meta-training step {step + 1}/{meta_steps}, query loss "
+            if progress is not None and (step + 1) % max(1, steps // 5) == 0:
+                progress(f"latency predictor: training step {step + 1}/{steps}, query loss "
                          f"{float(loss.detach()):.3f} ({time.perf_counter() - t0:.0f} s)")
         if method == "multitask":
             # pretrained weights were never asked to survive SGD steps at inner_lr: the fine-tuning rate is
             # the one of FINETUNE_LRS whose adapted copies score best on fresh source episodes
-            episodes = [[torch.from_numpy(a) for a in _episode(data, rng, meta_batch, *sizes)] for _ in range(8)]
+            episodes = [[torch.from_numpy(a) for a in _episode(data, rng, tasks, *sizes)] for _ in range(8)]
 
             def after(rate: float) -> float:
                 total = 0.0
                 for S, zS, mS, Q, zQ, mQ in episodes:
-                    fast = _sgd_steps(torch, _per_task(params, meta_batch), S, zS, mS, inner_steps, rate)
+                    fast = _sgd_steps(torch, _per_task(params, tasks), S, zS, mS, opts["inner_steps"], rate)
                     total += float(_task_losses(torch, fast, Q, zQ, mQ).mean().detach())
                 return total if np.isfinite(total) else float("inf")
 
             inner_lr = min(FINETUNE_LRS, key=after)
-    options = {"adapt": adapt, "method": method, "hidden": hidden, "meta_steps": meta_steps, "meta_batch": meta_batch,
-               "inner_steps": inner_steps, "inner_lr": inner_lr, "lr": lr, "query": query, "seed": seed}
-    return MetaLatencyPredictor([p.detach().numpy().copy() for p in params], space.name,
-                                json.loads(_params_json(space)), E, refs, [str(n) for n in devices], options,
-                                None if input_shape is None else [int(d) for d in input_shape],
-                                None if num_classes is None else int(num_classes))
+    return [p.detach().numpy().copy() for p in params], float(inner_lr)
+
+
+def _adapted(params: Sequence[np.ndarray], X: np.ndarray, z: np.ndarray, steps: int, lr: float) -> list[np.ndarray]:
+    """``params`` after ``steps`` SGD steps at ``lr`` on one device's rows ``X`` (features and embedding)."""
+    import torch
+
+    with one_thread(torch), torch.enable_grad():
+        start = [torch.from_numpy(p.copy()).unsqueeze(0).requires_grad_() for p in params]
+        Xt, zt = torch.from_numpy(X).unsqueeze(0), torch.from_numpy(z).unsqueeze(0)
+        fast = _sgd_steps(torch, start, Xt, zt, torch.ones_like(zt), steps, lr)
+    return [p.detach().squeeze(0).numpy().copy() for p in fast]
+
+
+def _device_out_error(data: Sequence[tuple[np.ndarray, ...]], hidden: Sequence[int], adapt: int,
+                      opts: Mapping[str, Any]) -> float:
+    """How well a model of ``hidden`` widths does on a device it was not trained on: for up to
+    :data:`VALIDATION_DEVICES` source devices in turn (drawn with the seed), train on the others, adapt to it
+    like a target (its references and ``adapt`` random architectures) and take one minus the Spearman rank
+    correlation on the rest of its architectures (at most 200); the mean over those devices."""
+    import torch
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng((opts["seed"], 3))
+    errors = []
+    for v in rng.permutation(len(data))[:VALIDATION_DEVICES]:
+        params, rate = _fit([d for i, d in enumerate(data) if i != v], hidden, opts, None)
+        Xr, zr, Xa, za = data[int(v)]
+        order = rng.permutation(len(za))
+        sup, rest = order[:min(adapt, len(za) - 1)], order[min(adapt, len(za) - 1):][:200]
+        fast = _adapted(params, np.concatenate([Xr, Xa[sup]]), np.concatenate([zr, za[sup]]),
+                        opts["inner_steps"], rate)
+        with torch.no_grad(), one_thread(torch):
+            pred = _forward(torch, [torch.from_numpy(p) for p in fast], torch.from_numpy(Xa[rest])).numpy()
+        rho = float(spearmanr(pred, za[rest])[0]) if len(rest) > 1 else 0.0
+        errors.append(1.0 - (rho if np.isfinite(rho) else 0.0))
+    return float(np.mean(errors))
 
 
 def adapt_predictor(pred: MetaLatencyPredictor, space: SearchSpace, measured: Mapping[Any, float],
@@ -483,9 +599,10 @@ def adapt_predictor(pred: MetaLatencyPredictor, space: SearchSpace, measured: Ma
 def fit_from_scratch(space: SearchSpace, measured: Mapping[Any, float], *, hidden: Sequence[int] = (64, 64),
                      steps: int = 300, lr: float = 1e-2, weight_decay: float = 1e-4,
                      seed: int = 0) -> AdaptedLatencyPredictor:
-    """The baseline HELP is compared with: the same MLP (without a hardware embedding) trained from a random
-    initialisation on ``measured`` (``{arch or string: ms}``) alone, ``steps`` full-batch Adam steps on the
-    standardised log latencies."""
+    """The baseline HELP is compared with: the predictor's model (the linear cost term and an MLP of ``hidden``
+    widths, on the same features, without a hardware embedding) trained from a random initialisation on
+    ``measured`` (``{arch or string: ms}``) alone, ``steps`` full-batch Adam steps on the log latencies
+    standardised by their own mean and deviation."""
     import torch
 
     who = "fit_from_scratch"
@@ -494,11 +611,11 @@ def fit_from_scratch(space: SearchSpace, measured: Mapping[Any, float], *, hidde
         raise ConfigError(f"{who}: needs at least 2 measured architectures, got {len(data)}")
     stats = DeviceStats.of(list(data.values()))
     stats = DeviceStats(stats.mean, stats.std, np.zeros(0, np.float32))
-    X = _encode(space, list(data))
+    X = encode_features(space, list(data))
     z = stats.z(list(data.values()))
     with one_thread(torch), torch.enable_grad():
         gen = torch.Generator().manual_seed(check_int("seed", seed, minimum=0, who=who))
-        params = [p.requires_grad_() for p in _init(torch, [X.shape[1], *hidden, 1], gen)]
+        params = [p.requires_grad_() for p in _init(torch, X.shape[1], 0, hidden, gen)]
         opt = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
         Xt, zt = torch.from_numpy(X), torch.from_numpy(z)
         for _ in range(check_int("steps", steps, minimum=1, who=who)):
@@ -506,8 +623,8 @@ def fit_from_scratch(space: SearchSpace, measured: Mapping[Any, float], *, hidde
             loss = ((_forward(torch, params, Xt) - zt) ** 2).mean()
             loss.backward()
             opt.step()
-    return AdaptedLatencyPredictor([p.detach().numpy().copy() for p in params], stats, space.encoding_size,
-                                   {space.key(_arch(space, k)): v for k, v in data.items()})
+    measured = {space.key(_arch(space, k)): v for k, v in data.items()}
+    return AdaptedLatencyPredictor([p.detach().numpy().copy() for p in params], stats, measured)
 
 
 # ----------------------------------------------------------------------------- files
@@ -543,9 +660,10 @@ def load_predictor(path: str | os.PathLike[str], space: SearchSpace | None = Non
     pred = MetaLatencyPredictor(params, header["space"], header["space_params"], int(header["encoding_size"]),
                                 list(header["references"]), list(header["devices"]), dict(header["options"]),
                                 header.get("input_shape"), header.get("num_classes"))
-    if params[0].shape[0] != pred.encoding_size + len(pred.references):
-        raise ConfigError(f"{str(path)!r}: its first layer takes {params[0].shape[0]} inputs, not the "
-                          f"{pred.encoding_size} encoding columns plus {len(pred.references)} references")
+    if len(params) < 4 or params[0].shape[0] != params[-2].shape[0] + len(pred.references):
+        raise ConfigError(f"{str(path)!r}: its weights do not fit together (a first layer of "
+                          f"{params[0].shape[0]} inputs for {params[-2].shape[0] if len(params) > 1 else '?'} "
+                          f"feature columns and {len(pred.references)} references)")
     if space is not None:
         check_space(pred, space, input_shape, where=f"latency predictor {str(path)!r}")
     return pred
@@ -591,29 +709,29 @@ def _stderr(line: str) -> None:
 
 # ----------------------------------------------------------------------------- the hardware model
 class LatencyPredictor(HardwareModel):
-    """The hardware model ``predictor``: a meta-trained latency predictor adapted to this target (HELP).
+    """The hardware model ``predictor``: a latency predictor trained on other devices and adapted to this
+    target (HELP).
 
-    The target is ``backend`` x ``threads`` x ``batch_size`` on ``device``. At :meth:`prepare` the
-    meta-trained predictor is loaded from ``path`` (checked to be made for the space and input shape),
-    or built here: ``n_source_archs`` architectures and the ``references`` reference architectures
-    (both fixed by ``seed``) are measured on each of the ``sources`` devices (``"backend:threads:batch"``
-    specs, a list or a comma-separated string; default :data:`DEFAULT_SOURCES`; the target itself is left
-    out), through the cache, so a second run only re-trains (seconds), and meta-trained with ``method``
-    (``fomaml`` or ``multitask``) for ``meta_steps`` steps; ``save`` writes it to a file for ``path``
-    next time. Then the target is measured on the references and ``adapt`` more architectures and the
-    predictor adapted. :meth:`latency` returns the measured value for those, the prediction otherwise.
-    Progress lines go to ``progress`` (given to :meth:`prepare`) or, with ``verbose``, to stderr. After
-    :meth:`prepare`, :attr:`meta` is the meta-trained predictor (:meth:`MetaLatencyPredictor.describe` says
-    what it was trained on) and :attr:`adapted` the adapted one (``adapted.measured``: the target's
-    measurements); :meth:`describe` holds the settings only.
+    The target is ``backend`` x ``threads`` x ``batch_size`` on ``device``. At :meth:`prepare` the trained
+    predictor is loaded from ``path`` (checked to be made for the space and input shape), or built here:
+    ``n_source_archs`` architectures and the ``references`` reference architectures (both fixed by ``seed``)
+    are measured on each of the ``sources`` devices (``"backend:threads:batch"`` specs, a list or a
+    comma-separated string; default :data:`DEFAULT_SOURCES`; the target itself is left out), through the
+    cache, so a second run only re-trains, and :func:`meta_train` runs with ``method``, ``hidden`` and
+    ``meta_steps``; ``save`` writes the result to a file for ``path`` next time. Then the target is measured
+    on the references and ``adapt`` more architectures and the predictor adapted. :meth:`latency` returns the
+    measured value for those, the prediction otherwise. Progress lines go to ``progress`` (given to
+    :meth:`prepare`) or, with ``verbose``, to stderr. After :meth:`prepare`, :attr:`meta` is the trained
+    predictor (:meth:`MetaLatencyPredictor.describe` says what it was trained on) and :attr:`adapted` the
+    adapted one (``adapted.measured``: the target's measurements); :meth:`describe` holds the settings only.
     """
 
     name = "predictor"
 
     def __init__(self, backend: str = "torch", threads: int = 1, batch_size: int = 1, device: str = "cpu",
                  path: str | None = None, adapt: int = 20, sources: Any = None, n_source_archs: int = 200,
-                 references: int = 10, method: str = "fomaml", meta_steps: int = 1500, seed: int = 0,
-                 save: str | None = None, verbose: bool = True, warmup: int = 5, repeats: int = 20,
+                 references: int = 10, method: str = "multitask", hidden: Any = "auto", meta_steps: int = 1500,
+                 seed: int = 0, save: str | None = None, verbose: bool = True, warmup: int = 5, repeats: int = 20,
                  max_spread: float = 0.25, attempts: int = 3, cache: Any = True) -> None:
         super().__init__(backend, threads, batch_size, device, warmup, repeats, max_spread, attempts, cache)
         who = "LatencyPredictor"
@@ -625,6 +743,10 @@ class LatencyPredictor(HardwareModel):
         if method not in METHODS:
             raise ConfigError(f"{who}: unknown method {method!r}; accepted: {', '.join(METHODS)}")
         self.method = method
+        if isinstance(hidden, str) and hidden not in ("auto", "linear"):
+            raise ConfigError(f"{who}: hidden must be 'auto', 'linear' or a list of layer widths, got {hidden!r}")
+        self.hidden = hidden if isinstance(hidden, str) else [check_int("hidden width", h, minimum=1, who=who)
+                                                              for h in hidden]
         self.meta_steps = check_int("meta_steps", meta_steps, minimum=1, who=who)
         self.seed = check_int("seed", seed, minimum=0, who=who)
         self.save = None if save is None else str(save)
@@ -645,7 +767,7 @@ class LatencyPredictor(HardwareModel):
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "path": self.path, "adapt": self.adapt, "sources": list(self.sources),
                 "n_source_archs": self.n_source_archs, "references": self.references, "method": self.method,
-                "meta_steps": self.meta_steps, "seed": self.seed, "save": self.save}
+                "hidden": self.hidden, "meta_steps": self.meta_steps, "seed": self.seed, "save": self.save}
 
     def _ident(self, space: SearchSpace, task: Any) -> str:
         return json.dumps([space.name, _params_json(space), list(task.input_shape), int(task.num_classes)])
@@ -674,9 +796,9 @@ class LatencyPredictor(HardwareModel):
             data = measure_devices(space, task, sources, refs + pool, device=self.device, warmup=self.warmup,
                                    repeats=self.repeats, max_spread=self.max_spread, attempts=self.attempts,
                                    cache=self.cache if self.cache is not None else False, progress=say)
-            meta = meta_train(space, data, refs, adapt=self.adapt, method=self.method, meta_steps=self.meta_steps,
-                              seed=self.seed, input_shape=task.input_shape, num_classes=task.num_classes,
-                              progress=say)
+            meta = meta_train(space, data, refs, adapt=self.adapt, method=self.method, hidden=self.hidden,
+                              meta_steps=self.meta_steps, seed=self.seed, input_shape=task.input_shape,
+                              num_classes=task.num_classes, progress=say)
             if self.save is not None:
                 save_predictor(meta, self.save)
                 if say is not None:
@@ -700,6 +822,7 @@ class LatencyPredictor(HardwareModel):
         return float(self.adapted.predict(space, [arch])[0])
 
 
-__all__ = ["AdaptedLatencyPredictor", "DEFAULT_SOURCES", "DeviceStats", "LatencyPredictor", "METHODS",
-           "MetaLatencyPredictor", "adapt_predictor", "check_space", "device_name", "fit_from_scratch",
-           "load_predictor", "measure_devices", "meta_train", "parse_device", "reference_archs", "save_predictor"]
+__all__ = ["AdaptedLatencyPredictor", "DEFAULT_SOURCES", "DeviceStats", "HIDDEN_CHOICES", "LatencyPredictor",
+           "METHODS", "MetaLatencyPredictor", "adapt_predictor", "check_space", "device_name", "encode_features",
+           "feature_size", "fit_from_scratch", "load_predictor", "measure_devices", "meta_train", "option_counts",
+           "parse_device", "reference_archs", "save_predictor"]
