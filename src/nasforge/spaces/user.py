@@ -122,15 +122,15 @@ def normalise_options(name: str, options: Any) -> tuple[tuple[Hashable, ...], di
     if not pairs:
         raise SpaceDefinitionError(f"choice {name!r} has no options")
     labels = [p[0] for p in pairs]
-    same = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:] if a == b]
-    if same:
-        raise SpaceDefinitionError(f"choice {name!r}: options {same[0][0]!r} and {same[0][1]!r} are equal in Python "
-                                   f"(1 == True, 0 == 0.0); give them as a dict of distinct labels")
     texts = [str(x) for x in labels]
     dup = sorted({t for t in texts if texts.count(t) > 1})
     if dup:
         raise SpaceDefinitionError(f"choice {name!r}: options {labels} have the same label {dup[0]!r} twice; give "
                                    f"them as a dict of distinct labels, e.g. {{'{dup[0]}_a': ..., '{dup[0]}_b': ...}}")
+    same = [(a, b) for i, a in enumerate(labels) for b in labels[i + 1:] if a == b]
+    if same:
+        raise SpaceDefinitionError(f"choice {name!r}: options {same[0][0]!r} and {same[0][1]!r} are equal in Python "
+                                   f"(1 == True, 0 == 0.0); give them as a dict of distinct labels")
     return tuple(labels), dict(pairs)
 
 
