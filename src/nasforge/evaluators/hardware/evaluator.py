@@ -117,10 +117,7 @@ class HardwareEvaluator(Evaluator):
             out["flops"] = count_flops(model, shape)
         if "latency_iqr_ms" in wanted:
             assert isinstance(self.hardware, MeasuredLatency)
-            from nasforge.evaluators.hardware.models import arch_key
-
-            lat = self.hardware.measure(arch_key(self.space, arch, self.num_classes), model, shape)
-            out.update(lat.metrics())
+            out.update(self.hardware.measurement(self.space, arch, self._task(), model).metrics())
         elif "latency_ms" in wanted:
             out["latency_ms"] = self.hardware.latency(self.space, arch, self._task(), model)
         metrics = {m: out[m] for m in wanted}

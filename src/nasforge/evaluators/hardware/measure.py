@@ -262,6 +262,12 @@ def measure_latency(model: Any, input_shape: Sequence[int], batch_size: int = 1,
                               str(dev), backend, tries, bool(best[3] <= max_spread))
 
 
+def built(model: Any) -> Any:
+    """``model`` itself when it is a module, else the module its zero-argument builder returns (what the
+    measuring functions accept, so that a cached network is never built)."""
+    return model() if callable(model) and not hasattr(model, "parameters") else model
+
+
 def default_cache_dir() -> Path:
     """``$NASFORGE_CACHE_DIR`` if set, else ``~/.cache/nasforge``."""
     env = os.environ.get("NASFORGE_CACHE_DIR")
@@ -339,8 +345,7 @@ class LatencyCache:
             self.hits += 1
             return hit
         self.misses += 1
-        module = model() if callable(model) and not hasattr(model, "parameters") else model
-        m = measure_latency(module, input_shape, batch_size=batch_size, threads=threads, device=device,
+        m = measure_latency(built(model), input_shape, batch_size=batch_size, threads=threads, device=device,
                             backend=backend, **options)
         self.put(key, settings, m)
         return m
@@ -358,5 +363,5 @@ class LatencyCache:
         self.__init__(state["path"], state["machine"])  # type: ignore[misc]
 
 
-__all__ = ["BACKENDS", "LatencyCache", "LatencyMeasurement", "check_backend", "count_flops", "count_params",
+__all__ = ["BACKENDS", "LatencyCache", "LatencyMeasurement", "built", "check_backend", "count_flops", "count_params",
            "default_cache_dir", "machine_id", "measure_latency", "onnx_session", "resolve_device", "torch_threads"]

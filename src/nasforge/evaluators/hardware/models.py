@@ -31,32 +31,49 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
 from nasforge.errors import ConfigError
-from nasforge.evaluators.hardware.measure import LatencyCache, LatencyMeasurement, check_backend, measure_latency
+from nasforge.evaluators.hardware.measure import (LatencyCache, LatencyMeasurement, built, check_backend,
+                                                  default_cache_dir, measure_latency)
 from nasforge.options import check_int
 from nasforge.spaces.base import Architecture, SearchSpace
+
+
+def space_params_json(params: Mapping[str, Any]) -> str:
+    """A space's options as canonical JSON (sorted keys, tuples as lists, anything else as its string): how
+    latency caches, hardware models and saved predictors compare spaces."""
+    return json.dumps(dict(params), sort_keys=True, default=str)
 
 
 def arch_key(space: SearchSpace, arch: Architecture, num_classes: int) -> str:
     """What identifies the network of ``arch`` for a latency cache: the space, its options, the
     architecture's key and the class count (the input shape is part of the cache's settings)."""
-    params = json.dumps(space.get_params(), sort_keys=True, default=str)
-    return f"{space.name}{params}:{space.key(arch)}:classes={int(num_classes)}"
+    return f"{space.name}{space_params_json(space.get_params())}:{space.key(arch)}:classes={int(num_classes)}"
 
 
-def _cache(cache: Any) -> LatencyCache | None:
+def prepared_key(space: SearchSpace, task: Any) -> str:
+    """What a hardware model's one-time preparation depends on: the space, its options, the task's input
+    shape and class count (a model prepared for one key is prepared again for another)."""
+    return json.dumps([space.name, space_params_json(space.get_params()), [int(d) for d in task.input_shape],
+                       int(task.num_classes)])
+
+
+def _cache_at(cache: Any) -> tuple[Path, str | None] | None:
+    """Where a hardware model's cache lives, ``(file, machine or None for this one)``, or None for no cache;
+    the file is opened when first used (not when the model is made: evaluators make one even when they
+    never measure)."""
     if cache is None or cache is False:
         return None
     if cache is True:
-        return LatencyCache()
+        return default_cache_dir() / "latency.sqlite", None
     if isinstance(cache, LatencyCache):
-        return cache
+        return cache.path, cache.machine
     if isinstance(cache, str) or hasattr(cache, "__fspath__"):
-        return LatencyCache(cache)
+        return Path(cache), None
     raise ConfigError(f"cache must be True (the default file), False, a path or a LatencyCache; got {cache!r}")
 
 
@@ -88,8 +105,15 @@ class HardwareModel:
             raise ConfigError(f"{who}: max_spread must be a number > 0, got {max_spread!r}")
         self.max_spread = float(max_spread)
         self.device = str(device)
-        self._cache_arg = cache
-        self.cache = _cache(cache)
+        self._cache_at = _cache_at(cache)
+        self._cache = cache if isinstance(cache, LatencyCache) else None
+
+    @property
+    def cache(self) -> LatencyCache | None:
+        """The latency cache (opened on first use), or None when the model has none."""
+        if self._cache is None and self._cache_at is not None:
+            self._cache = LatencyCache(*self._cache_at)
+        return self._cache
 
     # -- measuring ------------------------------------------------------------------
     def measure(self, key: str | None, model: Any, input_shape: Sequence[int]) -> LatencyMeasurement:
@@ -100,14 +124,17 @@ class HardwareModel:
         if self.cache is not None and key is not None:
             return self.cache.measure(key, model, input_shape, batch_size=self.batch_size, backend=self.backend,
                                       threads=self.threads, device=self.device, **opts)
-        module = model() if callable(model) and not hasattr(model, "parameters") else model
-        return measure_latency(module, input_shape, batch_size=self.batch_size, threads=self.threads,
+        return measure_latency(built(model), input_shape, batch_size=self.batch_size, threads=self.threads,
                                device=self.device, backend=self.backend, **opts)
+
+    def measurement(self, space: SearchSpace, arch: Architecture, task: Any, model: Any = None) -> LatencyMeasurement:
+        """The measurement of ``arch``'s network for ``task`` (``model``, or built when not in the cache)."""
+        build = model if model is not None else (lambda: build_network(space, arch, task))
+        return self.measure(arch_key(space, arch, task.num_classes), build, task.input_shape)
 
     def measure_arch(self, space: SearchSpace, arch: Architecture, task: Any, model: Any = None) -> float:
         """Measured latency (ms) of ``arch``'s network for ``task``, read from the cache when measured before."""
-        build = model if model is not None else (lambda: build_network(space, arch, task))
-        return self.measure(arch_key(space, arch, task.num_classes), build, task.input_shape).median_ms
+        return self.measurement(space, arch, task, model).median_ms
 
     # -- the interface -------------------------------------------------------------------
     def prepare(self, space: SearchSpace, task: Any) -> None:
@@ -128,14 +155,7 @@ class HardwareModel:
         return {"hardware": self.name, **self.settings()}
 
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["cache"] = None if self.cache is None else (self.cache.path, self.cache.machine)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        cache = state.pop("cache")
-        self.__dict__.update(state)
-        self.cache = None if cache is None else LatencyCache(*cache)
+        return {**self.__dict__, "_cache": None}  # a worker opens the same file when it first measures
 
 
 def build_network(space: SearchSpace, arch: Architecture, task: Any, seed: int = 0) -> Any:
@@ -201,7 +221,8 @@ _FREE = frozenset({"size", "dim", "view", "reshape", "flatten", "__getitem__", "
                    "requires_grad_", "__setstate__", "__get__", "__set__"})
 
 
-def trace_units(model: Any, input_shape: Sequence[int], units: Sequence[str] = ()) -> list[tuple[Any, tuple[int, ...], bool]]:
+def trace_units(model: Any, input_shape: Sequence[int],
+                units: Sequence[str] = ()) -> list[tuple[Any, tuple[int, ...], bool]]:
     """The units of ``model`` in the order they run on one input of ``input_shape``.
 
     A unit is a module whose class name is in ``units``, or a leaf module (one without children)
@@ -350,7 +371,8 @@ class LatencyTable(HardwareModel):
             self.table[sig] = max(ms, 0.0)
         return self.table[sig]
 
-    def units_of(self, space: SearchSpace, arch: Architecture, task: Any, model: Any = None) -> list[tuple[Any, tuple[int, ...]]]:
+    def units_of(self, space: SearchSpace, arch: Architecture, task: Any,
+                 model: Any = None) -> list[tuple[Any, tuple[int, ...]]]:
         """The units (module, input shape) of ``arch``'s network that this backend runs."""
         net = model if model is not None else build_network(space, arch, task)
         traced = trace_units(net, task.input_shape, self._unit_names(space))
@@ -381,8 +403,7 @@ class LatencyTable(HardwareModel):
     def prepare(self, space: SearchSpace, task: Any, progress: Callable[[str], None] | None = None) -> None:
         """Profile the units of the covering architectures, then fit the constant (and scale) on
         ``calibration`` measured networks. Done once per (space, task shape)."""
-        params = json.dumps(space.get_params(), sort_keys=True, default=str)
-        ident = f"{space.name}{params}|{tuple(task.input_shape)}|{task.num_classes}"
+        ident = prepared_key(space, task)
         if self._prepared == ident:
             return
         rng = np.random.default_rng(self.seed)
@@ -431,4 +452,4 @@ def make_hardware(hardware: Any = "measured", options: Mapping[str, Any] | None 
 
 
 __all__ = ["HardwareModel", "MeasuredLatency", "LatencyTable", "arch_key", "build_network", "make_hardware",
-           "trace_units", "unit_signature"]
+           "prepared_key", "space_params_json", "trace_units", "unit_signature"]

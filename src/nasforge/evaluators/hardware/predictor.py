@@ -60,7 +60,8 @@ import numpy as np
 
 from nasforge.errors import ConfigError
 from nasforge.evaluators.hardware.measure import BACKENDS, check_backend
-from nasforge.evaluators.hardware.models import HardwareModel, MeasuredLatency, build_network
+from nasforge.evaluators.hardware.models import (HardwareModel, MeasuredLatency, build_network, prepared_key,
+                                                 space_params_json)
 from nasforge.options import check_int, check_number
 from nasforge.predictors.base import one_thread
 from nasforge.spaces.base import Architecture, SearchSpace, sample_distinct
@@ -394,10 +395,10 @@ def check_space(pred: MetaLatencyPredictor, space: SearchSpace, input_shape: Seq
                 where: str = "the latency predictor") -> None:
     """Raise :class:`~nasforge.errors.ConfigError` unless ``pred`` was made for ``space`` (name, options,
     encoding size) and, when both are known, for inputs of ``input_shape``."""
-    params = _params_json(space)
-    if pred.space != space.name or _params_json_of(pred.space_params) != params:
+    params = space_params_json(space.get_params())
+    if pred.space != space.name or space_params_json(pred.space_params) != params:
         raise ConfigError(f"{where} was meta-trained for space {pred.space!r} with options "
-                          f"{_params_json_of(pred.space_params)}; this space is {space.name!r} with options {params}")
+                          f"{space_params_json(pred.space_params)}; this space is {space.name!r} with options {params}")
     if pred.encoding_size != space.encoding_size:
         raise ConfigError(f"{where} takes encodings of {pred.encoding_size} columns; space {space.name!r} "
                           f"encodes architectures in {space.encoding_size}")
@@ -409,14 +410,6 @@ def check_space(pred: MetaLatencyPredictor, space: SearchSpace, input_shape: Seq
         if shape != list(pred.input_shape):
             raise ConfigError(f"{where} was meta-trained on latencies for input shape {pred.input_shape}; "
                               f"this task's input shape is {shape}")
-
-
-def _params_json(space: SearchSpace) -> str:
-    return _params_json_of(space.get_params())
-
-
-def _params_json_of(params: Mapping[str, Any]) -> str:
-    return json.dumps(json.loads(json.dumps(dict(params), sort_keys=True, default=str)), sort_keys=True)
 
 
 # ----------------------------------------------------------------------------- meta-training
@@ -499,7 +492,8 @@ def meta_train(space: SearchSpace, devices: Mapping[str, Mapping[Any, float]],
     options = {"adapt": adapt, "method": method, "hidden": choices[0], "hidden_selection": selection,
                "meta_steps": opts["meta_steps"], "meta_batch": opts["meta_batch"], "inner_steps": opts["inner_steps"],
                "inner_lr": rate, "lr": opts["lr"], "query": opts["sizes"][2], "seed": opts["seed"]}
-    return MetaLatencyPredictor(params, space.name, json.loads(_params_json(space)), space.encoding_size, refs,
+    return MetaLatencyPredictor(params, space.name, json.loads(space_params_json(space.get_params())),
+                                space.encoding_size, refs,
                                 [str(n) for n in devices], options,
                                 None if input_shape is None else [int(d) for d in input_shape],
                                 None if num_classes is None else int(num_classes))
@@ -769,13 +763,10 @@ class LatencyPredictor(HardwareModel):
                 "n_source_archs": self.n_source_archs, "references": self.references, "method": self.method,
                 "hidden": self.hidden, "meta_steps": self.meta_steps, "seed": self.seed, "save": self.save}
 
-    def _ident(self, space: SearchSpace, task: Any) -> str:
-        return json.dumps([space.name, _params_json(space), list(task.input_shape), int(task.num_classes)])
-
     def prepare(self, space: SearchSpace, task: Any, progress: Callable[[str], None] | None = None) -> None:
         """Load or meta-train the predictor for ``space`` and ``task``, measure the target on the references
         and ``adapt`` architectures, and adapt. Done once per (space, task shape)."""
-        ident = self._ident(space, task)
+        ident = prepared_key(space, task)
         if self._prepared == ident:
             return
         say = progress if progress is not None else (_stderr if self.verbose else None)
