@@ -301,6 +301,16 @@ class UserSpace(SearchSpace):
             return c, None, exc
         return c, out, None
 
+    def _run_discovery(self, pick: Callable[[str, tuple[Hashable, ...]], Hashable],
+                       task: Any) -> tuple[Choices, BaseException | None]:
+        """A run while the choices are discovered or checked: on the meta device while the function works
+        there; when it fails there, again with real tensors, and if that works, real tensors from then on."""
+        c, _, exc = self._run(pick, task, self._meta)
+        if exc is not None and self._meta:
+            c, _, exc = self._run(pick, task, False)
+            self._meta = exc is not None  # the function needs real tensors: use them for every later run
+        return c, exc
+
     def _probe(self, assign: Mapping[str, Hashable], task: Any,
                rng: np.random.Generator | None) -> tuple[dict[str, Hashable], BaseException | None]:
         def pick(name: str, labels: tuple[Hashable, ...]) -> Hashable:
@@ -308,12 +318,7 @@ class UserSpace(SearchSpace):
                 return assign[name]
             return labels[int(rng.integers(len(labels)))] if rng is not None else labels[0]
 
-        c, _, exc = self._run(pick, task, self._meta)
-        if exc is not None and self._meta:  # the function may not work on the meta device: use real tensors
-            c2, _, exc2 = self._run(pick, task, False)
-            if exc2 is None:
-                self._meta = False
-                return c2.asked, None
+        c, exc = self._run_discovery(pick, task)
         return c.asked, exc
 
     def _discover(self, task: Any) -> list[Choice]:
@@ -395,9 +400,7 @@ class UserSpace(SearchSpace):
         rng = np.random.default_rng(self.seed + 1)
         for _ in range(self.checks):
             arch = self.sample(rng)
-            c, _, exc = self._run(self._replay_pick(arch), task, self._meta)
-            if exc is not None and self._meta:
-                c, _, exc = self._run(self._replay_pick(arch), task, False)
+            c, exc = self._run_discovery(self._replay_pick(arch), task)
             self._check_asked(arch, c, exc)
 
     # -- building ---------------------------------------------------------------------------
