@@ -107,3 +107,37 @@ def service_unavailable(message: str) -> None:
     if os.environ.get(REQUIRE_SERVICES_ENV, "").strip() not in ("", "0"):
         pytest.fail(f"{message} (and ${REQUIRE_SERVICES_ENV} is set: CI must run this test)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A throwaway PostgreSQL server on loopback for the whole test session (or the one named by
+    ``$NASFORGE_TEST_POSTGRES_URL``); skipped with the reason where none can be started, failed in CI."""
+    import os
+
+    given = os.environ.get("NASFORGE_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    from nasforge.errors import StorageError
+    from nasforge.storage.postgres import throwaway_cluster
+
+    try:
+        cluster = throwaway_cluster()
+        url = cluster.__enter__()
+    except StorageError as exc:
+        service_unavailable(f"no PostgreSQL server: {exc}")
+    try:
+        yield url
+    finally:
+        cluster.__exit__(None, None, None)
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A new, empty database on the test PostgreSQL server (one per test)."""
+    import uuid
+
+    from nasforge.storage.postgres import create_database
+
+    return create_database(postgres_server, f"t_{uuid.uuid4().hex[:12]}")

@@ -411,7 +411,10 @@ class TrialRecord:
     (``darts``, ``import``, a peer's name, ...). ``tells_before`` (how many results
     the study had told its strategy when this trial was asked) and ``tell_order``
     (this result's place among them) let a resume replay asks and tells in the
-    order they happened, whatever the clocks said.
+    order they happened, whatever the clocks said. ``heartbeat_at`` is when the
+    driver running the trial last said it was alive (see
+    :meth:`~nasforge.storage.base.Storage.heartbeat`); ``retry_of`` is the number
+    of the failed trial this one evaluates again (a retry or a re-queue).
     """
 
     study: str
@@ -431,6 +434,8 @@ class TrialRecord:
     source: str = "ask"
     tells_before: int | None = None
     tell_order: int | None = None
+    heartbeat_at: float | None = None
+    retry_of: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metrics", _frozen_metrics(self.metrics))

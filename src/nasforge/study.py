@@ -27,13 +27,25 @@ complete result), the earlier result answers it without evaluating again; it
 is recorded as a new trial with ``duplicate_of`` set, and charged the
 original cost again only when ``charge_duplicates`` is true (the NAS-Bench-201
 protocol charges it, as its original scripts did).
+
+Several drivers: with ``join=True`` any number of processes (on any machines)
+run one study through one shared store (SQLite file, PostgreSQL). Trial numbers
+come from the store (never twice the same); each driver's strategy proposes
+from its own random stream and is told every driver's results as they arrive
+(:meth:`Study.sync`, before each ask); running trials send heartbeats from a
+thread of the driver, and a trial whose heartbeat stopped (its driver was
+killed, its machine lost) is failed by the first driver that notices, or failed
+and evaluated again (``on_stale="requeue"``). ``retries`` evaluates a trial
+again, as a new trial with ``retry_of`` set, when its worker died.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -59,6 +71,21 @@ class Trial:
     duplicate_of: int | None = None
     fidelity: float | None = None
     tells_before: int = 0
+    retry_of: int | None = None
+    attempt: int = 1
+
+    @property
+    def source(self) -> str:
+        return "ask" if self.retry_of is None else "retry"
+
+
+#: the start of a failure's reason when the process evaluating it died (process pool, Ray); such trials
+#: are the ones ``retries`` evaluates again
+WORKER_DIED = "worker process died"
+#: the start of a failure's reason when a trial's heartbeat stopped (its driver is gone)
+HEARTBEAT_STOPPED = "heartbeat stopped"
+STALE_POLICIES = ("fail", "requeue")
+RETRY_ON = ("crash", "any")
 
 
 def check_budgets(evaluator: Evaluator, n_trials: int | None = None, budget_seconds: float | None = None,
@@ -92,8 +119,18 @@ class Study:
     Resuming a study that another live process is running is refused with
     :class:`~nasforge.errors.StudyBusyError` naming it (its running trials are
     left alone); trials left ``running`` by a process that is gone are marked
-    interrupted. A process on another machine cannot be checked from here:
-    ``takeover=True`` treats its running trials as dead.
+    interrupted. A process on another machine is alive while its heartbeats
+    are younger than ``stale_after`` seconds; one that never sent any cannot be
+    checked from here: ``takeover=True`` treats its running trials as dead.
+
+    Several drivers: ``join=True`` creates the study or joins it while other
+    drivers run it (see the module's docstring). While :meth:`optimize` runs on a
+    shared store (``storage.shared``) or joined, the running trials send a
+    heartbeat every ``heartbeat`` seconds; a joined driver fails other drivers'
+    trials whose heartbeat is older than ``stale_after`` seconds and, with
+    ``on_stale="requeue"``, evaluates them again. ``retries`` (default 0) is how
+    many times a trial whose worker died (``retry_on="crash"``), or that failed
+    for any reason (``retry_on="any"``), is evaluated again as a new trial.
     """
 
     def __init__(self, space: SearchSpace, strategy: Strategy, evaluator: Evaluator, *,
@@ -101,7 +138,21 @@ class Study:
                  charge_duplicates: bool = True, config: dict[str, Any] | None = None,
                  objectives: str | Sequence[str | Objective] | None = None,
                  constraints: str | Sequence[str | Constraint] | None = None, takeover: bool = False,
-                 derived: str | DerivedMetric | Sequence[str | DerivedMetric] | None = None) -> None:
+                 derived: str | DerivedMetric | Sequence[str | DerivedMetric] | None = None,
+                 join: bool = False, heartbeat: float | None = 10.0, stale_after: float = 60.0,
+                 on_stale: str = "fail", retries: int = 0, retry_on: str = "crash") -> None:
+        from nasforge.options import check_choice, check_int, check_number
+
+        if heartbeat is not None:
+            check_number("heartbeat", heartbeat, 0.0, low_open=True, extra=" (seconds) or None")
+        check_number("stale_after", stale_after, 0.0, low_open=True, extra=" (seconds)")
+        if heartbeat is not None and stale_after <= heartbeat:
+            raise ConfigError(f"stale_after ({stale_after} s) must be longer than the heartbeat interval "
+                              f"({heartbeat} s), or every trial would look dead between two heartbeats")
+        self.on_stale = check_choice("on_stale", on_stale, STALE_POLICIES)
+        self.retry_on = check_choice("retry_on", retry_on, RETRY_ON)
+        self.retries = check_int("retries", retries, minimum=0)
+        self.join, self.heartbeat, self.stale_after = bool(join), heartbeat, float(stale_after)
         if strategy.space is not space:
             raise ConfigError("the strategy was built for a different space object than the study's")
         self.space, self.strategy, self.evaluator = space, strategy, evaluator
@@ -150,19 +201,36 @@ class Study:
         self._running: dict[int, Trial] = {}
         self._n_told = 0  # results told to the strategy (their order is recorded for resume)
         self.cost_spent = 0.0
-        self._next_number = 0
-        if self.storage.has_study(name):
-            if not resume:
-                raise StudyExistsError(
-                    f"study {name!r} already exists; resume it (resume=True or load_if_exists=True; --resume or "
-                    f"--load-if-exists) or choose another name")
-            self._check_config(self.storage.get_study(name).config)
-            self._replay()
-        else:
-            if resume:
+        self._known: set[int] = set()  # numbers of the finished trials recorded here
+        self._low = 0  # every trial numbered below this is known here or was not finished (see sync)
+        self._others_running = 0  # other drivers' running trials at the last sync
+        self._requeued: list[TrialRecord] = []  # stale trials this driver failed and will evaluate again
+        self._retry_next: list[tuple[Trial, int]] = []  # failed trials to evaluate again (retries)
+        self._beating = False
+        created = False
+        if not self.storage.has_study(name) and not resume:
+            try:
+                self.storage.create_study(name, self.config)
+                created = True
+            except StudyExistsError:  # another driver created it a moment ago
+                if not join:
+                    raise
+        if not created:
+            if not self.storage.has_study(name):
                 known = [s.name for s in self.storage.list_studies()]
                 raise StudyNotFoundError(f"no study named {name!r} to resume; known: {', '.join(known) or '(none)'}")
-            self.storage.create_study(name, self.config)
+            if not (resume or join):
+                raise StudyExistsError(
+                    f"study {name!r} already exists; resume it (resume=True or load_if_exists=True; --resume or "
+                    f"--load-if-exists), join it (join=True, --join) or choose another name")
+            self._check_config(self.storage.get_study(name).config)
+            if join:
+                # this driver's proposals come from a random stream of its own: two drivers with the same
+                # seed would otherwise propose the same architectures at the same moments
+                self.strategy.set_stream(int(hashlib.sha256(self.worker.encode()).hexdigest()[:12], 16))
+                self._replay_joined()
+            else:
+                self._replay()
 
     # -- resume -------------------------------------------------------------------
     def _check_config(self, stored: dict[str, Any]) -> None:
@@ -184,6 +252,10 @@ class Study:
         if not self.takeover:
             for r in records:
                 alive = worker_alive(r.worker, r.started_at) if r.status == RUNNING else False
+                if alive is None and r.heartbeat_at is not None:  # another machine: alive while it beats
+                    alive = r.heartbeat_at >= time.time() - self.stale_after or None
+                    if alive is None:
+                        alive = False
                 if alive is not False:
                     where = "a live process on this machine" if alive else "a process on another machine"
                     raise StudyBusyError(
@@ -193,12 +265,16 @@ class Study:
                                             "--takeover)"))
         for r in records:
             if r.status == RUNNING:  # its process died: keep the record, do not replay it
-                self.storage.write_trial(r.with_(status=INTERRUPTED, error="process ended before the trial finished",
-                                                 finished_at=time.time()))
-        asked = [r for r in finished if r.source == "ask"]
-        if all(r.tells_before is not None and (r.source != "ask" or r.tell_order is not None) for r in finished):
+                self.storage.finish_trial(r.with_(status=INTERRUPTED, error="process ended before the trial finished",
+                                                  finished_at=time.time()))
+        # a failed trial that was evaluated again was not told: its retry's result was
+        retried = {r.retry_of for r in finished if r.retry_of is not None}
+        told = [r for r in finished if r.source in ("ask", "retry") and r.number not in retried]
+        told_numbers = {r.number for r in told}
+        if all(r.tells_before is not None and (r.number not in told_numbers or r.tell_order is not None)
+               for r in finished):
             # the recorded order: trial i was asked (or added) after tells_before[i] results had been told
-            tells = sorted(asked, key=lambda r: r.tell_order)  # type: ignore[arg-type, return-value]
+            tells = sorted(told, key=lambda r: r.tell_order)  # type: ignore[arg-type, return-value]
             done = 0
             for r in sorted(finished, key=lambda r: (r.tells_before, r.number)):
                 while done < len(tells) and done < r.tells_before:  # type: ignore[operator]
@@ -206,7 +282,9 @@ class Study:
                     done += 1
                 if r.source == "ask":
                     self.strategy.ask()
-                else:
+                    if r.number in retried:
+                        self._record_finished(r, tell=False)
+                elif r.source != "retry":
                     self._record_finished(r)
             for r in tells[done:]:
                 self._record_finished(r)
@@ -222,12 +300,18 @@ class Study:
                     self.strategy.ask()
                 else:
                     self._record_finished(r)
-        self._next_number = max((r.number for r in records), default=-1) + 1
+        self._low = max((r.number for r in records), default=-1) + 1
 
-    def _record_finished(self, rec: TrialRecord) -> None:
+    def _replay_joined(self) -> None:
+        """Joining a study other drivers may be running: tell this strategy every finished trial, in the
+        order they finished (asks are not replayed: most were other drivers'); leave running trials alone."""
+        self.sync(fail_stale=False)
+
+    def _record_finished(self, rec: TrialRecord, tell: bool = True) -> None:
         self._finished.append(rec)
+        self._known.add(rec.number)
         self.cost_spent += rec.cost
-        if rec.source != "ask":  # results from elsewhere are kept, not told or reused as answers
+        if not tell or rec.source not in ("ask", "retry"):  # results from elsewhere are kept, not told
             return
         self._n_told += 1
         answer = self._answer_key(rec.arch, rec.fidelity)
@@ -304,20 +388,62 @@ class Study:
 
     # -- ask / evaluate / tell ------------------------------------------------------
     def ask(self) -> Trial:
-        """Ask the strategy for an architecture and record the trial as running."""
+        """Ask the strategy for an architecture and record the trial as running (a joined driver first
+        :meth:`sync`\ s, and evaluates again a stale trial it failed before asking anything new)."""
+        if self.join:
+            self.sync()
+        if self._retry_next:
+            live, failed = self._retry_next.pop(0)
+            return self._start(live.arch, live.fidelity, retry_of=failed, attempt=live.attempt + 1)
+        if self._requeued:
+            old = self._requeued.pop(0)
+            return self._start(self.space.from_string(old.arch), old.fidelity, retry_of=old.number, attempt=2)
         arch = self.strategy.ask()
+        return self._start(arch, self.strategy.fidelity(arch) if self.strategy.multi_fidelity else None)
+
+    def _start(self, arch: Architecture, fid: float | None, retry_of: int | None = None, attempt: int = 1) -> Trial:
         canon = self.space.canonical(arch)
         key = self.space.to_string(canon)
-        fid = self.strategy.fidelity(arch) if self.strategy.multi_fidelity else None
-        prior = self._answers.get(self._answer_key(key, fid))
-        trial = Trial(self._next_number, canon, key, time.time(), None if prior is None else prior.number, fid,
-                      self._n_told)
-        self._next_number += 1
+        prior = self._answers.get(self._answer_key(key, fid)) if retry_of is None else None
+        now = time.time()
+        rec = self.storage.new_trial(TrialRecord(
+            self.name, -1, key, RUNNING, started_at=now, worker=self.worker,
+            duplicate_of=None if prior is None else prior.number, tells_before=self._n_told,
+            heartbeat_at=now if self._beating else None, source="ask" if retry_of is None else "retry",
+            retry_of=retry_of))
+        trial = Trial(rec.number, canon, key, now, rec.duplicate_of, fid, self._n_told, retry_of, attempt)
         self._running[trial.number] = trial
-        self.storage.write_trial(TrialRecord(self.name, trial.number, key, RUNNING, started_at=trial.started_at,
-                                             worker=self.worker, duplicate_of=trial.duplicate_of,
-                                             tells_before=trial.tells_before))
         return trial
+
+    def sync(self, fail_stale: bool = True) -> list[TrialRecord]:
+        """Record what other drivers of this study finished since the last sync (told to this strategy,
+        counted in budgets, used as answers to duplicates) and, with ``fail_stale``, fail their trials
+        whose heartbeat is older than ``stale_after`` seconds (to be evaluated again by this driver with
+        ``on_stale="requeue"``). Returns the newly recorded trials. Called before each ask when joined."""
+        new = []
+        if fail_stale:
+            cutoff = time.time() - self.stale_after
+            reason = f"{HEARTBEAT_STOPPED}: none for {self.stale_after:g} s from the driver running it (its worker)"
+            for r in self.storage.fail_stale_trials(self.name, cutoff, reason):
+                if r.number in self._running:  # this driver's own trial (its heartbeat thread stalled)
+                    continue
+                if self.on_stale == "requeue":
+                    self._requeued.append(r)
+                self._record_finished(r, tell=self.on_stale != "requeue")
+                new.append(r)
+        records = self.storage.trials(self.name, self._low)
+        running = 0
+        for r in sorted((r for r in records if r.finished and r.number not in self._known),
+                        key=lambda r: (r.finished_at or 0.0, r.number)):
+            if r.number not in self._running:
+                self._record_finished(r)
+                new.append(r)
+        for r in records:
+            running += r.status == RUNNING and r.number not in self._running
+        self._others_running = running
+        unfinished = [r.number for r in records if r.status == RUNNING]
+        self._low = min(unfinished) if unfinished else max((r.number for r in records), default=self._low - 1) + 1
+        return new
 
     def evaluate(self, trial: Trial) -> Result:
         """The trial's result: the earlier answer for a duplicate, else the evaluator's (errors become failures)."""
@@ -337,12 +463,21 @@ class Study:
             raise ConfigError(f"trial {number} is not running in study {self.name!r}")
         result, feasible = self._finish(result)
         fidelity = live.fidelity if live.fidelity is not None else result.fidelity
+        retry = not result.ok and live.attempt <= self.retries and \
+            (self.retry_on == "any" or (result.error or "").startswith(WORKER_DIED))
         rec = TrialRecord(self.name, number, live.key, result.status, result.metrics, result.value,
                           result.cost, fidelity, result.error, live.started_at, time.time(),
                           self.worker, live.duplicate_of, feasible=feasible, tells_before=live.tells_before,
-                          tell_order=self._n_told)
-        self.storage.write_trial(rec)
-        self._record_finished(rec)
+                          tell_order=None if retry else self._n_told, source=live.source, retry_of=live.retry_of)
+        if not self.storage.finish_trial(rec):
+            # another driver failed this trial first (its heartbeat looked stopped): the stored record stands
+            stored = self.storage.trials(self.name, number)[0]
+            if stored.number not in self._known:
+                self._record_finished(stored)
+            return stored
+        self._record_finished(rec, tell=not retry)
+        if retry:  # evaluated again as a new trial, which takes this one's place in the strategy's history
+            self._retry_next.append((live, rec.number))
         return rec
 
     def add_trial(self, arch: Architecture | str, result: Result, source: str = "import") -> TrialRecord:
@@ -366,21 +501,20 @@ class Study:
         key = self.space.key(arch)
         result, feasible = self._finish(result)
         now = time.time()
-        rec = TrialRecord(self.name, self._next_number, key, result.status, result.metrics, result.value,
-                          result.cost, result.fidelity, result.error, now, now, self.worker,
-                          feasible=feasible, source=source.strip(), tells_before=self._n_told)
-        self._next_number += 1
-        self.storage.write_trial(rec)
+        rec = self.storage.new_trial(TrialRecord(
+            self.name, -1, key, result.status, result.metrics, result.value, result.cost, result.fidelity,
+            result.error, now, now, self.worker, feasible=feasible, source=source.strip(), tells_before=self._n_told))
         self._record_finished(rec)
         return rec
 
     def interrupt(self, trial: Trial, reason: str = "interrupted") -> None:
         """Mark a running trial as interrupted (it is not replayed on resume)."""
         if self._running.pop(trial.number, None) is not None:
-            self.storage.write_trial(TrialRecord(self.name, trial.number, trial.key, INTERRUPTED, error=reason,
-                                                 started_at=trial.started_at, finished_at=time.time(),
-                                                 worker=self.worker, duplicate_of=trial.duplicate_of,
-                                                 tells_before=trial.tells_before))
+            self.storage.finish_trial(TrialRecord(self.name, trial.number, trial.key, INTERRUPTED, error=reason,
+                                                  started_at=trial.started_at, finished_at=time.time(),
+                                                  worker=self.worker, duplicate_of=trial.duplicate_of,
+                                                  tells_before=trial.tells_before, source=trial.source,
+                                                  retry_of=trial.retry_of))
 
     # -- the loop ---------------------------------------------------------------
     def optimize(self, n_trials: int | None = None, budget_seconds: float | None = None,
@@ -407,6 +541,7 @@ class Study:
         from nasforge.executors import SerialExecutor
 
         ex = executor if executor is not None else SerialExecutor(self.evaluator)
+        beat = self._start_heartbeats()
         start = time.monotonic()
         callbacks = list(callbacks)
         in_flight: dict[Any, Trial] = {}
@@ -415,7 +550,7 @@ class Study:
         def may_start() -> bool:
             if exhausted:
                 return False
-            if n_trials is not None and len(self._finished) + len(in_flight) >= n_trials:
+            if n_trials is not None and len(self._finished) + len(in_flight) + self._others_running >= n_trials:
                 return False
             if budget_seconds is not None and self.cost_spent >= budget_seconds:
                 return False
@@ -461,7 +596,20 @@ class Study:
             if executor is not None:
                 executor.shutdown(cancel=True)
             raise
+        finally:
+            if beat is not None:
+                beat.stop()
         return self
+
+    def _start_heartbeats(self) -> "_Heartbeat | None":
+        """On a store other processes can open (or joined), running trials beat from a thread until
+        :meth:`optimize` returns."""
+        if self.heartbeat is None or not (self.storage.shared or self.join):
+            return None
+        beat = _Heartbeat(self, self.heartbeat)
+        self._beating = True
+        beat.start()
+        return beat
 
     # -- lifetime -------------------------------------------------------------
     def close(self) -> None:
@@ -510,6 +658,30 @@ class Study:
         tabular benchmark, measured otherwise)."""
         return summarise_trials(self.name, self._finished, self.objectives, self.constraints, self.evaluator,
                                 reference_point=reference_point)
+
+
+class _Heartbeat(threading.Thread):
+    """Every ``interval`` seconds, tells the store that this driver's running trials are alive."""
+
+    def __init__(self, study: Study, interval: float) -> None:
+        super().__init__(name=f"nasforge-heartbeat-{study.name}", daemon=True)
+        self.study, self.interval = study, float(interval)
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            numbers = list(self.study._running)
+            if not numbers:
+                continue
+            try:
+                self.study.storage.heartbeat(self.study.name, numbers, time.time())
+            except Exception:  # a store briefly unreachable: the next beat tries again
+                pass
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5.0)
+        self.study._beating = False
 
 
 def _reason(exc: BaseException) -> str:

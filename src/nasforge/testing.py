@@ -21,7 +21,7 @@ from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical, integer, repeat
 from nasforge.strategies.base import Strategy
 
-__all__ = ["check_evaluator", "check_hardware_model", "check_space", "check_strategy", "check_supernet",
+__all__ = ["check_evaluator", "check_hardware_model", "check_space", "check_storage", "check_strategy", "check_supernet",
            "count_target_found", "fake_scorer", "hidden_target_space", "linear_evaluator", "toy_space",
            "toy_space_function", "toy_user_space"]
 
@@ -633,3 +633,146 @@ def tiny_task(n: int = 120, features: int = 6, classes: int = 3, seed: int = 0, 
     y = y.astype(np.int64)
     a, b = int(n * 0.6), int(n * 0.8)
     return Task("tiny", X[:a], y[:a], X[a:b], y[a:b], X[b:], y[b:], classes, tuple(map(str, range(classes))))
+
+
+# ----------------------------------------------------------------------------- storages
+
+
+def check_storage(factory: Callable[[], Any], threads: int = 4, per_thread: int = 25) -> None:
+    """Check a storage against the contract: studies, trial records, allocation, finishing, heartbeats,
+    stale trials, concurrency, and a study that is interrupted and resumed.
+
+    ``factory()`` returns a handle on one store, empty at the first call; each call may return a new
+    handle on the same store (a new connection: concurrency is checked through ``threads`` handles used
+    at once) or the same object (an in-memory store). Handles are closed here.
+    """
+    import threading
+    import time
+
+    from nasforge.errors import StudyExistsError, StudyNotFoundError
+    from nasforge.evaluators.base import FunctionEvaluator
+    from nasforge.registry import create_strategy
+    from nasforge.results import TrialRecord
+    from nasforge.storage.base import Storage
+    from nasforge.study import Study
+
+    store = factory()
+    who = f"storage {type(store).__name__}"
+    if not isinstance(store, Storage):
+        raise _fail(who, "factory returns a Storage", f"got {type(store).__name__}")
+    handles = [store]
+    try:
+        # studies
+        if store.list_studies():
+            raise _fail(who, "a fresh store", f"already holds studies {[s.name for s in store.list_studies()]}")
+        info = store.create_study("s1", {"space": "x", "nested": {"a": [1, 2]}})
+        if store.get_study("s1").config != {"space": "x", "nested": {"a": [1, 2]}} or info.name != "s1":
+            raise _fail(who, "get_study", f"returned {store.get_study('s1')!r}")
+        for call, exc in ((lambda: store.create_study("s1", {}), StudyExistsError),
+                          (lambda: store.get_study("nope"), StudyNotFoundError),
+                          (lambda: store.trials("nope"), StudyNotFoundError)):
+            try:
+                call()
+            except exc:
+                pass
+            else:
+                raise _fail(who, f"raises {exc.__name__}", "it did not")
+
+        # allocation and a round trip of every field
+        full = TrialRecord("s1", -1, "arch-a", "running", {"acc": 0.5, "hist": [1.0, 2.0], "name": "x"}, 0.5, 2.5,
+                           12.0, None, 100.0, None, "host:1", None, False, "ask", 3, None, 101.0, None)
+        got = [store.new_trial(full.with_(arch=f"arch-{i}")) for i in range(3)]
+        if [g.number for g in got] != [0, 1, 2]:
+            raise _fail(who, "new_trial numbers a study's trials 0, 1, 2, ...", f"got {[g.number for g in got]}")
+        held = store.trials("s1")
+        if held != got:
+            raise _fail(who, "trials returns what was written", f"wrote {got[0]!r}, read {held[0]!r}")
+        if store.trials("s1", 1) != got[1:]:
+            raise _fail(who, "trials(study, first)", "does not return the trials numbered first or more")
+
+        # finishing: never over a finished trial
+        done = got[0].with_(status="complete", finished_at=105.0, tell_order=0, duplicate_of=7, retry_of=2)
+        if store.finish_trial(done) is not True or store.trials("s1")[0] != done:
+            raise _fail(who, "finish_trial", "did not write the end of a running trial")
+        if store.finish_trial(done.with_(status="failed", error="late")) is not False or \
+                store.trials("s1")[0] != done:
+            raise _fail(who, "finished results are never overwritten", "finish_trial replaced a complete trial")
+        interrupted = got[1].with_(status="interrupted", error="stopped", finished_at=106.0)
+        if store.finish_trial(interrupted) is not True or store.trials("s1")[1].status != "interrupted":
+            raise _fail(who, "finish_trial", "did not write an interrupted trial")
+        if store.finish_trial(got[2].with_(status="failed", error="boom", value=None)) is not True or \
+                store.trials("s1")[2].error != "boom":
+            raise _fail(who, "finish_trial", "did not write a failed trial")
+
+        # heartbeats and stale trials
+        beating = store.new_trial(full.with_(heartbeat_at=200.0))
+        silent = store.new_trial(full.with_(heartbeat_at=None))
+        store.heartbeat("s1", [beating.number, got[0].number], 300.0)
+        now = {r.number: r for r in store.trials("s1")}
+        if now[beating.number].heartbeat_at != 300.0 or now[got[0].number].heartbeat_at == 300.0:
+            raise _fail(who, "heartbeat", "must update running trials only")
+        stale = store.fail_stale_trials("s1", 250.0, "gone")
+        if stale:
+            raise _fail(who, "fail_stale_trials", f"failed trials with a fresh heartbeat: {stale}")
+        stale = store.fail_stale_trials("s1", 400.0, "heartbeat stopped")
+        if [(r.number, r.status, r.error) for r in stale] != [(beating.number, "failed", "heartbeat stopped")]:
+            raise _fail(who, "fail_stale_trials", f"returned {stale} (a trial without heartbeats is never stale)")
+        if {r.number: r for r in store.trials("s1")}[silent.number].status != "running":
+            raise _fail(who, "fail_stale_trials", "failed a trial that never sent a heartbeat")
+
+        # concurrency: handles used at once allocate distinct numbers and fail each stale trial once
+        store.create_study("s2", {})
+        extra = [factory() for _ in range(threads)]
+        handles += [h for h in extra if h is not store]
+        numbers: list[int] = []
+        failed: list[int] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def allocate(h: Any) -> None:
+            try:
+                mine = [h.new_trial(TrialRecord("s2", -1, "a", "running", heartbeat_at=1.0)).number
+                        for _ in range(per_thread)]
+                out = h.fail_stale_trials("s2", 2.0, "stale")
+                with lock:
+                    numbers.extend(mine)
+                    failed.extend(r.number for r in out)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        workers = [threading.Thread(target=allocate, args=(h,)) for h in extra]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(120)
+        if errors:
+            raise _fail(who, "concurrent use through several handles", f"{type(errors[0]).__name__}: {errors[0]}")
+        n = threads * per_thread
+        if sorted(numbers) != list(range(n)):
+            dup = sorted({x for x in numbers if numbers.count(x) > 1})
+            raise _fail(who, "new_trial is atomic", f"{threads} handles at once got duplicates {dup[:5]} or gaps")
+        if len(failed) != len(set(failed)) or any(r.status != "failed" for r in store.trials("s2")):
+            raise _fail(who, "fail_stale_trials is atomic", f"{len(failed)} failures for {n} stale trials")
+
+        # a study interrupted and resumed on the store: nothing finished is lost or repeated
+        from nasforge.spaces.base import SearchSpace, integer
+
+        space = SearchSpace([integer("x", 0, 99)], name="storage-check")
+        ev = FunctionEvaluator(lambda a: float(a["x"]))
+        st = Study(space, create_strategy("random", space, seed=0), ev, name="s3", storage=store)
+        st.optimize(n_trials=5)
+        dead = TrialRecord("s3", -1, "x=1", "running", started_at=time.time(), worker="no-such-host.invalid:1")
+        store.new_trial(dead)
+        again = Study(space, create_strategy("random", space, seed=0), ev, name="s3", storage=store, resume=True,
+                      takeover=True)
+        again.optimize(n_trials=8)
+        rec = store.trials("s3")
+        statuses = [r.status for r in rec]
+        if len(rec) != 9 or statuses.count("complete") != 8 or statuses[5] != "interrupted":
+            raise _fail(who, "interrupt and resume", f"expected 8 complete trials and trial 5 interrupted, "
+                                                     f"got {statuses}")
+        if [r.number for r in rec] != list(range(9)) or [r.arch for r in rec[:5]] != [t.arch for t in st.trials]:
+            raise _fail(who, "interrupt and resume", "finished trials changed or were renumbered")
+    finally:
+        for h in handles:
+            h.close()

@@ -18,12 +18,13 @@ import functools
 import json
 import math
 import os
+import threading
 import time
 from typing import Any, Callable, Mapping, TypeVar
 
 from nasforge.errors import StorageError, StudyExistsError, StudyNotFoundError
-from nasforge.results import RUNNING, TrialRecord
-from nasforge.storage.base import Storage, StudyInfo, not_found_message
+from nasforge.results import FAILED, RUNNING, TrialRecord
+from nasforge.storage.base import FINAL, Storage, StudyInfo, not_found_message
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -144,6 +145,8 @@ class SQLStorage(Storage):
             sa.Column("source", sa.String(64), nullable=False, server_default="ask"),
             sa.Column("tells_before", sa.Integer),
             sa.Column("tell_order", sa.Integer),
+            sa.Column("heartbeat_at", sa.Float),
+            sa.Column("retry_of", sa.Integer),
         )
         try:
             if self.read_only:
@@ -167,6 +170,12 @@ class SQLStorage(Storage):
             st = os.stat(self._file)
             self._file_id = (st.st_dev, st.st_ino)
         self._insert = self.trials_t.insert()
+        self._owner = threading.get_ident()  # the thread that uses self._conn; others get their own
+        self._in_memory = sqlite and self._file is None
+
+    @property
+    def shared(self) -> bool:
+        return not self._in_memory
 
     def _upgrade(self) -> None:
         """Bring a trials table written by an earlier version up to date (columns renamed or added)."""
@@ -179,9 +188,11 @@ class SQLStorage(Storage):
             steps.append("ALTER TABLE trials ADD COLUMN feasible BOOLEAN NOT NULL DEFAULT TRUE")
         if "source" not in columns:
             steps.append("ALTER TABLE trials ADD COLUMN source VARCHAR(64) NOT NULL DEFAULT 'ask'")
-        for name in ("tells_before", "tell_order"):
+        for name in ("tells_before", "tell_order", "retry_of"):
             if name not in columns:
                 steps.append(f"ALTER TABLE trials ADD COLUMN {name} INTEGER")
+        if "heartbeat_at" not in columns:
+            steps.append("ALTER TABLE trials ADD COLUMN heartbeat_at FLOAT")
         if steps:
             with self.engine.begin() as conn:
                 for step in steps:
@@ -230,17 +241,22 @@ class SQLStorage(Storage):
         self._conn.rollback()
         return [StudyInfo(r.name, json.loads(r.config), r.created_at) for r in rows]
 
-    @_wrap
-    def write_trial(self, record: TrialRecord) -> None:
-        self._writable()
-        values = {
+    @staticmethod
+    def _values(record: TrialRecord) -> dict[str, Any]:
+        return {
             "study": record.study, "number": record.number, "arch": record.arch, "status": record.status,
             "metrics": json.dumps(dict(record.metrics)), "value": record.value, "cost": record.cost,
             "fidelity": record.fidelity, "error": record.error, "started_at": record.started_at,
             "finished_at": record.finished_at, "worker": record.worker, "duplicate_of": record.duplicate_of,
             "feasible": bool(record.feasible), "source": record.source,
             "tells_before": record.tells_before, "tell_order": record.tell_order,
+            "heartbeat_at": record.heartbeat_at, "retry_of": record.retry_of,
         }
+
+    @_wrap
+    def write_trial(self, record: TrialRecord) -> None:
+        self._writable()
+        values = self._values(record)
         t = self.trials_t
         with self._conn.begin():
             if record.status == RUNNING:
@@ -252,14 +268,97 @@ class SQLStorage(Storage):
                     self._conn.execute(self._insert, values)
 
     @_wrap
-    def trials(self, study: str) -> list[TrialRecord]:
+    def new_trial(self, record: TrialRecord) -> TrialRecord:
+        """One ``INSERT ... SELECT max(number) + 1``: SQLite runs it under its write lock; on a server two
+        drivers may compute the same number, and the one whose insert then breaks the primary key tries
+        again with the next."""
+        self._writable()
+        sa, t = self._sa, self.trials_t
+        values = self._values(record)
+        del values["number"]
+        names = list(values)
+        following = sa.select(sa.func.coalesce(sa.func.max(t.c.number), -1) + 1).where(t.c.study == record.study)
+        select = sa.select(*[sa.literal(values[n], type_=t.c[n].type) for n in names],
+                           following.scalar_subquery())
+        stmt = t.insert().from_select([*names, "number"], select).returning(t.c.number)
+        for attempt in range(1000):
+            try:
+                with self._conn.begin():
+                    number = self._conn.execute(stmt).scalar_one()
+                return record.with_(number=int(number))
+            except sa.exc.IntegrityError:
+                self._conn.rollback()
+                time.sleep(0.001 * (attempt % 10))
+        raise StorageError(f"storage {self.safe_url}: could not allocate a trial number for study "
+                           f"{record.study!r} after 1000 attempts")
+
+    @_wrap
+    def finish_trial(self, record: TrialRecord) -> bool:
+        self._writable()
+        t = self.trials_t
+        with self._conn.begin():
+            res = self._conn.execute(
+                t.update().where(t.c.study == record.study, t.c.number == record.number, t.c.status.not_in(FINAL)),
+                self._values(record))
+            if res.rowcount:
+                return True
+            held = self._conn.execute(self._sa.select(t.c.status).where(
+                t.c.study == record.study, t.c.number == record.number)).first()
+            if held is not None:
+                return False
+            self._conn.execute(self._insert, self._values(record))
+            return True
+
+    def heartbeat(self, study: str, numbers: list[int], at: float) -> None:
+        if not numbers:
+            return
+        t = self.trials_t
+        stmt = t.update().where(t.c.study == study, t.c.number.in_(list(numbers)),
+                                t.c.status == RUNNING).values(heartbeat_at=at)
+        if threading.get_ident() == self._owner or self._in_memory:
+            self._run_heartbeat(stmt)
+        else:  # another thread (the study's heartbeat thread): a connection of its own
+            from sqlalchemy.exc import SQLAlchemyError
+
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(stmt)
+            except SQLAlchemyError as exc:
+                raise StorageError(f"storage {self.safe_url}: {_reason(exc)}") from None
+
+    @_wrap
+    def _run_heartbeat(self, stmt: Any) -> None:
+        with self._conn.begin():
+            self._conn.execute(stmt)
+
+    @_wrap
+    def fail_stale_trials(self, study: str, before: float, reason: str) -> list[TrialRecord]:
+        self._writable()
+        sa, t = self._sa, self.trials_t
+        stale = (t.c.study == study, t.c.status == RUNNING, t.c.heartbeat_at.is_not(None), t.c.heartbeat_at < before)
+        numbers = [r[0] for r in self._conn.execute(sa.select(t.c.number).where(*stale)).all()]
+        self._conn.rollback()
+        failed = []
+        for n in numbers:  # one conditional update each: a trial another driver failed first is not ours
+            with self._conn.begin():
+                res = self._conn.execute(t.update().where(t.c.number == n, *stale).values(
+                    status=FAILED, error=reason, finished_at=time.time()))
+            if res.rowcount:
+                failed.append(n)
+        if not failed:
+            return []
+        return [r for r in self.trials(study, min(failed)) if r.number in set(failed)]
+
+    @_wrap
+    def trials(self, study: str, first: int = 0) -> list[TrialRecord]:
         self.get_study(study)
         sa = self._sa
         if self.read_only:  # the columns this database has (an older one is read as it is)
             t = sa.Table("trials", sa.MetaData(), autoload_with=self._conn)
         else:
             t = self.trials_t
-        rows = self._conn.execute(sa.select(t).where(t.c.study == study).order_by(t.c.number)).all()
+        where = (t.c.study == study, *((t.c.number >= int(first),) if first else ()))
+        rows = self._conn.execute(sa.select(t).where(*where).order_by(t.c.number)).all()
         self._conn.rollback()
         out = []
         for row in rows:
@@ -271,6 +370,7 @@ class SQLStorage(Storage):
                 error=r["error"], started_at=r["started_at"], finished_at=r["finished_at"], worker=r["worker"],
                 duplicate_of=r["duplicate_of"], feasible=bool(r.get("feasible", True)),
                 source=r.get("source") or "ask", tells_before=r.get("tells_before"), tell_order=r.get("tell_order"),
+                heartbeat_at=r.get("heartbeat_at"), retry_of=r.get("retry_of"),
             ))
         return out
 

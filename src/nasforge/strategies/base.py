@@ -39,6 +39,8 @@ class Strategy(ABC):
     multi_fidelity: bool = False
     #: whether the strategy needs a zero-cost proxy scorer (its ``scorer`` option) before the first ``ask``
     needs_scorer: bool = False
+    #: which random stream of the seed proposals come from (see :meth:`set_stream`)
+    stream: int = 0
 
     def __init__(self, space: SearchSpace, seed: int | None = None) -> None:
         if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -52,7 +54,7 @@ class Strategy(ABC):
     # -- public API -------------------------------------------------------------
     def ask(self) -> Architecture:
         """Propose the next architecture to evaluate."""
-        rng = np.random.default_rng((self.seed, self.n_asked))
+        rng = np.random.default_rng((self.seed, self.n_asked, self.stream) if self.stream else (self.seed, self.n_asked))
         arch = self._ask(rng)
         self.n_asked += 1
         self.pending[self.space.key(arch)] = arch
@@ -65,6 +67,16 @@ class Strategy(ABC):
         # a replayed trial was asked by an earlier process: count it as asked here
         self.n_asked = max(self.n_asked, self.n_told + len(self.pending))
         self._tell(arch, result)
+
+    def set_stream(self, stream: int) -> None:
+        """Draw the ``n``-th proposal from ``default_rng((seed, n, stream))`` instead of ``(seed, n)``.
+
+        For several drivers of one study (each with a copy of the strategy and the same seed): each takes
+        a stream of its own, so they do not propose the same architectures at the same moments. A wrapper
+        passes it on to the strategy it wraps."""
+        if isinstance(stream, bool) or not isinstance(stream, (int, np.integer)) or stream < 0:
+            raise ValueError(f"stream must be a non-negative integer, got {stream!r}")
+        self.stream = int(stream)
 
     def discard(self, arch: Architecture) -> None:
         """Withdraw a proposal that was asked but will not be evaluated (its result will never be told).

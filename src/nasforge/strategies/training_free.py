@@ -342,6 +342,10 @@ class ProxyPrescreen(Strategy):
         """Pass the evaluator's declaration on to the inner strategy (a multi-fidelity one takes its range)."""
         self.inner.adapt(capabilities)
 
+    def set_stream(self, stream: int) -> None:
+        super().set_stream(stream)
+        self.inner.set_stream(stream)
+
     def fidelity(self, arch: Architecture) -> float | None:
         fids = self._fidelities.get(self.space.key(arch))
         return fids[-1] if fids else self.inner.fidelity(arch)
