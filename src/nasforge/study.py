@@ -267,8 +267,19 @@ class Study:
             if r.status == RUNNING:  # its process died: keep the record, do not replay it
                 self.storage.finish_trial(r.with_(status=INTERRUPTED, error="process ended before the trial finished",
                                                   finished_at=time.time()))
-        # a failed trial that was evaluated again was not told: its retry's result was
-        retried = {r.retry_of for r in finished if r.retry_of is not None}
+        # a failed trial that was evaluated again was not told: its retry's result was; one whose retry had
+        # not started yet (recorded without a tell order) is evaluated again first thing
+        retried = {r.retry_of for r in records if r.retry_of is not None and r.finished}
+        by_number = {r.number: r for r in records}
+        for r in finished:
+            if r.status == FAILED and r.source in ("ask", "retry") and r.tell_order is None and \
+                    r.tells_before is not None and r.number not in retried:
+                attempt, back = 1, r
+                while back.retry_of is not None and back.retry_of in by_number:
+                    attempt, back = attempt + 1, by_number[back.retry_of]
+                self._retry_next.append((Trial(r.number, self.space.from_string(r.arch), r.arch, r.started_at or 0.0,
+                                               None, r.fidelity, r.tells_before, r.retry_of, attempt), r.number))
+                retried.add(r.number)
         told = [r for r in finished if r.source in ("ask", "retry") and r.number not in retried]
         told_numbers = {r.number for r in told}
         if all(r.tells_before is not None and (r.number not in told_numbers or r.tell_order is not None)

@@ -156,10 +156,16 @@ class SQLStorage(Storage):
                                        f"tables)")
                 self._columns = {c["name"] for c in sa.inspect(self.engine).get_columns("trials")}
             else:
-                try:
-                    meta.create_all(self.engine)
-                except sa.exc.OperationalError:  # another process created the tables at the same moment
-                    meta.create_all(self.engine)
+                for attempt in range(5):
+                    try:
+                        meta.create_all(self.engine)
+                        break
+                    except (sa.exc.OperationalError, sa.exc.IntegrityError, sa.exc.ProgrammingError):
+                        # another process created the tables at the same moment (SQLite: locked; PostgreSQL:
+                        # a duplicate type or table): the next attempt finds them
+                        if attempt == 4:
+                            raise
+                        time.sleep(0.05 * (attempt + 1))
                 self._upgrade()
                 self._columns = {c.name for c in self.trials_t.columns}
             self._conn = self.engine.connect()
@@ -222,9 +228,13 @@ class SQLStorage(Storage):
         if self.has_study(name):
             raise StudyExistsError(f"study {name!r} already exists in {self.safe_url}")
         info = StudyInfo(name, json.loads(json.dumps(dict(config))), time.time())
-        with self._conn.begin():
-            self._conn.execute(self.studies_t.insert().values(
-                name=name, config=json.dumps(info.config), created_at=info.created_at))
+        try:
+            with self._conn.begin():
+                self._conn.execute(self.studies_t.insert().values(
+                    name=name, config=json.dumps(info.config), created_at=info.created_at))
+        except self._sa.exc.IntegrityError:  # another driver created it a moment ago
+            self._conn.rollback()
+            raise StudyExistsError(f"study {name!r} already exists in {self.safe_url}") from None
         return info
 
     @_wrap
