@@ -665,3 +665,23 @@ def compare(strategies: Sequence[str] = ("random", "rea", "local"), *, peers: Se
 __all__ = ["search", "oneshot", "summarise", "list_studies", "retrain", "compare", "make_space", "make_scorer",
            "task_config", "load_task", "resolve_task", "default_space_name", "open_storage", "default_study_name",
            "check_table_covers", "DEFAULT_TRIALS"]
+
+
+# ----------------------------------------------------------------------------- reports (issue 17)
+def report(study: Any, storage: str | Any = None, path: str | os.PathLike[str] | None = None, *, top: int = 10,
+           drawings: int = 3) -> Path:
+    """Write a study's self-contained HTML report and return its path (see :func:`nasforge.report.write_report`)."""
+    from nasforge.report import write_report
+
+    return write_report(study, storage, path, top=top, drawings=drawings)
+
+
+def bench_report(results: Any, path: str | os.PathLike[str] | None = None) -> Path:
+    """Write the HTML report of a comparison (:func:`compare`'s result, its ``bench.json`` or its directory) and
+    return its path (see :func:`nasforge.report.write_bench_report`)."""
+    from nasforge.report import write_bench_report
+
+    return write_bench_report(results, path)
+
+
+__all__ += ["report", "bench_report"]

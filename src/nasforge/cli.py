@@ -853,6 +853,58 @@ def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks, 
     out.print(table)
 
 
+# ----- report and dashboard (issue 17)
+@app.command()
+@_guard
+def report(name: Optional[str] = typer.Argument(None, help="study name (omit with --bench)"),
+           storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL (opened read-only)"),
+           out_file: Optional[str] = typer.Option(None, "--out", help="the HTML file to write (default: report-STUDY.html; with --bench: report.html beside bench.json)"),
+           top: int = typer.Option(10, help="rows of the top-k table"),
+           drawings: int = typer.Option(3, help="how many of the best architectures to draw"),
+           bench: Optional[str] = typer.Option(None, "--bench", help="report `nasforge bench` results instead: its bench.json or the directory holding it")) -> None:
+    """Write one self-contained HTML page (no network needed to open it) with a study's plots, drawings of its
+    best architectures, its top-k table and settings; or, with --bench, a comparison's regret curves and table."""
+    from nasforge.report import write_bench_report, write_report
+
+    if bench is not None:
+        if name is not None:
+            raise CLIError(f"give a study name or --bench, not both (got {name!r} and --bench {bench})")
+        path = write_bench_report(bench, out_file)
+    else:
+        if name is None:
+            raise CLIError("give a study name (see `nasforge studies`), or --bench RESULTS for `nasforge bench` results")
+        if top < 1:
+            raise CLIError(f"--top must be at least 1, got {top}")
+        if drawings < 0:
+            raise CLIError(f"--drawings must be at least 0, got {drawings}")
+        path = write_report(name, storage, out_file, top=top, drawings=drawings)
+    out.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+@_guard
+def dashboard(storage: str = typer.Option(DEFAULT_STORAGE, help="storage URL (opened read-only)"),
+              host: str = typer.Option("127.0.0.1", help="address to listen on; anything but loopback exposes every study (no authentication)"),
+              port: int = typer.Option(8080, help="port to listen on"),
+              interval: float = typer.Option(2.0, help="seconds between the page's updates")) -> None:
+    """Serve a live, read-only web page of the studies in a storage: the report's views, updated as trials
+    finish."""
+    from nasforge.api import open_storage
+    from nasforge.dashboard import serve
+    from nasforge.storage.sql import safe_url
+
+    if interval < 0.1:
+        raise CLIError(f"--interval must be at least 0.1 seconds, got {interval}")
+    if not 0 < port < 65536:
+        raise CLIError(f"--port must be in 1..65535, got {port}")
+    open_storage(storage).close()  # a missing or unreadable store fails here, with one line, not in the browser
+    shown = host if ":" not in host else f"[{host}]"
+    err.print(f"nasforge dashboard of {safe_url(storage)} on http://{shown}:{port}/ (read-only; Ctrl-C stops it)",
+              highlight=False)
+    serve(storage, host=host, port=port, interval=interval,
+          warn=lambda message: err.print(f"[bold yellow]warning:[/] {message}", highlight=False))
+
+
 def main() -> None:
     app()
 

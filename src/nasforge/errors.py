@@ -61,5 +61,10 @@ class ExportError(NasforgeError, RuntimeError):
     """A trained model could not be exported, or the export disagrees with PyTorch."""
 
 
+class MissingExtraError(NasforgeError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+
 __all__ = ["NasforgeError", "ConfigError", "UnknownNameError", "InvalidArchitectureError", "DataError",
-           "DataNotFoundError", "StudyExistsError", "StudyNotFoundError", "StudyBusyError", "StorageError", "ExportError"]
+           "DataNotFoundError", "StudyExistsError", "StudyNotFoundError", "StudyBusyError", "StorageError", "ExportError",
+           "MissingExtraError"]
