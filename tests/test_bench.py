@@ -68,7 +68,9 @@ def test_cli_bench(fake_data_dir, tmp_path):
                               "--workers", "1", "--out", ""])
     assert res.exit_code == 0 and "rea" in res.stdout and "regret" in res.stdout
     for args, msg in [(["-s", "nope"], "unknown strategy 'nope'"), (["-p", "population_size=3"], "malformed --param"),
-                      (["-s", "rea", "-p", "rea.pop=3"], "no option"), (["--checkpoints", "a,b"], "malformed --checkpoints")]:
+                      (["-s", "rea", "-p", "rea.pop=3"], "no option"), (["--checkpoints", "a,b"], "malformed --checkpoints"),
+                      (["--executor", "dask"], "unknown executor 'dask'; accepted: process, ray"),
+                      (["--ray-address", "auto"], "ray_address='auto' is for the ray executor, not 'process'")]:
         r = runner.invoke(app, ["bench", "--data-dir", str(fake_data_dir), "--seeds", "1", "--trials", "5",
                                 "--workers", "1", "--out", "", *args])
         assert r.exit_code == 2 and msg in " ".join(r.output.split()), (args, r.output)

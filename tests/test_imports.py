@@ -201,3 +201,11 @@ def test_import_nasforge_is_cheap() -> None:
     out = _fresh("import sys, nasforge; print('torch' in sys.modules, sorted(m for m in sys.modules "
                  "if m.startswith('nasforge')))")
     assert out.strip() == "False ['nasforge']"
+
+
+def test_ray_is_imported_only_when_used() -> None:
+    """Ray is an optional extra that takes a second to import: the modules that can run on it import it
+    only when a Ray executor or pool is made."""
+    out = _fresh("import sys, nasforge.executors, nasforge.executors.ray, nasforge.bench, nasforge.cli, "
+                 "nasforge.evaluators.proxy_study; print('ray' in sys.modules)")
+    assert out.strip() == "False"

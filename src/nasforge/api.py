@@ -149,7 +149,10 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
            benchmark_options: Mapping[str, Any] | None = None, training_options: Mapping[str, Any] | None = None,
            task_options: Mapping[str, Any] | None = None, proxy_options: Mapping[str, Any] | None = None,
            callbacks: Iterable[Callable[[Any, TrialRecord], None]] = (), run: bool = True,
-           supernet: str | os.PathLike[str] | None = None, derived: str | Sequence[Any] | None = None) -> Any:
+           supernet: str | os.PathLike[str] | None = None, derived: str | Sequence[Any] | None = None,
+           executor: str | Any | None = None, ray_address: str | None = None, cpus_per_trial: float = 1,
+           gpus_per_trial: float = 0, join: bool = False, heartbeat: float | None = 10.0, stale_after: float = 60.0,
+           on_stale: str = "fail", retries: int = 0, retry_on: str = "crash") -> Any:
     """Search a tabular benchmark, or train candidates on a task, and return the :class:`~nasforge.study.Study`.
 
     Exactly one of ``benchmark`` (a registered name or a benchmark object), ``task`` (``digits``,
@@ -169,6 +172,13 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     running it. ``derived`` adds derived metrics computed from each trial's metrics and usable as
     objectives and constraints by name, e.g. ``"mnasnet(val_acc, latency_ms, target=5, w=-0.07)"`` (the
     MnasNet reward ``mnasnet_reward``; see :mod:`nasforge.results`).
+
+    Scaling out (see docs/scaling.md): ``executor`` is ``serial``, ``process`` (the default when
+    ``workers > 1``) or ``ray`` (trials as Ray tasks on a local Ray, or on the cluster at ``ray_address``,
+    e.g. ``"auto"``, with ``cpus_per_trial`` / ``gpus_per_trial``), or an Executor object; ``workers`` is the
+    number of trials in flight. ``join`` runs this process as one of several drivers of one study in a
+    shared store; ``heartbeat``, ``stale_after``, ``on_stale``, ``retries`` and ``retry_on`` are the
+    :class:`~nasforge.study.Study`'s options of the same names.
     """
     from nasforge.study import Study, check_budgets
 
@@ -254,22 +264,45 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
         if not isinstance(storage, Storage):
             storage = get_storage(storage)
         resume = storage.has_study(name)
-    st = Study(sp, strat, ev, name=name, storage=storage, resume=resume, charge_duplicates=charge_duplicates,
-               config=config, objectives=objs or None, constraints=cons or None, takeover=takeover, derived=derived)
+    st = Study(sp, strat, ev, name=name, storage=storage, resume=resume and not join,
+               charge_duplicates=charge_duplicates, config=config, objectives=objs or None,
+               constraints=cons or None, takeover=takeover, derived=derived, join=join, heartbeat=heartbeat,
+               stale_after=stale_after, on_stale=on_stale, retries=retries, retry_on=retry_on)
     if not run:
         return st
-    executor = None
-    if workers > 1:
-        from nasforge.executors import ProcessExecutor
-
-        executor = ProcessExecutor(ev, n_workers=workers, threads_per_worker=getattr(ev, "threads", None))
+    ex = study_executor(st, executor, workers=workers, ray_address=ray_address, cpus_per_trial=cpus_per_trial,
+                        gpus_per_trial=gpus_per_trial)
     try:
         st.optimize(n_trials=n_trials, budget_seconds=budget_seconds, wall_seconds=wall_seconds,
-                    callbacks=callbacks, executor=executor)
+                    callbacks=callbacks, executor=ex)
     finally:
-        if executor is not None:
-            executor.shutdown()
+        if ex is not None and ex is not executor:
+            ex.shutdown()
     return st
+
+
+def study_executor(st: Any, executor: str | Any | None = None, *, workers: int = 1, threads: int | None = None,
+                   ray_address: str | None = None, cpus_per_trial: float = 1, gpus_per_trial: float = 0) -> Any:
+    """The executor a search runs its trials with: ``executor`` as given when it is an Executor object;
+    else by name (``serial``, ``process``, ``ray``; default ``process`` when ``workers > 1``, else in this
+    process: None). ``threads`` defaults to the evaluator's own setting."""
+    from nasforge.executors import Executor
+
+    if executor is not None and not isinstance(executor, str):
+        if not isinstance(executor, Executor):
+            raise ConfigError(f"executor must be 'serial', 'process', 'ray' or an Executor, got "
+                              f"{type(executor).__name__}")
+        return executor
+    if ray_address is not None and executor not in (None, "ray"):
+        raise ConfigError(f"a Ray address ({ray_address!r}) is for executor 'ray', not {executor!r}")
+    kind = executor or ("ray" if ray_address is not None else "process" if workers > 1 else None)
+    if kind is None:
+        return None
+    from nasforge.executors import make_executor
+
+    return make_executor(kind, st.evaluator, workers=workers,
+                         threads=threads if threads is not None else getattr(st.evaluator, "threads", None),
+                         ray_address=ray_address, cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
 
 
 # ----------------------------------------------------------------------------- one-shot
@@ -642,9 +675,11 @@ def compare(strategies: Sequence[str] = ("random", "rea", "local"), *, peers: Se
             seed_start: int = 0, n_trials: int | None = None, budget_seconds: float | None = None,
             checkpoints: Sequence[float] = (), strategy_options: Mapping[str, Mapping[str, Any]] | None = None,
             workers: int = 2, out: str | None = None, reuse: str | None = None,
-            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+            progress: Callable[[int, int], None] | None = None, executor: str = "process",
+            ray_address: str | None = None) -> dict[str, Any]:
     """Compare strategies (and peer frameworks) over many seeds on a tabular benchmark: a table at budget
-    checkpoints, a regret plot and every run (see :func:`nasforge.bench.run_bench`)."""
+    checkpoints, a regret plot and every run (see :func:`nasforge.bench.run_bench`). ``executor``:
+    ``process`` or ``ray`` (on a local Ray instance, or the cluster at ``ray_address``)."""
     from nasforge.bench import BenchConfig, run_bench
     from nasforge.options import check_int
 
@@ -659,7 +694,7 @@ def compare(strategies: Sequence[str] = ("random", "rea", "local"), *, peers: Se
                       seeds=list(range(seed_start, seed_start + seeds)), n_trials=n_trials,
                       budget_seconds=budget_seconds, checkpoints=[float(c) for c in checkpoints],
                       strategy_params={k: dict(v) for k, v in (strategy_options or {}).items()}, workers=workers)
-    return run_bench(cfg, out, progress=progress, reuse=reuse)
+    return run_bench(cfg, out, progress=progress, reuse=reuse, executor=executor, ray_address=ray_address)
 
 
 __all__ = ["search", "oneshot", "summarise", "list_studies", "retrain", "compare", "make_space", "make_scorer",

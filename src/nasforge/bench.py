@@ -1,7 +1,7 @@
 """Comparing strategies (and peer frameworks) over many seeds on a tabular benchmark.
 
-:func:`run_bench` runs every (method, seed) pair in parallel processes with
-in-memory studies, then summarises the *reported* metric of each run's
+:func:`run_bench` runs every (method, seed) pair in parallel processes (or as Ray
+tasks) with in-memory studies, then summarises the *reported* metric of each run's
 incumbent (the best trial by feedback so far) at budget checkpoints: mean,
 std and median over seeds, the relative improvement over the average random
 architecture (100 x (acc - acc_random_avg) / acc_random_avg, as proposed in
@@ -225,13 +225,22 @@ def reusable_runs(cfg: BenchConfig, previous: str | Path | dict[str, Any]) -> di
 
 def run_bench(cfg: BenchConfig, out_dir: str | Path | None = None,
               progress: Callable[[int, int], None] | None = None,
-              reuse: str | Path | dict[str, Any] | None = None) -> dict[str, Any]:
+              reuse: str | Path | dict[str, Any] | None = None, *, executor: str = "process",
+              ray_address: str | None = None) -> dict[str, Any]:
     """Run the comparison; write ``bench.json`` and ``regret.png`` to ``out_dir`` when given.
 
     ``reuse``: an earlier ``bench.json`` (path or loaded dict) of the same benchmark and budget;
     its runs of methods and seeds in ``cfg`` are taken as they are instead of being run again
     (to add a strategy to a finished comparison). See :func:`reusable_runs`.
+
+    ``executor``: where the runs go, ``cfg.workers`` at a time: ``process`` (worker processes here;
+    one worker runs them in this process) or ``ray`` (Ray tasks of one CPU each, on a local Ray
+    instance or the cluster at ``ray_address``; its nodes need nasforge and the benchmark data at the
+    same path). Every run is seeded, so the results do not depend on where they ran.
     """
+    from nasforge.executors import check_pool
+
+    check_pool(executor, ray_address)
     bench = _benchmark(cfg.benchmark, cfg.benchmark_kwargs)
     for m in cfg.strategies:  # fail fast on unknown names and options
         from nasforge.registry import create_strategy
@@ -250,15 +259,15 @@ def run_bench(cfg: BenchConfig, out_dir: str | Path | None = None,
     jobs = [(cfg, m, s) for m in cfg.methods for s in cfg.seeds if (m, s) not in reused]
     runs: list[dict[str, Any]] = list(reused.values())
     t0 = time.perf_counter()
-    if cfg.workers == 1:
+    if cfg.workers == 1 and executor == "process":
         for j in jobs:
             runs.append(_job(j))
             if progress:
                 progress(len(runs) - len(reused), len(jobs))
     elif jobs:
-        from nasforge.executors import WorkerPool
+        from nasforge.executors import make_pool
 
-        with WorkerPool(cfg.workers) as pool:
+        with make_pool(executor, cfg.workers, ray_address=ray_address) as pool:
             for run in pool.map_unordered(_job, jobs):
                 runs.append(run)
                 if progress:

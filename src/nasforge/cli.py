@@ -97,7 +97,17 @@ def search(
     label_smoothing: float = typer.Option(0.0, help="--task: label smoothing"),
     device: str = typer.Option("auto", help="--task: auto (CUDA when present), cpu, cuda"),
     time_limit: Optional[float] = typer.Option(None, help="--task: seconds per trial before it fails"),
-    workers: int = typer.Option(1, help="--task: trials trained in parallel processes"),
+    workers: int = typer.Option(1, "--workers", "--trials-in-flight", help="trials evaluated at once (processes with --task; Ray tasks with --executor ray)"),
+    executor: Optional[str] = typer.Option(None, help="where trials run: serial (this process), process (a pool of --workers processes; the default with --workers > 1) or ray (Ray tasks; see --ray-address)"),
+    ray_address: Optional[str] = typer.Option(None, help="--executor ray: a Ray cluster to run trials on ('auto', or host:port); default a local Ray started for this search"),
+    cpus_per_trial: float = typer.Option(1, help="--executor ray: CPUs reserved per trial"),
+    gpus_per_trial: float = typer.Option(0, help="--executor ray: GPUs reserved per trial"),
+    join: bool = typer.Option(False, help="run as one of several drivers of one study in a shared store (SQLite file or PostgreSQL): create the study or join it; trial numbers never repeat, results are shared"),
+    heartbeat: float = typer.Option(10.0, help="seconds between heartbeats of this driver's running trials (on a shared store)"),
+    stale_after: float = typer.Option(60.0, help="--join: a running trial without a heartbeat for this many seconds is failed (its driver is gone)"),
+    on_stale: str = typer.Option("fail", help="--join: what happens to a trial whose heartbeat stopped: fail, or requeue (failed, and evaluated again)"),
+    retries: int = typer.Option(0, help="evaluate a trial again, as a new trial, this many times when its worker died (see --retry-on)"),
+    retry_on: str = typer.Option("crash", help="which failed trials --retries evaluates again: crash (the worker died) or any"),
     threads: Optional[int] = typer.Option(None, help="--task: torch threads per trial (default: cores / workers; 1 is often fastest for small networks and on a busy machine)"),
     hardware: str = typer.Option("measured", help="--task: how latency_ms is obtained: measured (on this machine, cached), lut (per-operation lookup table), predictor (HELP-style, adapted with a few measurements); see docs/hardware.md"),
     hardware_option: List[str] = typer.Option([], "--hardware-option", "-H", help="--task: hardware model option key=value, repeatable, e.g. -H backend=onnxruntime -H threads=1 -H batch_size=1 (backends: torch, onnxruntime, onnxruntime-int8)"),
@@ -144,8 +154,9 @@ def search(
     if space_param and task is None:
         raise CLIError("--space-param is for --task searches; a benchmark's space is fixed")
     _check_budget_flags(trials, budget_seconds, wall_seconds)
-    if workers > 1 and task is None and supernet is None:
-        raise CLIError("--workers is for --task and --supernet searches (a tabular lookup is faster in one process)")
+    if workers > 1 and task is None and supernet is None and executor != "ray":
+        raise CLIError("--workers is for --task and --supernet searches, or with --executor ray (a tabular lookup "
+                       "is faster in one process)")
     bench_opts = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
                                     "data_dir": data_dir}.items() if v is not None}
     misplaced = [k for k in bench_opts if k != "data_dir"]  # the data directory is harmless with --task
@@ -177,7 +188,9 @@ def search(
                     task_options=task_opts if task is not None else None,
                     proxy_options=proxy_opts if (proxy_names or proxy_data or proxy_table) else
                     ({"seed": seed, "batch_size": proxy_batch_size} if "scorer" in
-                     accepted_options(STRATEGIES.get(strategy)) else None), run=False, derived=derived or None)
+                     accepted_options(STRATEGIES.get(strategy)) else None), run=False, derived=derived or None,
+                    join=join, heartbeat=heartbeat, stale_after=stale_after, on_stale=on_stale, retries=retries,
+                    retry_on=retry_on)
     if trials is None and budget_seconds is None and wall_seconds is None:
         trials = api.DEFAULT_TRIALS
     evaluator = st.evaluator
@@ -185,20 +198,17 @@ def search(
         err.print(f"[bold yellow]warning:[/] {evaluator.warning}", highlight=False)
     t0 = time.monotonic()
     _sigterm_as_interrupt()
-    executor = None
-    if workers > 1:
-        from nasforge.executors import ProcessExecutor
-
-        executor = ProcessExecutor(evaluator, n_workers=workers, threads_per_worker=threads)
+    ex = api.study_executor(st, executor, workers=workers, threads=threads, ray_address=ray_address,
+                            cpus_per_trial=cpus_per_trial, gpus_per_trial=gpus_per_trial)
     try:
-        _run_with_progress(st, trials, budget_seconds, wall_seconds, show=progress and not as_json, executor=executor)
+        _run_with_progress(st, trials, budget_seconds, wall_seconds, show=progress and not as_json, executor=ex)
     except KeyboardInterrupt:
         err.print(f"interrupted after {st.n_trials} finished trials (all recorded in {safe_url(storage)}); "
                   f"continue with the same command and --resume --study {st.name}", highlight=False)
         raise typer.Exit(130)
     finally:
-        if executor is not None:
-            executor.shutdown()
+        if ex is not None:
+            ex.shutdown()
     summary = api.summarise(st, reference_point=reference_point)
     summary.pop("config")
     summary["wall_seconds"] = time.monotonic() - t0
@@ -625,7 +635,9 @@ def bench(
     budget_seconds: Optional[float] = typer.Option(None, help="budget in simulated seconds per search"),
     checkpoints: str = typer.Option("", help="comma-separated budget checkpoints for the table (default: 1/4, 1/2, all)"),
     param: List[str] = typer.Option([], "--param", "-p", help="strategy option strategy.key=value, repeatable (e.g. -p rea.population_size=20)"),
-    workers: int = typer.Option(2, help="parallel processes"),
+    workers: int = typer.Option(2, help="searches run at once (processes, or Ray tasks with --executor ray)"),
+    executor: str = typer.Option("process", help="where the searches run: process (worker processes here) or ray (Ray tasks; see --ray-address)"),
+    ray_address: Optional[str] = typer.Option(None, help="--executor ray: a Ray cluster ('auto', host:port or ray://host:port); default a local Ray started for this comparison"),
     out_dir: Optional[str] = typer.Option(None, "--out", help="directory for bench.json and regret.png (default: a new bench-BENCHMARK-DATE-TIME folder; '' for none)"),
     reuse: Optional[str] = typer.Option(None, help="an earlier bench.json of the same benchmark and budget: its runs "
                                         "of the methods and seeds asked for are reused, not run again"),
@@ -635,6 +647,7 @@ def bench(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from nasforge import api
+    from nasforge.executors import check_pool
 
     strat_params: dict[str, dict[str, Any]] = {}
     for key, value in _parse_params(param).items():
@@ -657,6 +670,7 @@ def bench(
             out_dir = f"{base}-{n}"
     bench_kwargs = {k: v for k, v in {"dataset": dataset, "protocol": protocol, "metric": metric,
                                       "data_dir": data_dir}.items() if v is not None}
+    check_pool(executor, ray_address)
     with Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err,
                   transient=True, disable=as_json) as bar:
         task = bar.add_task("runs", total=None)
@@ -664,7 +678,7 @@ def bench(
                              peers=[p for p in peers.split(",") if p.strip()], benchmark=benchmark,
                              benchmark_options=bench_kwargs, seeds=seeds, seed_start=seed_start, n_trials=trials,
                              budget_seconds=budget_seconds, checkpoints=cps, strategy_options=strat_params,
-                             workers=workers, out=out_dir or None, reuse=reuse,
+                             workers=workers, out=out_dir or None, reuse=reuse, executor=executor, ray_address=ray_address,
                              progress=lambda done, total: bar.update(task, completed=done, total=total))
     cfg_trials = result["config"]["n_trials"] if "config" in result else trials
     summary = {k: v for k, v in result.items() if k != "runs"}
@@ -700,7 +714,9 @@ def proxies(
     proxy: str = typer.Option("all", "--proxies", help="comma-separated proxies, or all"),
     data: str = typer.Option("patches", help="batch for the proxies: patches (crops of scikit-learn's sample photos) or noise"),
     batch_size: int = typer.Option(64, help="batch size of the proxies"),
-    workers: int = typer.Option(1, help="parallel processes (one torch thread each)"),
+    workers: int = typer.Option(1, help="cells scored at once (processes of one torch thread each, or Ray tasks with --executor ray)"),
+    executor: str = typer.Option("process", help="where the cells are scored: process (worker processes here) or ray (Ray tasks of one CPU; see --ray-address)"),
+    ray_address: Optional[str] = typer.Option(None, help="--executor ray: a Ray cluster ('auto', host:port or ray://host:port); default a local Ray started for this study"),
     out_file: Optional[str] = typer.Option(None, "--out", help="JSON-lines file of every scored cell; an interrupted run resumes from it"),
     as_json: bool = typer.Option(False, "--json", help="print the summary (and every cell) as JSON"),
 ) -> None:
@@ -722,7 +738,8 @@ def proxies(
                   transient=True, disable=as_json) as bar:
         task = bar.add_task("cells", total=sample)
         res = proxy_study(space_name, bench, sample=sample, seed=seed, proxies=proxy, data=data,
-                          batch_size=batch_size, workers=workers, out=out_file,
+                          batch_size=batch_size, workers=workers, out=out_file, executor=executor,
+                          ray_address=ray_address,
                           progress=lambda done, total: bar.update(task, completed=done, total=total))
     if as_json:
         print(json.dumps(res, default=float))

@@ -52,6 +52,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from nasforge.errors import ConfigError, StudyBusyError, StudyExistsError, StudyNotFoundError
 from nasforge.evaluators.base import Evaluator
+from nasforge.executors.base import WORKER_DIED
 from nasforge.options import check_budget
 from nasforge.results import (COMPLETE, FAILED, INTERRUPTED, RUNNING, Constraint, DerivedMetric, Objective, Result,
                               TrialRecord, parse_constraints, parse_derived, parse_objectives, with_derived)
@@ -79,9 +80,6 @@ class Trial:
         return "ask" if self.retry_of is None else "retry"
 
 
-#: the start of a failure's reason when the process evaluating it died (process pool, Ray); such trials
-#: are the ones ``retries`` evaluates again
-WORKER_DIED = "worker process died"
 #: the start of a failure's reason when a trial's heartbeat stopped (its driver is gone)
 HEARTBEAT_STOPPED = "heartbeat stopped"
 STALE_POLICIES = ("fail", "requeue")
@@ -207,6 +205,7 @@ class Study:
         self._requeued: list[TrialRecord] = []  # stale trials this driver failed and will evaluate again
         self._retry_next: list[tuple[Trial, int]] = []  # failed trials to evaluate again (retries)
         self._beating = False
+        self._synced = False  # optimize has just synced: the next ask need not
         created = False
         if not self.storage.has_study(name) and not resume:
             try:
@@ -401,8 +400,9 @@ class Study:
     def ask(self) -> Trial:
         """Ask the strategy for an architecture and record the trial as running (a joined driver first
         :meth:`sync`\ s, and evaluates again a stale trial it failed before asking anything new)."""
-        if self.join:
+        if self.join and not self._synced:
             self.sync()
+        self._synced = False
         if self._retry_next:
             live, failed = self._retry_next.pop(0)
             return self._start(live.arch, live.fidelity, retry_of=failed, attempt=live.attempt + 1)
@@ -561,6 +561,9 @@ class Study:
         def may_start() -> bool:
             if exhausted:
                 return False
+            if self.join:  # count the other drivers' trials as they are now (ask uses this sync)
+                self.sync()
+                self._synced = True
             if n_trials is not None and len(self._finished) + len(in_flight) + self._others_running >= n_trials:
                 return False
             if budget_seconds is not None and self.cost_spent >= budget_seconds:
@@ -608,6 +611,7 @@ class Study:
                 executor.shutdown(cancel=True)
             raise
         finally:
+            self._synced = False
             if beat is not None:
                 beat.stop()
         return self

@@ -83,6 +83,10 @@ def test_cli_proxies_prints_its_table(fake_data_dir, tmp_path):
     assert bad.exit_code == 2 and "unknown proxy name" in bad.output
     bad = CliRunner().invoke(app, ["proxies", "--data", "task", "--data-dir", str(fake_data_dir)])
     assert bad.exit_code == 2 and "patches or noise" in bad.output
+    for args, msg in [(["--executor", "dask"], "unknown executor 'dask'; accepted: process, ray"),
+                      (["--ray-address", "auto"], "ray_address='auto' is for the ray executor, not 'process'")]:
+        bad = CliRunner().invoke(app, ["proxies", "--sample", "2", "--data-dir", str(fake_data_dir), *args])
+        assert bad.exit_code == 2 and msg in " ".join(bad.output.split()), (args, bad.output)
 
 
 def test_worker_processes_give_the_serial_study(fake_data_dir, tmp_path):

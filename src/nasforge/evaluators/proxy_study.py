@@ -2,7 +2,7 @@
 
 :func:`proxy_study` samples distinct architectures of a trainable space (seeded),
 computes every requested proxy on each one's network (:class:`ProxyScorer`, in
-worker processes of one torch thread each), looks up the benchmark's reported
+worker processes of one torch thread each, or as Ray tasks), looks up the benchmark's reported
 metric (e.g. NAS-Bench-201's 200-epoch test accuracy) and returns Spearman's and
 Kendall's rank correlations per proxy with the median seconds per network. With
 ``out`` every scored cell is appended to a JSON-lines file as it finishes, so an
@@ -80,11 +80,17 @@ def rank_correlations(x: Sequence[float], y: Sequence[float]) -> tuple[float, fl
 def proxy_study(space_name: str, benchmark: Any, *, sample: int = 1000, seed: int = 0,
                 proxies: Any = None, data: str = "patches", batch_size: int = 64,
                 space_options: dict[str, Any] | None = None, workers: int = 1, threads: int = 1,
-                out: str | Path | None = None, progress: Callable[[int, int], None] | None = None
-                ) -> dict[str, Any]:
-    """Proxies of ``sample`` cells against ``benchmark``'s reported metric; see the module docstring."""
+                out: str | Path | None = None, progress: Callable[[int, int], None] | None = None,
+                executor: str = "process", ray_address: str | None = None) -> dict[str, Any]:
+    """Proxies of ``sample`` cells against ``benchmark``'s reported metric; see the module docstring.
+
+    ``executor``: ``process`` (``workers`` processes here; one worker scores in this process) or
+    ``ray`` (``workers`` Ray tasks at a time, each with ``threads`` CPUs, on a local Ray instance or
+    the cluster at ``ray_address``). The scores do not depend on where they were computed."""
+    from nasforge.executors import check_pool
     from nasforge.registry import create_space
 
+    check_pool(executor, ray_address)
     names = check_proxies(proxies)
     for label, v in (("workers", workers), ("threads", threads)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -129,17 +135,18 @@ def proxy_study(space_name: str, benchmark: Any, *, sample: int = 1000, seed: in
         if progress:
             progress(len(done), len(texts))
 
-    if workers == 1 or len(todo) <= 1:
+    if executor == "process" and (workers == 1 or len(todo) <= 1):
         from nasforge.evaluators.hardware import torch_threads
 
         with torch_threads(threads):
             _init_worker(json.loads(json.dumps(spec)))
             for t in todo:
                 record(_score(t))
-    else:
-        from nasforge.executors import WorkerPool
+    elif todo:
+        from nasforge.executors import make_pool
 
-        with WorkerPool(workers, threads, initializer=_init_worker, initargs=(spec,)) as pool:
+        with make_pool(executor, workers, threads, initializer=_init_worker, initargs=(spec,),
+                       ray_address=ray_address) as pool:
             for res in pool.map_unordered(_score, todo):
                 record(res)
     cells = []

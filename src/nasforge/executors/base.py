@@ -21,6 +21,11 @@ from nasforge.results import Result
 from nasforge.spaces.base import Architecture
 
 
+#: how the reason of a trial whose worker process died (killed, out of memory) starts, in every executor;
+#: the study's ``retries`` evaluate such trials again
+WORKER_DIED = "worker process died"
+
+
 class EvaluationInterrupted(KeyboardInterrupt):
     """An evaluation in another process raised KeyboardInterrupt or SystemExit: the search stops (as on
     Ctrl-C) and the trials in flight are recorded as interrupted."""
@@ -65,4 +70,4 @@ class Executor(ABC):
         self.shutdown(cancel=exc[0] is not None)
 
 
-__all__ = ["Executor", "run_evaluation"]
+__all__ = ["Executor", "EvaluationInterrupted", "WORKER_DIED", "run_evaluation"]

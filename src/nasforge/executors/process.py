@@ -24,7 +24,7 @@ from concurrent.futures import Future, InvalidStateError, as_completed
 from typing import Any, Callable, Iterable, Iterator
 
 from nasforge.evaluators.base import Evaluator
-from nasforge.executors.base import EvaluationInterrupted, Executor, run_evaluation
+from nasforge.executors.base import WORKER_DIED, EvaluationInterrupted, Executor, run_evaluation
 from nasforge.options import check_int
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture
@@ -123,6 +123,18 @@ def _chain(inner: Future, on_exception: Callable[[BaseException, Future], None])
     return outer
 
 
+def map_unordered(submit: Callable[..., Future], fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    """``fn(item)`` for every item through a pool's ``submit``, yielded as each finishes; the first
+    exception is raised here and the calls not yet finished are then cancelled (every pool's ``map_unordered``)."""
+    futures = [submit(fn, item) for item in items]
+    try:
+        for fut in as_completed(futures):
+            yield fut.result()
+    finally:
+        for fut in futures:
+            fut.cancel()
+
+
 class _Generation:
     """One ``ProcessPoolExecutor``; a broken or stopped one is replaced by a new generation."""
 
@@ -184,7 +196,7 @@ class WorkerPool:
                 if gen.stopped:
                     outer.cancel()
                 else:
-                    outer.set_exception(WorkerDied(f"worker process died: {exc}"))
+                    outer.set_exception(WorkerDied(f"{WORKER_DIED}: {exc}"))
             else:
                 outer.set_exception(exc)
 
@@ -196,13 +208,7 @@ class WorkerPool:
         An exception (or :class:`WorkerDied`) of any call is raised here; the calls not
         yet started are then cancelled.
         """
-        futures = [self.submit(fn, item) for item in items]
-        try:
-            for fut in as_completed(futures):
-                yield fut.result()
-        finally:
-            for fut in futures:
-                fut.cancel()
+        return map_unordered(self.submit, fn, items)
 
     def shutdown(self, cancel: bool = False) -> None:
         """Stop the workers: after the calls submitted so far, or with ``cancel`` at once
@@ -242,6 +248,22 @@ def _work(arch: Architecture, fidelity: float | None) -> Result:
     return run_evaluation(_WORKER_EVALUATOR, arch, fidelity)
 
 
+def _evaluation_outcome(exc: BaseException, outer: Future) -> None:
+    if isinstance(exc, (KeyboardInterrupt, SystemExit)):  # the evaluator asked to stop
+        outer.set_exception(EvaluationInterrupted(f"the evaluator raised {type(exc).__name__}"
+                                                  + (f"({exc})" if str(exc) else "")))
+    elif isinstance(exc, WorkerDied):
+        outer.set_result(Result.failure(str(exc)))
+    else:  # e.g. the result could not be pickled
+        outer.set_result(Result.failure(f"{type(exc).__name__}: {exc}"))
+
+
+def evaluation_future(call: Future) -> "Future[Result]":
+    """The future of a pool call of ``_work`` as an executor's: a failed Result for a dead worker or any
+    other error, :class:`EvaluationInterrupted` when the evaluator raised KeyboardInterrupt or SystemExit."""
+    return _chain(call, _evaluation_outcome)
+
+
 class ProcessExecutor(Executor):
     """A :class:`WorkerPool` of ``n_workers`` processes, each with ``threads_per_worker`` torch threads.
 
@@ -262,19 +284,10 @@ class ProcessExecutor(Executor):
                                 initargs=(evaluator,))
 
     def submit(self, arch: Architecture, fidelity: float | None = None) -> "Future[Result]":
-        def on_exception(exc: BaseException, outer: Future) -> None:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):  # the evaluator asked to stop
-                outer.set_exception(EvaluationInterrupted(f"the evaluator raised {type(exc).__name__}"
-                                                          + (f"({exc})" if str(exc) else "")))
-            elif isinstance(exc, WorkerDied):
-                outer.set_result(Result.failure(str(exc)))
-            else:  # e.g. the result could not be pickled
-                outer.set_result(Result.failure(f"{type(exc).__name__}: {exc}"))
-
-        return _chain(self._pool.submit(_work, arch, fidelity), on_exception)
+        return evaluation_future(self._pool.submit(_work, arch, fidelity))
 
     def shutdown(self, cancel: bool = False) -> None:
         self._pool.shutdown(cancel=cancel)
 
 
-__all__ = ["WorkerPool", "WorkerDied", "ProcessExecutor", "default_threads", "limit_threads"]
+__all__ = ["WorkerPool", "WorkerDied", "ProcessExecutor", "default_threads", "limit_threads", "map_unordered"]

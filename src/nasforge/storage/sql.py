@@ -176,6 +176,7 @@ class SQLStorage(Storage):
             st = os.stat(self._file)
             self._file_id = (st.st_dev, st.st_ino)
         self._insert = self.trials_t.insert()
+        self._new_trial_stmt: Any = None
         self._owner = threading.get_ident()  # the thread that uses self._conn; others get their own
         self._in_memory = sqlite and self._file is None
 
@@ -286,15 +287,17 @@ class SQLStorage(Storage):
         sa, t = self._sa, self.trials_t
         values = self._values(record)
         del values["number"]
-        names = list(values)
-        following = sa.select(sa.func.coalesce(sa.func.max(t.c.number), -1) + 1).where(t.c.study == record.study)
-        select = sa.select(*[sa.literal(values[n], type_=t.c[n].type) for n in names],
-                           following.scalar_subquery())
-        stmt = t.insert().from_select([*names, "number"], select).returning(t.c.number)
+        if self._new_trial_stmt is None:  # built once: its parameters are bound per call
+            names = list(values)
+            following = sa.select(sa.func.coalesce(sa.func.max(t.c.number), -1) + 1).where(
+                t.c.study == sa.bindparam("study", type_=t.c.study.type))
+            select = sa.select(*[sa.bindparam(n, type_=t.c[n].type) for n in names], following.scalar_subquery())
+            self._new_trial_stmt = t.insert().from_select([*names, "number"], select).returning(t.c.number)
+        stmt = self._new_trial_stmt
         for attempt in range(1000):
             try:
                 with self._conn.begin():
-                    number = self._conn.execute(stmt).scalar_one()
+                    number = self._conn.execute(stmt, values).scalar_one()
                 return record.with_(number=int(number))
             except sa.exc.IntegrityError:
                 self._conn.rollback()
