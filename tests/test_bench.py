@@ -67,6 +67,9 @@ def test_cli_bench(fake_data_dir, tmp_path):
     res = runner.invoke(app, ["bench", "-s", "rea", "--data-dir", str(fake_data_dir), "--seeds", "1", "--trials", "10",
                               "--workers", "1", "--out", ""])
     assert res.exit_code == 0 and "rea" in res.stdout and "regret" in res.stdout
+    res = runner.invoke(app, ["bench", "-s", "rea", "--data-dir", str(fake_data_dir), "--seeds", "1", "--trials", "10",
+                              "--workers", "1", "--out", str(tmp_path / "o2")])
+    assert res.exit_code == 0 and f"nasforge report --bench {tmp_path / 'o2'}" in " ".join(res.stdout.split())
     for args, msg in [(["-s", "nope"], "unknown strategy 'nope'"), (["-p", "population_size=3"], "malformed --param"),
                       (["-s", "rea", "-p", "rea.pop=3"], "no option"), (["--checkpoints", "a,b"], "malformed --checkpoints"),
                       (["--executor", "dask"], "unknown executor 'dask'; accepted: process, ray"),

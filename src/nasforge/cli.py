@@ -698,6 +698,7 @@ def bench(
     if result.get("files"):
         out.print(f"wrote {result['files']['json']}" + (f" and {result['files']['plot']}" if result["files"]["plot"]
                                                         else " (no plot: install matplotlib)"), highlight=False)
+        out.print(f"as an HTML page: nasforge report --bench {Path(result['files']['json']).parent}", highlight=False)
     if "warning" in result:
         out.print(f"[bold yellow]warning:[/] {result['warning']}", highlight=False)
 
