@@ -398,8 +398,9 @@ class Study:
 
     # -- ask / evaluate / tell ------------------------------------------------------
     def ask(self) -> Trial:
-        """Ask the strategy for an architecture and record the trial as running (a joined driver first
-        :meth:`sync`\ s, and evaluates again a stale trial it failed before asking anything new)."""
+        """Ask the strategy for an architecture and record the trial as running. A failed trial due for a
+        retry, or a stale trial this driver failed (``on_stale="requeue"``), is evaluated again first; a
+        joined driver reads the other drivers' results (:meth:`sync`) before asking."""
         if self.join and not self._synced:
             self.sync()
         self._synced = False

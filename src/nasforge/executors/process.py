@@ -238,12 +238,16 @@ class WorkerPool:
 _WORKER_EVALUATOR: Evaluator | None = None
 
 
-def _set_evaluator(evaluator: Evaluator) -> None:
+def set_worker_evaluator(evaluator: Evaluator) -> None:
+    """A pool initializer: the evaluator :func:`evaluate_in_worker` uses in this worker process (every
+    executor built on a pool, process or Ray, starts its workers with it)."""
     global _WORKER_EVALUATOR
     _WORKER_EVALUATOR = evaluator
 
 
-def _work(arch: Architecture, fidelity: float | None) -> Result:
+def evaluate_in_worker(arch: Architecture, fidelity: float | None) -> Result:
+    """The pool call of an executor: evaluate ``arch`` with this worker's evaluator (exceptions become
+    failed Results)."""
     assert _WORKER_EVALUATOR is not None, "worker not initialised"
     return run_evaluation(_WORKER_EVALUATOR, arch, fidelity)
 
@@ -259,7 +263,7 @@ def _evaluation_outcome(exc: BaseException, outer: Future) -> None:
 
 
 def evaluation_future(call: Future) -> "Future[Result]":
-    """The future of a pool call of ``_work`` as an executor's: a failed Result for a dead worker or any
+    """The future of a pool call of ``evaluate_in_worker`` as an executor's: a failed Result for a dead worker or any
     other error, :class:`EvaluationInterrupted` when the evaluator raised KeyboardInterrupt or SystemExit."""
     return _chain(call, _evaluation_outcome)
 
@@ -280,14 +284,15 @@ class ProcessExecutor(Executor):
         self.evaluator = evaluator
         self.n_workers = n_workers
         self.threads_per_worker = threads_per_worker or default_threads(n_workers)
-        self._pool = WorkerPool(n_workers, self.threads_per_worker, initializer=_set_evaluator,
+        self._pool = WorkerPool(n_workers, self.threads_per_worker, initializer=set_worker_evaluator,
                                 initargs=(evaluator,))
 
     def submit(self, arch: Architecture, fidelity: float | None = None) -> "Future[Result]":
-        return evaluation_future(self._pool.submit(_work, arch, fidelity))
+        return evaluation_future(self._pool.submit(evaluate_in_worker, arch, fidelity))
 
     def shutdown(self, cancel: bool = False) -> None:
         self._pool.shutdown(cancel=cancel)
 
 
-__all__ = ["WorkerPool", "WorkerDied", "ProcessExecutor", "default_threads", "limit_threads", "map_unordered"]
+__all__ = ["WorkerPool", "WorkerDied", "ProcessExecutor", "default_threads", "evaluate_in_worker", "evaluation_future",
+           "limit_threads", "map_unordered", "set_worker_evaluator"]

@@ -47,7 +47,7 @@ from typing import Any, Callable, Iterable, Iterator
 from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Evaluator
 from nasforge.executors.base import WORKER_DIED, Executor
-from nasforge.executors.process import (WorkerDied, _set_evaluator, _work, evaluation_future, limit_threads,
+from nasforge.executors.process import (WorkerDied, set_worker_evaluator, evaluate_in_worker, evaluation_future, limit_threads,
                                         map_unordered)
 from nasforge.options import check_int, check_number
 from nasforge.results import Result
@@ -445,14 +445,14 @@ class RayExecutor(Executor):
             check_int("threads_per_worker", threads_per_worker, minimum=1)
         self.evaluator = evaluator
         self.address, self.cpus_per_trial, self.gpus_per_trial = address, cpus_per_trial, gpus_per_trial
-        self._pool = RayPool(n_workers, threads_per_worker, initializer=_set_evaluator, initargs=(evaluator,),
+        self._pool = RayPool(n_workers, threads_per_worker, initializer=set_worker_evaluator, initargs=(evaluator,),
                              address=address, cpus_per_task=cpus_per_trial, gpus_per_task=gpus_per_trial)
         self.n_workers = self._pool.n_workers
         self.threads_per_worker = self._pool.threads
         self._pool.start()
 
     def submit(self, arch: Architecture, fidelity: float | None = None) -> "Future[Result]":
-        return evaluation_future(self._pool.submit(_work, arch, fidelity))
+        return evaluation_future(self._pool.submit(evaluate_in_worker, arch, fidelity))
 
     def shutdown(self, cancel: bool = False) -> None:
         self._pool.shutdown(cancel=cancel)
