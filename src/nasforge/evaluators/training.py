@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+import numpy as np
+
 from nasforge.evaluators import hardware
 from nasforge.evaluators.base import Capabilities, Evaluator, FidelityRange, check_buildable
 from nasforge.evaluators.hardware import count_flops, count_params, resolve_device
@@ -56,11 +58,17 @@ def task_tensors(task: Any, device: str = "auto") -> dict[str, Any]:
     import torch
 
     dev = resolve_device(device)
+
+    def array(name: str) -> Any:
+        a = getattr(task, name)
+        # a read-only array (a task that came through Ray's object store) is copied: torch would share it
+        return np.array(a) if isinstance(a, np.ndarray) and not a.flags.writeable else a
+
     return {
         "device": dev,
-        **{f"X_{s}": torch.as_tensor(getattr(task, f"X_{s}"), dtype=torch.float32, device=dev)
+        **{f"X_{s}": torch.as_tensor(array(f"X_{s}"), dtype=torch.float32, device=dev)
            for s in ("train", "val", "test")},
-        **{f"y_{s}": torch.as_tensor(getattr(task, f"y_{s}"), dtype=torch.long, device=dev)
+        **{f"y_{s}": torch.as_tensor(array(f"y_{s}"), dtype=torch.long, device=dev)
            for s in ("train", "val", "test")},
     }
 
