@@ -22,6 +22,7 @@ class InMemoryStorage(Storage):
     def __init__(self) -> None:
         self._studies: dict[str, StudyInfo] = {}
         self._trials: dict[str, dict[int, TrialRecord]] = {}
+        self._next: dict[str, int] = {}  # per study: one more than the highest trial number held
         self._lock = threading.RLock()
 
     def create_study(self, name: str, config: Mapping[str, Any]) -> StudyInfo:
@@ -31,6 +32,7 @@ class InMemoryStorage(Storage):
             info = StudyInfo(name, json.loads(json.dumps(dict(config))), time.time())
             self._studies[name] = info
             self._trials[name] = {}
+            self._next[name] = 0
             return info
 
     def get_study(self, name: str) -> StudyInfo:
@@ -48,6 +50,7 @@ class InMemoryStorage(Storage):
         with self._lock:
             self.get_study(record.study)
             self._trials[record.study][record.number] = record
+            self._next[record.study] = max(self._next[record.study], record.number + 1)
 
     def trials(self, study: str, first: int = 0) -> list[TrialRecord]:
         with self._lock:
@@ -57,9 +60,9 @@ class InMemoryStorage(Storage):
     def new_trial(self, record: TrialRecord) -> TrialRecord:
         with self._lock:
             self.get_study(record.study)
-            held = self._trials[record.study]
-            rec = record.with_(number=max(held, default=-1) + 1)
-            held[rec.number] = rec
+            rec = record.with_(number=self._next[record.study])
+            self._trials[record.study][rec.number] = rec
+            self._next[record.study] = rec.number + 1
             return rec
 
     def finish_trial(self, record: TrialRecord) -> bool:

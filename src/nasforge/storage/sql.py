@@ -177,6 +177,7 @@ class SQLStorage(Storage):
             self._file_id = (st.st_dev, st.st_ino)
         self._insert = self.trials_t.insert()
         self._new_trial_stmt: Any = None
+        self._finish_stmt: Any = None
         self._owner = threading.get_ident()  # the thread that uses self._conn; others get their own
         self._in_memory = sqlite and self._file is None
 
@@ -308,18 +309,22 @@ class SQLStorage(Storage):
     @_wrap
     def finish_trial(self, record: TrialRecord) -> bool:
         self._writable()
-        t = self.trials_t
+        sa, t = self._sa, self.trials_t
+        if self._finish_stmt is None:  # built once (a statement per call costs more than the write itself)
+            self._finish_stmt = t.update().where(
+                t.c.study == sa.bindparam("key_study"), t.c.number == sa.bindparam("key_number"),
+                *(t.c.status != s for s in FINAL))
+        values = self._values(record)
         with self._conn.begin():
-            res = self._conn.execute(
-                t.update().where(t.c.study == record.study, t.c.number == record.number, t.c.status.not_in(FINAL)),
-                self._values(record))
+            res = self._conn.execute(self._finish_stmt,
+                                     {**values, "key_study": record.study, "key_number": record.number})
             if res.rowcount:
                 return True
             held = self._conn.execute(self._sa.select(t.c.status).where(
                 t.c.study == record.study, t.c.number == record.number)).first()
             if held is not None:
                 return False
-            self._conn.execute(self._insert, self._values(record))
+            self._conn.execute(self._insert, values)
             return True
 
     def heartbeat(self, study: str, numbers: list[int], at: float) -> None:
