@@ -220,7 +220,8 @@ def test_ctrl_c_during_a_study_records_trials_in_flight_as_interrupted_and_resum
     again = Study(sub, create_strategy("random", sub, seed=0, replace=False), ev, name="ctrl-c", storage=url,
                   resume=True)
     again.optimize(n_trials=4, executor=ex)
-    assert len(again.trials) == 4 and all(t.status == "complete" for t in again.trials)
+    assert len(again.trials) == 4 and all(t.status == "complete" for t in again.trials), \
+        [(t.number, t.status, t.error) for t in again.trials]
     for x in range(6):
         (folder / f"go-{x}").unlink()
 
