@@ -3,11 +3,8 @@ place, without the page being reloaded."""
 
 from __future__ import annotations
 
-import time
-
 
 def test_live_dashboard_in_chromium(chromium, dashboard_server, live_study, tmp_path):
-    t0 = time.monotonic()
     page = chromium.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -44,4 +41,3 @@ def test_live_dashboard_in_chromium(chromium, dashboard_server, live_study, tmp_
     print(f"screenshot: {shot}")
     assert not errors, errors
     assert not external, f"the page fetched from elsewhere: {external}"
-    assert time.monotonic() - t0 < 30
