@@ -83,6 +83,27 @@ def test_meets_contract_with_a_fake_scorer(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["naswot", "prescreen", "robot"])
+def test_a_drivers_stream_changes_the_pools_and_stream_zero_changes_nothing(name: str) -> None:
+    """Joined drivers of one study (same seed, own streams) score different pools; without a stream the
+    proposals are those of the seed alone, as before streams existed."""
+    space = toy_space()
+    scorer = fake_scorer(space, noise=0.5)
+    options: dict[str, Any] = {"proxy": "naswot"} if name == "prescreen" else {}
+    if name == "robot":
+        options["pool_size"] = 200
+
+    def proposals(stream: int | None) -> list[str]:
+        s = STRATEGIES.get(name)(space, seed=3, scorer=scorer, **options)
+        if stream is not None:
+            s.set_stream(stream)
+        evaluate = linear_evaluator(space)
+        return [space.key(a) for a in run(s, lambda a: evaluate(a).value, 12)]
+
+    assert proposals(None) == proposals(0)
+    assert proposals(7) == proposals(7) and proposals(7) != proposals(None)
+
+
+@pytest.mark.parametrize("name", ["naswot", "prescreen", "robot"])
 def test_missing_scorer_is_a_clear_error_and_can_be_set_later(name: str) -> None:
     strategy = STRATEGIES.get(name)(GRID, seed=0)
     with pytest.raises(RuntimeError, match=rf"strategy '{name}' needs a scorer.*scorer=.*strategy\.scorer"):

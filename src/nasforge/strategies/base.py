@@ -54,8 +54,7 @@ class Strategy(ABC):
     # -- public API -------------------------------------------------------------
     def ask(self) -> Architecture:
         """Propose the next architecture to evaluate."""
-        rng = np.random.default_rng((self.seed, self.n_asked, self.stream) if self.stream else (self.seed, self.n_asked))
-        arch = self._ask(rng)
+        arch = self._ask(self.rng(self.n_asked))
         self.n_asked += 1
         self.pending[self.space.key(arch)] = arch
         return arch
@@ -67,6 +66,12 @@ class Strategy(ABC):
         # a replayed trial was asked by an earlier process: count it as asked here
         self.n_asked = max(self.n_asked, self.n_told + len(self.pending))
         self._tell(arch, result)
+
+    def rng(self, *key: int) -> np.random.Generator:
+        """``default_rng((seed, *key))``, or ``(seed, *key, stream)`` on a driver's own stream (see
+        :meth:`set_stream`): the ``n``-th proposal's randomness is ``rng(n)``; a strategy that draws
+        anything else at random (a pool of candidates, say) takes it from ``rng(tag, k)`` as well."""
+        return np.random.default_rng((self.seed, *key, self.stream) if self.stream else (self.seed, *key))
 
     def set_stream(self, stream: int) -> None:
         """Draw the ``n``-th proposal from ``default_rng((seed, n, stream))`` instead of ``(seed, n)``.

@@ -31,7 +31,8 @@ there are several to score.
   then greedy search down the best combination's ranking.
 
 Determinism: the scores are a function of the architecture; pools are drawn
-from ``default_rng((seed, tag, k))`` for the ``k``-th pool, and every other
+from ``default_rng((seed, tag, k))`` for the ``k``-th pool (:meth:`Strategy.rng`: a joined
+driver's stream is appended, so drivers of one study score different pools), and every other
 random draw comes from the ``rng`` of the ``ask``; ties are broken by a fixed
 order (draw order, enumeration order, or the inner strategy's order). So a
 seed fixes the proposals, and replaying a history through ``ask``/``tell``
@@ -235,7 +236,7 @@ class TrainingFreeSearch(Strategy):
 
     def _next_pool(self, scorer: Scorer) -> bool:
         """Draw, score and rank the next pool; False when no new architecture is left."""
-        rng = np.random.default_rng((self.seed, 7, self.n_pools))
+        rng = self.rng(7, self.n_pools)
         self.n_pools += 1
         archs = sample_distinct(self.space, self.n_samples, rng, self._proposed | set(self.pending))
         if not archs:
@@ -570,7 +571,7 @@ class RoBoT(Strategy):
             archs, self._whole = sample_distinct(self.space, size, None), True
         else:
             n = _DEFAULT_POOL if self.pool_size is None else self.pool_size
-            archs = sample_distinct(self.space, n, np.random.default_rng((self.seed, 8, 0)))
+            archs = sample_distinct(self.space, n, self.rng(8, 0))
         self._n_pools = 1
         raw = [self._as_dict(s) for s in self._cache.get(scorer, archs)]
         if self.proxies is None:
@@ -610,7 +611,7 @@ class RoBoT(Strategy):
         if self._whole:
             return False
         n = _DEFAULT_POOL if self.pool_size is None else self.pool_size
-        rng = np.random.default_rng((self.seed, 8, self._n_pools))
+        rng = self.rng(8, self._n_pools)
         self._n_pools += 1
         archs = sample_distinct(self.space, n, rng, self._keys)
         if not archs:
