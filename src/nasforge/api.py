@@ -293,8 +293,6 @@ def study_executor(st: Any, executor: str | Any | None = None, *, workers: int =
             raise ConfigError(f"executor must be 'serial', 'process', 'ray' or an Executor, got "
                               f"{type(executor).__name__}")
         return executor
-    if ray_address is not None and executor not in (None, "ray"):
-        raise ConfigError(f"a Ray address ({ray_address!r}) is for executor 'ray', not {executor!r}")
     kind = executor or ("ray" if ray_address is not None else "process" if workers > 1 else None)
     if kind is None:
         return None

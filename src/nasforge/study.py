@@ -251,12 +251,12 @@ class Study:
         if not self.takeover:
             for r in records:
                 alive = worker_alive(r.worker, r.started_at) if r.status == RUNNING else False
-                if alive is None and r.heartbeat_at is not None:  # another machine: alive while it beats
-                    alive = r.heartbeat_at >= time.time() - self.stale_after or None
-                    if alive is None:
-                        alive = False
+                beating = alive is None and r.heartbeat_at is not None  # another machine: alive while it beats
+                if beating:
+                    alive = r.heartbeat_at >= time.time() - self.stale_after
                 if alive is not False:
-                    where = "a live process on this machine" if alive else "a process on another machine"
+                    where = ("a process on another machine whose heartbeat is fresh" if beating else
+                             "a live process on this machine" if alive else "a process on another machine")
                     raise StudyBusyError(
                         f"study {self.name!r} is being run by {r.worker} ({where}; trial {r.number} is running); "
                         f"wait for it to finish or stop it before resuming"
@@ -444,16 +444,13 @@ class Study:
                 self._record_finished(r, tell=self.on_stale != "requeue")
                 new.append(r)
         records = self.storage.trials(self.name, self._low)
-        running = 0
         for r in sorted((r for r in records if r.finished and r.number not in self._known),
                         key=lambda r: (r.finished_at or 0.0, r.number)):
             if r.number not in self._running:
                 self._record_finished(r)
                 new.append(r)
-        for r in records:
-            running += r.status == RUNNING and r.number not in self._running
-        self._others_running = running
         unfinished = [r.number for r in records if r.status == RUNNING]
+        self._others_running = sum(n not in self._running for n in unfinished)
         self._low = min(unfinished) if unfinished else max((r.number for r in records), default=self._low - 1) + 1
         return new
 

@@ -52,10 +52,11 @@ def _wrap(fn: F) -> F:
         try:
             return fn(self, *args, **kwargs)
         except SQLAlchemyError as exc:
-            try:
-                self._conn.rollback()
-            except Exception:  # the connection itself may be gone
-                pass
+            if threading.get_ident() == getattr(self, "_owner", None):  # self._conn is this thread's
+                try:
+                    self._conn.rollback()
+                except Exception:  # the connection itself may be gone
+                    pass
             raise StorageError(f"storage {self.safe_url}: {_reason(exc)}") from None
     return wrapper  # type: ignore[return-value]
 
@@ -320,34 +321,27 @@ class SQLStorage(Storage):
                                      {**values, "key_study": record.study, "key_number": record.number})
             if res.rowcount:
                 return True
-            held = self._conn.execute(self._sa.select(t.c.status).where(
+            held = self._conn.execute(sa.select(t.c.status).where(
                 t.c.study == record.study, t.c.number == record.number)).first()
             if held is not None:
                 return False
             self._conn.execute(self._insert, values)
             return True
 
+    @_wrap
     def heartbeat(self, study: str, numbers: list[int], at: float) -> None:
         if not numbers:
             return
         t = self.trials_t
         stmt = t.update().where(t.c.study == study, t.c.number.in_(list(numbers)),
                                 t.c.status == RUNNING).values(heartbeat_at=at)
-        if threading.get_ident() == self._owner or self._in_memory:
-            self._run_heartbeat(stmt)
-        else:  # another thread (the study's heartbeat thread): a connection of its own
-            from sqlalchemy.exc import SQLAlchemyError
-
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(stmt)
-            except SQLAlchemyError as exc:
-                raise StorageError(f"storage {self.safe_url}: {_reason(exc)}") from None
-
-    @_wrap
-    def _run_heartbeat(self, stmt: Any) -> None:
-        with self._conn.begin():
-            self._conn.execute(stmt)
+        if threading.get_ident() == self._owner:
+            with self._conn.begin():
+                self._conn.execute(stmt)
+        elif not self._in_memory:  # another thread (the study's heartbeat thread): a connection of its own
+            with self.engine.begin() as conn:
+                conn.execute(stmt)
+        # (an in-memory database seen from another thread is another database: no one else reads this one)
 
     @_wrap
     def fail_stale_trials(self, study: str, before: float, reason: str) -> list[TrialRecord]:
@@ -365,7 +359,8 @@ class SQLStorage(Storage):
                 failed.append(n)
         if not failed:
             return []
-        return [r for r in self.trials(study, min(failed)) if r.number in set(failed)]
+        ours = set(failed)
+        return [r for r in self.trials(study, min(failed)) if r.number in ours]
 
     @_wrap
     def trials(self, study: str, first: int = 0) -> list[TrialRecord]:
