@@ -184,6 +184,27 @@ def test_resume_with_other_configuration_is_refused(bench, tmp_path):
         make_study(bench, "rea", storage=url, name="c", resume=True, population_size=20)
 
 
+def test_resume_of_a_study_recorded_before_an_option_existed(bench, tmp_path):
+    import json
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path}/o.db"
+    make_study(bench, "rea", storage=url, name="o").optimize(n_trials=5).storage.close()
+    # as an older nasforge recorded it: REA had no mutation_rate and unique options then
+    with sqlite3.connect(tmp_path / "o.db") as db:
+        config = json.loads(db.execute("SELECT config FROM studies WHERE name='o'").fetchone()[0])
+        for k in ("mutation_rate", "unique"):
+            del config["strategy_params"][k]
+        db.execute("UPDATE studies SET config=? WHERE name='o'", (json.dumps(config),))
+    # the study ran with what are now the new options' defaults: it resumes
+    st = make_study(bench, "rea", storage=url, name="o", resume=True)
+    assert st.optimize(n_trials=8).n_trials == 8
+    st.storage.close()
+    # but not with a new option set to anything else, which the study did not run with
+    with pytest.raises(ValueError, match="different configuration.*unique"):
+        make_study(bench, "rea", storage=url, name="o", resume=True, unique=True)
+
+
 def test_keyboard_interrupt_marks_trial_and_keeps_finished(tmp_path):
     sp = tiny_space()
     calls = {"n": 0}

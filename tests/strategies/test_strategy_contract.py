@@ -22,6 +22,7 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in STRATEGIES.
     ("random", {"replace": False}),
     ("local", {"mode": "first"}),
     ("rea", {"population_size": 4, "sample_size": 2}),
+    ("rea", {"population_size": 4, "sample_size": 2, "mutation_rate": 0.5, "unique": True}),
     ("naswot", {"n_samples": 7}),
     ("prescreen", {"strategy": "random", "strategy_options": {"replace": False}, "k": 3}),
     ("prescreen", {"strategy": "hyperband", "k": 4, "strategy_options": {"min_fidelity": 1, "max_fidelity": 9}}),
