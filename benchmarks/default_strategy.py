@@ -1,0 +1,337 @@
+"""Which strategy should be the default? Every candidate against the best peer on every visible setting.
+
+Settings (tabular, query budgets): AnalogNAS-Bench with each of its 13 metrics as the objective,
+NAS-Bench-Graph on each of its 9 datasets, NAS-Bench-201 under the ``nb201`` protocol (CIFAR-10,
+feedback = 12-epoch validation accuracy, report = 200-epoch test accuracy) and under ``oracle`` on
+CIFAR-10, CIFAR-100 and ImageNet16-120 (feedback = report). Each search runs the largest budget
+(300 queries by default) once; the figure at a smaller budget is the incumbent after that many trials
+of the same search (no strategy or peer knows its budget, so the first 100 trials of a 300-trial
+search are the 100-trial search).
+
+Methods: nasforge candidates as ``name`` or ``name:key=value;key=value`` (options), and the peers
+(Optuna TPE / NSGA-II / random, NNI REA / random). The figure is the reported metric of the
+best-by-feedback trial, per seed; a setting's table gives each method's mean +- standard error.
+
+Verdict per candidate and setting (fixed before the runs): let ``d`` = candidate mean - best peer
+mean and ``se`` = its standard error (independent samples). **win** when d >= 2 se; **tie** when
+|d| <= se and the setting is *saturated* (the best peer's median incumbent has the best feedback in the
+whole table: half its searches found the feedback's optimum); otherwise **short**. The default is the candidate with the best worst case of d / se over every setting and
+budget.
+
+Results go to ``<out>/<setting>/<label>.jsonl`` (one line per seed, appended as runs finish), so a
+stopped run resumes where it was; ``--analyse`` prints the tables from what is there.
+
+    .venv/bin/python benchmarks/default_strategy.py --seeds 100 --candidates nao,rea,...
+    .venv/bin/python benchmarks/default_strategy.py --analyse --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import code_record, machine, stamped_log, worker_init  # noqa: E402
+
+PEERS = ("optuna-tpe", "optuna-nsga2", "optuna-random", "nni-random", "nni-rea")
+#: the final run's candidates, chosen on a pilot of seeds 100-119 (RESULTS.md) among 21 configurations
+CANDIDATES = ("bohb", "nsga2", "adaptive-ea", "rea", "rea:population_size=20;sample_size=5;unique=true",
+              "local:mode=first")
+CHECKPOINTS = (25, 50, 100, 200, 300)
+
+
+def all_settings() -> dict[str, tuple[str, dict[str, Any]]]:
+    """Setting name -> (benchmark, benchmark options)."""
+    from nasforge.benchmarks.analog_data import ANALOG_METRICS
+    from nasforge.benchmarks.nbgraph_data import DATASETS as GRAPH
+    from nasforge.benchmarks.nb201 import DATASETS as NB201
+
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for m in ANALOG_METRICS:
+        out[f"analog-{m}"] = ("analog-nb201", {"metric": m})
+    for ds in GRAPH:
+        out[f"graph-{ds}"] = ("nasbench-graph", {"dataset": ds})
+    out["nb201-nb201-cifar10"] = ("nb201", {"dataset": "cifar10", "protocol": "nb201"})
+    for ds in NB201:
+        out[f"nb201-oracle-{ds}"] = ("nb201", {"dataset": ds, "protocol": "oracle"})
+    return out
+
+
+def pick_settings(spec: str) -> list[str]:
+    names = list(all_settings())
+    out: list[str] = []
+    for part in filter(None, spec.split(",")):
+        hits = [n for n in names if n == part or n.startswith(part + "-")]
+        if not hits:
+            raise SystemExit(f"unknown setting {part!r}; known: analog, graph, nb201, or one of {names}")
+        out += [h for h in hits if h not in out]
+    return out
+
+
+def parse_label(label: str) -> tuple[str, dict[str, Any]]:
+    """``name`` or ``name:key=value;...`` -> (name, options); values are read as JSON when they parse."""
+    name, _, rest = label.partition(":")
+    opts: dict[str, Any] = {}
+    for kv in filter(None, rest.split(";")):
+        k, _, v = kv.partition("=")
+        try:
+            opts[k] = json.loads(v)
+        except json.JSONDecodeError:
+            opts[k] = v
+    return name, opts
+
+
+_BENCH: dict[str, Any] = {}
+
+
+def _bench(setting: str) -> Any:
+    if setting not in _BENCH:
+        from nasforge.registry import create_benchmark
+
+        name, kwargs = all_settings()[setting]
+        b = create_benchmark(name, **kwargs)
+        b.prepare()
+        _BENCH[setting] = b
+    return _BENCH[setting]
+
+
+def run_job(setting: str, label: str, seed: int, budget: int) -> dict[str, Any]:
+    """One search of ``budget`` trials; the incumbent's reported figure at each checkpoint."""
+    from nasforge.bench import incumbent_at
+
+    name, kwargs = all_settings()[setting]
+    t0 = time.perf_counter()
+    if label in PEERS:
+        from nasforge.peers import run_peer
+
+        trials = run_peer(label, name, kwargs, seed, n_trials=budget)
+    else:
+        from nasforge.registry import create_strategy
+        from nasforge.study import Study
+
+        bench = _bench(setting)
+        strat_name, opts = parse_label(label)
+        st = Study(bench.space, create_strategy(strat_name, bench.space, seed=seed, **opts), bench,
+                   name=f"{label}-{seed}")
+        st.optimize(n_trials=budget)
+        trials = [{"objective": r.value, "report": r.metrics.get(bench.report) if r.status == "complete" else None,
+                   "cost": r.cost, "key": r.arch} for r in st.trials]
+    wall = time.perf_counter() - t0
+    at = {str(c): incumbent_at(trials, c, "trials") for c in CHECKPOINTS if c <= budget}
+    # the incumbent's feedback too: a setting is saturated when the best peer's feedback is the table's best
+    fb = {str(c): max((t["objective"] for t in trials[:c] if t["objective"] is not None), default=None)
+          for c in CHECKPOINTS if c <= budget}
+    keys = [t.get("key") for t in trials if t.get("key")]
+    return {"setting": setting, "label": label, "seed": seed, "at": at, "fb": fb, "n_trials": len(trials),
+            "distinct": len(set(keys)) if keys else None, "wall_seconds": wall}
+
+
+def _job(args: tuple[str, str, int, int]) -> dict[str, Any]:
+    return run_job(*args)
+
+
+def done_seeds(path: Path) -> set[int]:
+    if not path.is_file():
+        return set()
+    return {json.loads(line)["seed"] for line in path.read_text().splitlines() if line.strip()}
+
+
+def load(out: Path) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """setting -> label -> runs (sorted by seed)."""
+    data: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for f in sorted(out.glob("*/*.jsonl")):
+        runs = [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        for r in runs:
+            data.setdefault(r["setting"], {}).setdefault(r["label"], []).append(r)
+    for per in data.values():
+        for runs in per.values():
+            runs.sort(key=lambda r: r["seed"])
+    return data
+
+
+def attainable(setting: str) -> tuple[float, float]:
+    """The best feedback in the whole table, and the best reported figure."""
+    b = _bench(setting)
+    return float(b.column(b.objective).max()), b.best_possible()
+
+
+def stats(vals: list[float]) -> dict[str, float]:
+    a = np.array(vals, float)
+    n = len(a)
+    return {"n": n, "mean": float(a.mean()), "median": float(np.median(a)),
+            "sem": float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf}
+
+
+def analyse(out: Path, budgets: list[int], seeds: range | None = None) -> dict[str, Any]:
+    data = load(out)
+    tables = []
+    for setting in sorted(data):
+        per = data[setting]
+        best_fb, best_att = attainable(setting)
+        for budget in budgets:
+            key = str(budget)
+            rows = {}
+            for label, runs in per.items():
+                vals = [r["at"][key] for r in runs if key in r["at"] and r["at"][key] is not None
+                        and (seeds is None or r["seed"] in seeds)]
+                if len(vals) >= 2:
+                    rows[label] = stats(vals) | {"ms_per_trial": 1e3 * sum(r["wall_seconds"] for r in runs)
+                                                 / max(1, sum(r["n_trials"] for r in runs))}
+            peers = {m: r for m, r in rows.items() if m in PEERS}
+            if not peers:
+                continue
+            bp = max(peers, key=lambda m: peers[m]["mean"])
+            fbs = [r["fb"][key] for r in per[bp] if "fb" in r and r["fb"].get(key) is not None
+                   and (seeds is None or r["seed"] in seeds)]
+            saturated = bool(fbs) and float(np.median(fbs)) >= best_fb - 1e-12
+            verdicts = {}
+            for m, r in rows.items():
+                if m in PEERS:
+                    continue
+                d = r["mean"] - peers[bp]["mean"]
+                se = math.sqrt(r["sem"] ** 2 + peers[bp]["sem"] ** 2)
+                z = d / se if se > 0 else (0.0 if d == 0 else math.copysign(math.inf, d))
+                v = "win" if z >= 2 else ("tie" if saturated and abs(z) <= 1 else "short")
+                verdicts[m] = {"diff": d, "se": se, "z": z, "verdict": v}
+            tables.append({"setting": setting, "budget": budget, "attainable": best_att, "best_feedback": best_fb,
+                           "saturated": saturated,
+                           "best_peer": bp, "rows": rows, "verdicts": verdicts})
+    cands = sorted({m for t in tables for m in t["verdicts"]})
+    summary = {}
+    for m in cands:
+        zs = [(t["verdicts"][m]["z"], t["setting"], t["budget"]) for t in tables if m in t["verdicts"]]
+        ok = [t for t in tables if m in t["verdicts"] and t["verdicts"][m]["verdict"] != "short"]
+        worst = min(zs)
+        summary[m] = {"worst_z": worst[0], "worst_setting": f"{worst[1]} @ {worst[2]}",
+                      "median_z": float(np.median([z for z, *_ in zs])), "met": len(ok), "of": len(zs)}
+    ranked = sorted(summary, key=lambda m: -summary[m]["worst_z"])
+    return {"tables": tables, "summary": summary, "ranking": ranked}
+
+
+def print_analysis(res: dict[str, Any], focus: str | None) -> None:
+    for t in res["tables"]:
+        sat = " (saturated)" if t["saturated"] else ""
+        print(f"\n## {t['setting']} @ {t['budget']} queries{sat}; best feedback {t['best_feedback']:.4f}, best report {t['attainable']:.4f}; "
+              f"best peer {t['best_peer']}")
+        for m, r in sorted(t["rows"].items(), key=lambda kv: -kv[1]["mean"]):
+            v = t["verdicts"].get(m)
+            extra = f"  d {v['diff']:+.4f} +- {v['se']:.4f} (z {v['z']:+.2f}) {v['verdict']}" if v else ""
+            mark = "*" if m == focus else " "
+            print(f" {mark}{m:<40} {r['mean']:.4f} +- {r['sem']:.4f} (n {r['n']}, {r['ms_per_trial']:.2f} ms/trial)"
+                  f"{extra}")
+    print("\n## candidates by worst case (z = (candidate - best peer) / se)")
+    for m in res["ranking"]:
+        s = res["summary"][m]
+        print(f"  {m:<40} worst z {s['worst_z']:+.2f} ({s['worst_setting']}), median z {s['median_z']:+.2f}, "
+              f"met {s['met']}/{s['of']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--settings", default="analog,graph,nb201",
+                    help="comma-separated: analog, graph, nb201, or setting names (see --list)")
+    ap.add_argument("--candidates", default=",".join(CANDIDATES))
+    ap.add_argument("--peers", default=",".join(PEERS))
+    ap.add_argument("--seeds", type=int, default=100)
+    ap.add_argument("--seed-start", type=int, default=0, help="first seed (a pilot run takes others)")
+    ap.add_argument("--budget", type=int, default=300, help="trials per search (figures at 100 and at this)")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default="benchmarks/out/default_strategy")
+    ap.add_argument("--analyse", action="store_true", help="only print the tables from the results in --out")
+    ap.add_argument("--focus", default=None, help="the candidate to mark in the tables")
+    ap.add_argument("--list", action="store_true", help="list the settings and exit")
+    ap.add_argument("--json", default=None, help="also write the analysis to this file")
+    ap.add_argument("--snapshot-commit", default=None)
+    args = ap.parse_args(argv)
+    if args.list:
+        print("\n".join(all_settings()))
+        return 0
+    out = Path(args.out)
+    budgets = sorted({100, args.budget}) if args.budget >= 100 else [args.budget]
+    if not args.analyse:
+        settings = pick_settings(args.settings)
+        labels = [x for x in args.candidates.split(",") if x] + [x for x in args.peers.split(",") if x]
+        labels = list(dict.fromkeys(_merge_labels(labels)))
+        jobs = []
+        for s in settings:
+            for lab in labels:
+                done = done_seeds(out / s / f"{lab}.jsonl")
+                jobs += [(s, lab, seed, args.budget) for seed in range(args.seed_start, args.seed_start + args.seeds)
+                         if seed not in done]
+        log = stamped_log(time.perf_counter())
+        meta = {"machine": machine(with_load=True), "code": code_record(Path(__file__).resolve().parent,
+                                                                         snapshot_commit=args.snapshot_commit),
+                "command": " ".join(sys.argv), "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out / "runs.log", "a") as fh:
+            fh.write(json.dumps(meta) + "\n")
+        log(f"{len(jobs)} searches to run ({len(settings)} settings x {len(labels)} methods x {args.seeds} seeds, "
+            f"less those already in {out}); load {os.getloadavg()[0]:.2f}")
+        remaining: dict[tuple[str, str], int] = {}
+        for s, lab, _, _ in jobs:
+            remaining[(s, lab)] = remaining.get((s, lab), 0) + 1
+        ctx = get_context("spawn")
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=worker_init) as pool:
+            # a bounded queue keeps the pool busy without submitting thousands of futures at once
+            it = iter(jobs)
+            live = {pool.submit(_job, j): j for j in _take(it, 4 * args.workers)}
+            n_done = 0
+            while live:
+                finished, _ = wait(live, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    j = live.pop(f)
+                    try:
+                        res = f.result()
+                    except Exception as exc:  # noqa: BLE001 - a failed search is reported, the rest go on
+                        log(f"FAILED {j}: {type(exc).__name__}: {exc}")
+                        continue
+                    path = out / j[0] / f"{j[1]}.jsonl"
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    with open(path, "a") as fh:
+                        fh.write(json.dumps(res) + "\n")
+                    n_done += 1
+                    remaining[(j[0], j[1])] -= 1
+                    if remaining[(j[0], j[1])] == 0:
+                        log(f"{j[0]} {j[1]} done ({n_done}/{len(jobs)} searches)")
+                for j in _take(it, len(finished)):
+                    live[pool.submit(_job, j)] = j
+    res = analyse(out, budgets, range(args.seed_start, args.seed_start + args.seeds))
+    print_analysis(res, args.focus)
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1, default=float))
+    return 0
+
+
+def _merge_labels(labels: list[str]) -> list[str]:
+    for lab in labels:
+        name, _ = parse_label(lab)
+        if lab not in PEERS:
+            from nasforge.registry import STRATEGIES
+
+            STRATEGIES.get(name)  # unknown names fail here, before any run
+    return labels
+
+
+def _take(it: Any, n: int) -> list[Any]:
+    out = []
+    for _ in range(n):
+        try:
+            out.append(next(it))
+        except StopIteration:
+            break
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
