@@ -433,3 +433,38 @@ def test_training_evaluator_trains_for_the_chosen_epochs(cls: type[Hyperband]) -
     assert all(len(t.metrics["train_loss_curve"]) == t.metrics["epochs"] for t in fresh)
     best_low = max((t for t in study.trials[:3] if t.status == "complete"), key=lambda t: t.value)
     assert study.trials[3].arch == best_low.arch
+
+
+# -- tpe: BOHB's model without brackets ------------------------------------------------------------
+
+def test_tpe_proposes_what_bohb_proposes_on_an_evaluator_without_fidelities() -> None:
+    from nasforge.strategies.hyperband import TPE
+
+    space = NB201Space()
+    evaluate = linear_evaluator(space)
+    tpe, bohb = TPE(space, seed=3), adapted(BOHB(space, seed=3))
+    for _ in range(60):
+        a, b = tpe.ask(), bohb.ask()
+        assert a == b
+        tpe.tell(a, evaluate(a))
+        bohb.tell(b, evaluate(b))
+
+
+def test_tpe_evaluates_everything_at_the_evaluators_fidelity_and_never_repeats() -> None:
+    from nasforge.strategies.hyperband import TPE
+
+    ev = DeclaredEvaluator(FidelityRange("epochs", 1, 9, 9))
+    st = Study(GRID, TPE(GRID, seed=0), ev).optimize(n_trials=40)
+    assert ev.asked == [None] * 40  # the evaluator's own default, never a bracket's rung
+    assert len({t.arch for t in st.trials}) == 40
+    # it learns: the last 20 proposals score better than the random start
+    values = [t.value for t in st.trials]
+    assert np.mean(values[20:]) > np.mean(values[:7]) + 1.0  # the first 7 (choices + 1) are random
+
+
+def test_tpe_finds_a_hidden_target_more_often_than_random_search() -> None:
+    from nasforge.strategies.hyperband import TPE
+
+    tpe = count_target_found(lambda sp, seed: TPE(sp, seed=seed))
+    rnd = count_target_found(lambda sp, seed: RandomSearch(sp, seed=seed))
+    assert tpe > rnd, (tpe, rnd)
