@@ -236,6 +236,21 @@ def print_analysis(res: dict[str, Any], focus: str | None) -> None:
               f"met {s['met']}/{s['of']}")
 
 
+def markdown(res: dict[str, Any], focus: str, budget: int) -> str:
+    """The RESULTS.md table of one candidate against the best peer at one budget."""
+    lines = [f"| setting | {focus} | best peer | peer mean | difference +- se | z | verdict |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for t in res["tables"]:
+        if t["budget"] != budget or focus not in t["verdicts"]:
+            continue
+        r, p, v = t["rows"][focus], t["rows"][t["best_peer"]], t["verdicts"][focus]
+        sat = " (saturated)" if t["saturated"] else ""
+        lines.append(f"| {t['setting']}{sat} | {r['mean']:.4f} +- {r['sem']:.4f} | {t['best_peer']} | "
+                     f"{p['mean']:.4f} +- {p['sem']:.4f} | {v['diff']:+.4f} +- {v['se']:.4f} | {v['z']:+.2f} | "
+                     f"{v['verdict']} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--settings", default="analog,graph,nb201",
@@ -308,6 +323,10 @@ def main(argv: list[str] | None = None) -> int:
                     live[pool.submit(_job, j)] = j
     res = analyse(out, budgets, range(args.seed_start, args.seed_start + args.seeds))
     print_analysis(res, args.focus)
+    if args.focus:
+        for b in budgets:
+            print(f"\n### {args.focus} against the best peer at {b} queries\n")
+            print(markdown(res, args.focus, b))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1, default=float))
     return 0

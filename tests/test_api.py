@@ -59,7 +59,7 @@ def test_default_study_names_include_the_space_for_tasks():
     ({"benchmark": "nb201", "task": "digits"}, "give one of benchmark, task, evaluator or supernet"),
     ({"workers": 0}, "workers must be an integer >= 1"),
     ({"strategy": "rae"}, "unknown strategy 'rae' \\(did you mean 'rea'\\?\\)"),
-    ({"strategy_options": {"pop": 3}}, "strategy 'rea' has no option\\(s\\) pop"),
+    ({"strategy": "rea", "strategy_options": {"pop": 3}}, "strategy 'rea' has no option\\(s\\) pop"),
     ({"space": "darts"}, "covers space 'nb201', not 'darts'"),
     ({"n_trials": 0}, "n_trials must be a positive integer"),
     ({"objectives": "val:sideways"}, "malformed objective"),

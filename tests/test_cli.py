@@ -35,7 +35,8 @@ def test_search_json_shape(fake_data_dir, db):
     assert out["study"] == "nb201-cifar10-rea-s0"
     assert set(out["best"]) >= {"arch", "metrics"} and "test_acc_200ep" in out["best"]["metrics"]
     assert out["trials"] > 0 and out["cost_seconds"] >= 3000 and out["cost_kind"] == "simulated" and out["wall_seconds"] > 0
-    assert out["strategy"] == {"name": "rea", "seed": 0, "population_size": 5, "sample_size": 2}
+    assert out["strategy"] == {"name": "rea", "seed": 0, "population_size": 5, "sample_size": 2, "mutation_rate": None,
+                               "unique": False}
 
 
 def test_search_table_and_show_and_studies(fake_data_dir, db):
@@ -86,8 +87,8 @@ def test_other_benchmarks(db):
     (["search", "--space", "nope"], "unknown space 'nope'"),
     (["search", "--dataset", "mnist"], "unknown dataset 'mnist'"),
     (["search", "-p", "population_size"], "malformed --param 'population_size'"),
-    (["search", "-p", "pop=3"], "strategy 'rea' has no option(s) pop"),
-    (["search", "-p", "population_size=0"], "population_size must be an integer >= 1, got 0"),
+    (["search", "-s", "rea", "-p", "pop=3"], "strategy 'rea' has no option(s) pop"),
+    (["search", "-s", "rea", "-p", "population_size=0"], "population_size must be an integer >= 1, got 0"),
     (["search", "--trials", "0"], "--trials must be at least 1, got 0"),
     (["search", "--budget-seconds", "-5"], "--budget-seconds must be a positive number of seconds"),
     (["search", "-b", "analog-nb201", "--budget-seconds", "100"], "budget_seconds needs an evaluator"),
@@ -206,3 +207,12 @@ def test_plain_progress_lines_when_not_a_terminal(fake_data_dir, db):
     lines = [l for l in res.output.splitlines() if l.startswith("trial ")]
     assert [l.split(":")[0] for l in lines] == ["trial 0", "trial 1", "trial 2"]
     assert all("valid_acc_12ep" in l and "best valid_acc_12ep" in l for l in lines)
+
+
+def test_search_without_a_strategy_uses_the_default(fake_data_dir, db):
+    from nasforge.registry import DEFAULT_STRATEGY, STRATEGIES
+
+    assert DEFAULT_STRATEGY in STRATEGIES.list()
+    out = search_json(db, "--data-dir", str(fake_data_dir), "--trials", "12", "--seed", "1")
+    assert out["strategy"]["name"] == DEFAULT_STRATEGY
+    assert out["study"] == f"nb201-cifar10-{DEFAULT_STRATEGY}-s1" and out["trials"] == 12

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nasforge.cli import app
+from nasforge.registry import DEFAULT_STRATEGY
 
 runner = CliRunner()
 SMALL = ["--space", "nb201", "-P", "C=4", "-P", "N=1", "--epochs", "1", "--batch-size", "128"]
@@ -64,7 +65,7 @@ def test_npz_task(tmp_path):
     np.savez(tmp_path / "mine.npz", X=X, y=y)
     out = json.loads(run("search", "--task", str(tmp_path / "mine.npz"), *SMALL, "--trials", "2",
                          "--storage", "memory:", "--json").stdout)
-    assert out["study"] == "mine-nb201-rea-s0" and out["task"]["num_classes"] == 3
+    assert out["study"] == f"mine-nb201-{DEFAULT_STRATEGY}-s0" and out["task"]["num_classes"] == 3
 
 
 @pytest.mark.parametrize("args,message", [

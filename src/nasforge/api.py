@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 
 from nasforge.errors import ConfigError
-from nasforge.registry import BENCHMARKS, EVALUATORS, SPACES, STRATEGIES, accepted_options
+from nasforge.registry import BENCHMARKS, DEFAULT_STRATEGY, EVALUATORS, SPACES, STRATEGIES, accepted_options
 from nasforge.results import Constraint, Objective, TrialRecord, parse_constraints, parse_objectives
 
 #: the budget of a search given none
@@ -139,7 +139,7 @@ def default_study_name(label: str, strategy: str, seed: int, space: str | None =
 
 # ----------------------------------------------------------------------------- search
 def search(*, benchmark: str | Any | None = None, task: str | Any | None = None, space: str | Any | None = None,
-           strategy: str | Any = "rea", evaluator: Any = None,
+           strategy: str | Any = DEFAULT_STRATEGY, evaluator: Any = None,
            objectives: str | Sequence[str | Objective] | None = None,
            constraints: str | Sequence[str | Constraint] | None = None,
            n_trials: int | None = None, budget_seconds: float | None = None, wall_seconds: float | None = None,

@@ -17,8 +17,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nasforge.registry import (BENCHMARKS, EVALUATORS, HARDWARE, ONESHOT, SPACES, STRATEGIES, SUPERNETS,
-                               accepted_options)
+from nasforge.registry import (BENCHMARKS, DEFAULT_STRATEGY, EVALUATORS, HARDWARE, ONESHOT, SPACES, STRATEGIES,
+                               SUPERNETS, accepted_options)
 
 DEFAULT_STORAGE = "sqlite:///nasforge.db"
 
@@ -111,7 +111,7 @@ def search(
     threads: Optional[int] = typer.Option(None, help="--task: torch threads per trial (default: cores / workers; 1 is often fastest for small networks and on a busy machine)"),
     hardware: str = typer.Option("measured", help="--task: how latency_ms is obtained: measured (on this machine, cached), lut (per-operation lookup table), predictor (HELP-style, adapted with a few measurements); see docs/hardware.md"),
     hardware_option: List[str] = typer.Option([], "--hardware-option", "-H", help="--task: hardware model option key=value, repeatable, e.g. -H backend=onnxruntime -H threads=1 -H batch_size=1 (backends: torch, onnxruntime, onnxruntime-int8)"),
-    strategy: str = typer.Option("rea", "--strategy", "-s", help="search strategy (see `nasforge list strategies`)"),
+    strategy: str = typer.Option(DEFAULT_STRATEGY, "--strategy", "-s", help="search strategy (see `nasforge list strategies`; the default is measured in benchmarks/RESULTS.md, 'Default strategy')"),
     param: List[str] = typer.Option([], "--param", "-p", help="strategy option key=value, repeatable (e.g. -p population_size=10)"),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", help="stop after this many trials in the study"),
     budget_seconds: Optional[float] = typer.Option(None, help="stop when the evaluator's cost reaches this (simulated seconds on a tabular benchmark, training seconds with --task)"),

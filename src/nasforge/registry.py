@@ -110,6 +110,11 @@ def check_options(kind: str, name: str, factory: Callable[..., Any], kwargs: dic
 
 SPACES: Registry[Any] = Registry("space")
 STRATEGIES: Registry[Any] = Registry("strategy")
+#: the strategy a search uses when none is named (``api.search``, ``nasforge search``): chosen by
+#: ``benchmarks/default_strategy.py``, the best worst case against the best peer framework over the
+#: visible tabular settings where the peers' best is not random search (benchmarks/RESULTS.md,
+#: "Default strategy")
+DEFAULT_STRATEGY = "adaptive-ea"
 BENCHMARKS: Registry[Any] = Registry("benchmark")
 EVALUATORS: Registry[Any] = Registry("evaluator")
 #: supernets by the name of the space they are built from (``oneshot/``)
