@@ -131,6 +131,14 @@ def test_list(kind, name):
     assert name in run("list", kind).stdout
 
 
+def test_list_strategies_names_the_default():
+    from nasforge.registry import DEFAULT_STRATEGY
+
+    rows = {r["name"]: r["about"] for r in json.loads(run("list", "strategies", "--json").stdout)}
+    assert rows[DEFAULT_STRATEGY].startswith("(the default)")
+    assert sum("(the default)" in about for about in rows.values()) == 1
+
+
 def test_console_script_runs(tmp_path):
     exe = [sys.executable, "-m", "nasforge.cli"]
     res = subprocess.run([*exe, "list", "strategies"], capture_output=True, text=True, timeout=60)

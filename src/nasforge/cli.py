@@ -843,7 +843,10 @@ def list_(kind: str = typer.Argument(..., help="spaces, strategies, benchmarks, 
         obj = reg.get(n)
         doc = (inspect.getdoc(obj) or "").splitlines()
         options = [o for o in accepted_options(obj) if o != "task"]  # one-shot methods and supernets take the task
-        rows.append({"name": n, "options": options, "about": doc[0] if doc else ""})
+        about = doc[0] if doc else ""
+        if kind == "strategies" and n == DEFAULT_STRATEGY:
+            about = "(the default) " + about
+        rows.append({"name": n, "options": options, "about": about})
     if user_space and kind != "spaces":
         raise CLIError("--space adds user spaces to `nasforge list spaces`")
     if task is not None and not user_space:
