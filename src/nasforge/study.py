@@ -242,7 +242,7 @@ class Study:
         # an option added to the strategy since the study was recorded: the study ran with its default
         old_params = stored.get("strategy_params")
         if isinstance(old_params, dict) and stored.get("strategy") == mine.get("strategy"):
-            new_defaults = {k: v for k, v in _constructor_defaults(type(self.strategy)).items()
+            new_defaults = {k: v for k, v in type(self.strategy).default_params().items()
                             if k not in old_params and mine["strategy_params"].get(k) == v}
             stored = {**stored, "strategy_params": {**old_params, **new_defaults}}
         diff = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
@@ -921,19 +921,3 @@ def summarise_trials(name: str, records: Sequence[TrialRecord], objectives: Sequ
 def _trial_dict(r: TrialRecord) -> dict[str, Any]:
     return {"arch": r.arch, "trial": r.number, "value": r.value, "fidelity": r.fidelity,
             "metrics": dict(r.metrics), **({"source": r.source} if r.source != "ask" else {})}
-
-
-def _constructor_defaults(cls: type) -> dict[str, Any]:
-    """The keyword defaults of ``cls.__init__`` (JSON-able ones), as a study records options."""
-    import inspect
-    import json
-
-    out = {}
-    for p in inspect.signature(cls.__init__).parameters.values():
-        if p.default is inspect.Parameter.empty:
-            continue
-        try:
-            out[p.name] = json.loads(json.dumps(p.default))
-        except (TypeError, ValueError):
-            continue
-    return out

@@ -111,16 +111,22 @@ class Strategy(ABC):
         """
         return None
 
-    def get_params(self) -> dict[str, Any]:
-        """The constructor arguments (the strategy's configuration)."""
+    @classmethod
+    def _options(cls) -> list[Any]:
+        """The constructor's options (``inspect.Parameter``), without ``self``, ``space`` and ``*``/``**``."""
         import inspect
 
-        params = {}
-        for p in list(inspect.signature(type(self).__init__).parameters.values())[1:]:
-            if p.name == "space" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                continue
-            params[p.name] = getattr(self, p.name)
-        return params
+        return [p for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+                if p.name != "space" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor arguments (the strategy's configuration)."""
+        return {p.name: getattr(self, p.name) for p in self._options()}
+
+    @classmethod
+    def default_params(cls) -> dict[str, Any]:
+        """The options' defaults as :meth:`plain_params` records them (options without a default are left out)."""
+        return {p.name: plain(p.default) for p in cls._options() if p.default is not p.empty}
 
     def plain_params(self) -> dict[str, Any]:
         """The configuration as JSON-able values (what a study records): :meth:`get_params`, with any
