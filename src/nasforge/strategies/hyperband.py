@@ -207,7 +207,7 @@ class Hyperband(Strategy):
             raise RuntimeError(f"{self.name}: adapt must be called before the first ask")
         declared = getattr(capabilities, "fidelity", None)
         if declared is None:
-            self.schedule, self._top, self._fidelity_ignored = [[(1, _ONE_FIDELITY)]], _ONE_FIDELITY, True
+            self._ignore_fidelity()
             return
         low = float(declared.low if self.min_fidelity is None else self.min_fidelity)
         high = float(declared.high if self.max_fidelity is None else self.max_fidelity)
@@ -220,6 +220,10 @@ class Hyperband(Strategy):
             raise ConfigError(f"{self.name}: min_fidelity {low:g} > max_fidelity {high:g} within {span}")
         self._fidelity_ignored = False
         self._set_range(low, high, bool(declared.integer))
+
+    def _ignore_fidelity(self) -> None:
+        """Every proposal a new architecture at the evaluator's one fidelity: no brackets, no promotions."""
+        self.schedule, self._top, self._fidelity_ignored = [[(1, _ONE_FIDELITY)]], _ONE_FIDELITY, True
 
     def _set_range(self, low: float, high: float, integer: bool | None) -> None:
         self.schedule = hyperband_brackets(low, high, float(self.eta), integer)
@@ -457,11 +461,8 @@ class TPE(BOHB):
         super().__init__(space, seed, top_n_percent=top_n_percent, min_bandwidth=min_bandwidth,
                          random_fraction=random_fraction, n_samples=n_samples,
                          min_points_in_model=min_points_in_model)
-        self._one_fidelity()
+        self._ignore_fidelity()
 
     def adapt(self, capabilities: Any) -> None:
         """Nothing to take: every proposal is evaluated at the evaluator's default fidelity."""
-        self._one_fidelity()
-
-    def _one_fidelity(self) -> None:
-        self.schedule, self._top, self._fidelity_ignored = [[(1, _ONE_FIDELITY)]], _ONE_FIDELITY, True
+        self._ignore_fidelity()
