@@ -91,8 +91,9 @@ class RegularizedEvolution(Strategy):
         child = parent
         for _ in range(max(1, int(rng.binomial(len(parent.choices), self.mutation_rate)))):
             child = self.space.mutate(child, rng)
+        parent_key = self.space.key(parent)
         for _ in range(_TRIES):  # later changes may have undone the earlier ones: never return the parent
-            if self.space.key(child) != self.space.key(parent):
+            if self.space.key(child) != parent_key:
                 break
             child = self.space.mutate(child, rng)
         return child
