@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import code_record, machine, stamped_log, worker_init  # noqa: E402
+from _common import add_snapshot_option, code_record, machine, mean_se, stamped_log, worker_init  # noqa: E402
 
 PEERS = ("optuna-tpe", "optuna-nsga2", "optuna-random", "nni-random", "nni-rea")
 #: the final run's candidates, chosen on a pilot of seeds 100-119 (RESULTS.md) among 21 configurations
@@ -106,34 +106,24 @@ def _bench(setting: str) -> Any:
 
 
 def run_job(setting: str, label: str, seed: int, budget: int) -> dict[str, Any]:
-    """One search of ``budget`` trials; the incumbent's reported figure at each checkpoint."""
-    from nasforge.bench import incumbent_at
+    """One search of ``budget`` trials (:func:`nasforge.bench.run_one`); the incumbent's reported figure and
+    its feedback at each checkpoint."""
+    from nasforge.bench import BenchConfig, incumbent_at, run_one
 
     name, kwargs = all_settings()[setting]
-    t0 = time.perf_counter()
-    if label in PEERS:
-        from nasforge.peers import run_peer
-
-        trials = run_peer(label, name, kwargs, seed, n_trials=budget)
-    else:
-        from nasforge.registry import create_strategy
-        from nasforge.study import Study
-
-        bench = _bench(setting)
-        strat_name, opts = parse_label(label)
-        st = Study(bench.space, create_strategy(strat_name, bench.space, seed=seed, **opts), bench,
-                   name=f"{label}-{seed}")
-        st.optimize(n_trials=budget)
-        trials = [{"objective": r.value, "report": r.metrics.get(bench.report) if r.status == "complete" else None,
-                   "cost": r.cost, "key": r.arch} for r in st.trials]
-    wall = time.perf_counter() - t0
+    strat, opts = parse_label(label)
+    peer = label in PEERS
+    cfg = BenchConfig(strategies=[] if peer else [strat], peers=[label] if peer else [], benchmark=name,
+                      benchmark_kwargs=kwargs, seeds=[seed], n_trials=budget,
+                      strategy_params={} if peer else {strat: opts}, workers=1)
+    run = run_one(cfg, label if peer else strat, seed)
+    trials = run["trials"]
     at = {str(c): incumbent_at(trials, c, "trials") for c in CHECKPOINTS if c <= budget}
     # the incumbent's feedback too: a setting is saturated when the best peer's feedback is the table's best
     fb = {str(c): max((t["objective"] for t in trials[:c] if t["objective"] is not None), default=None)
           for c in CHECKPOINTS if c <= budget}
-    keys = [t.get("key") for t in trials if t.get("key")]
     return {"setting": setting, "label": label, "seed": seed, "at": at, "fb": fb, "n_trials": len(trials),
-            "distinct": len(set(keys)) if keys else None, "wall_seconds": wall}
+            "wall_seconds": run["wall_seconds"]}
 
 
 def _job(args: tuple[str, str, int, int]) -> dict[str, Any]:
@@ -166,10 +156,8 @@ def attainable(setting: str) -> tuple[float, float]:
 
 
 def stats(vals: list[float]) -> dict[str, float]:
-    a = np.array(vals, float)
-    n = len(a)
-    return {"n": n, "mean": float(a.mean()), "median": float(np.median(a)),
-            "sem": float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else math.inf}
+    mean, sem = mean_se(vals)
+    return {"n": len(vals), "mean": mean, "median": float(np.median(vals)), "sem": sem}
 
 
 def analyse(out: Path, budgets: list[int], seeds: range | None = None) -> dict[str, Any]:
@@ -266,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--focus", default=None, help="the candidate to mark in the tables")
     ap.add_argument("--list", action="store_true", help="list the settings and exit")
     ap.add_argument("--json", default=None, help="also write the analysis to this file")
-    ap.add_argument("--snapshot-commit", default=None)
+    add_snapshot_option(ap)
     args = ap.parse_args(argv)
     if args.list:
         print("\n".join(all_settings()))
