@@ -57,6 +57,23 @@ def test_trial_budget_and_summary(bench):
     assert s["objective"] == "valid_acc_12ep" and s["report"] == "test_acc_200ep"
 
 
+def test_stop_from_a_callback_ends_the_run_and_a_later_optimize_goes_on(bench):
+    first = [t.value for t in make_study(bench, "random").optimize(n_trials=30).trials]
+    target = sorted(first)[-3]  # reached for the first time somewhere in the first 30 trials
+
+    def at_target(study, rec):
+        if rec.value is not None and rec.value >= target:
+            study.stop()
+
+    st = make_study(bench, "random").optimize(n_trials=200, callbacks=[at_target])
+    values = [t.value for t in st.trials]
+    assert values[-1] >= target and all(v < target for v in values[:-1]) and len(values) <= 30
+    st.optimize(n_trials=len(values) + 5)  # the stop held for that run only
+    assert len(st.trials) == len(values) + 5
+    again = make_study(bench, "random").optimize(n_trials=len(values) + 5)
+    assert [t.value for t in again.trials] == [t.value for t in st.trials]  # stopping changed nothing else
+
+
 def test_wall_budget_stops():
     ev = FunctionEvaluator(lambda a: (time.sleep(0.01), a["a"])[1])
     sp = SearchSpace([categorical(n, range(10)) for n in "abcd"], name="wide")

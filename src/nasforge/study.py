@@ -180,6 +180,7 @@ class Study:
         self.name = name
         self.storage = get_storage(storage)
         self.charge_duplicates = bool(charge_duplicates)
+        self._stop_requested = False
         self.takeover = bool(takeover)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.config = {
@@ -549,6 +550,9 @@ class Study:
         :class:`~nasforge.executors.ProcessExecutor`; then up to ``executor.n_workers``
         trials are in flight, each told as it finishes. When a budget runs out, no new
         trial starts and those in flight finish and are recorded.
+
+        A callback (``callback(study, record)`` after each trial is recorded) may call
+        :meth:`stop` to end the run early in the same way, e.g. once a target is reached.
         """
         check_budgets(self.evaluator, n_trials, budget_seconds, wall_seconds)
         from concurrent.futures import FIRST_COMPLETED, wait
@@ -561,9 +565,10 @@ class Study:
         callbacks = list(callbacks)
         in_flight: dict[Any, Trial] = {}
         exhausted = False
+        self._stop_requested = False
 
         def may_start() -> bool:
-            if exhausted:
+            if exhausted or self._stop_requested:
                 return False
             if self.join:  # count the other drivers' trials as they are now (ask uses this sync)
                 self.sync()
@@ -619,6 +624,12 @@ class Study:
             if beat is not None:
                 beat.stop()
         return self
+
+    def stop(self) -> None:
+        """Ask the running :meth:`optimize` to start no new trial (those in flight finish and are
+        recorded; the budgets are untouched, so a later ``optimize`` goes on). Call it from a callback
+        or another thread; it has no effect on a later ``optimize`` call."""
+        self._stop_requested = True
 
     def _start_heartbeats(self) -> "_Heartbeat | None":
         """On a store other processes can open (or joined), running trials beat from a thread until
