@@ -27,6 +27,7 @@ VARIANTS: list[tuple[str, dict[str, Any]]] = [(name, {}) for name in STRATEGIES.
     ("prescreen", {"strategy": "random", "strategy_options": {"replace": False}, "k": 3}),
     ("prescreen", {"strategy": "hyperband", "k": 4, "strategy_options": {"min_fidelity": 1, "max_fidelity": 9}}),
     ("robot", {"pool_size": 60, "bo_queries": 5, "acquisition": "ei"}),
+    ("robot", {"pool_size": 60, "bo_queries": 5, "normalise": "rank", "weights": "nonnegative"}),
 ]
 
 

@@ -38,6 +38,8 @@ from nasforge.spaces.base import SearchSpace
     ("robot", {"n_candidates": 0.5}, "n_candidates must be an integer >= 1, got 0.5"),
     ("robot", {"acquisition": "pi"}, "unknown acquisition 'pi'; accepted: ucb, ei"),
     ("robot", {"kappa": -1}, "kappa must be a number >= 0, got -1"),
+    ("robot", {"normalise": "quantile"}, "unknown normalise 'quantile'; accepted: zscore, minmax, rank"),
+    ("robot", {"weights": "positive"}, "unknown weights 'positive'; accepted: signed, nonnegative"),
     ("robot", {"proxies": "synflow"}, "proxies must be a non-empty list of distinct proxy names .*; got 'synflow'"),
     ("robot", {"proxies": ["a", "a"]}, r"got \['a', 'a'\]"),
 ])

@@ -14,7 +14,7 @@ from nasforge.registry import STRATEGIES
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical
 from nasforge.strategies.base import Strategy
-from nasforge.strategies.training_free import ProxyPrescreen, RoBoT, TrainingFreeSearch
+from nasforge.strategies.training_free import ProxyPrescreen, RoBoT, TrainingFreeSearch, signed_log1p
 from nasforge.study import Study
 from nasforge.testing import check_strategy, fake_scorer, linear_evaluator, toy_space
 
@@ -474,3 +474,62 @@ def test_robot_with_a_given_candidate_pool() -> None:
     assert s.get_params()["candidates"][0] == ROBOT_SPACE.to_string(chosen[0])
     with pytest.raises(ValueError, match="candidates must be a non-empty list"):
         RoBoT(ROBOT_SPACE, candidates=[])
+
+
+def outlier_problem(space: SearchSpace) -> tuple[Callable[[Architecture], dict[str, float]],
+                                                  Callable[[Architecture], float], str]:
+    """``good`` predicts the objective; ``wild`` is noise except for one poor architecture with a huge value."""
+    archs = space.enumerate()
+    worst = min(archs, key=lambda a: unit(space, a, "good"))
+    bad = space.key(worst)
+
+    def proxies(arch: Architecture) -> dict[str, float]:
+        wild = 1e30 if space.key(arch) == bad else math.exp(unit(space, arch, "wild"))
+        return {"good": unit(space, arch, "good"), "wild": wild}
+
+    return proxies, lambda arch: unit(space, arch, "good") + 0.1 * unit(space, arch, "noise"), bad
+
+
+def test_robot_rank_normalisation_keeps_one_proxys_outlier_from_deciding_the_first_query() -> None:
+    proxies, objective, bad = outlier_problem(ROBOT_SPACE)
+    z = RoBoT(ROBOT_SPACE, seed=0, scorer=proxies, normalise="zscore")
+    assert ROBOT_SPACE.key(z.ask()) == bad  # equal weights: the outlier's z-score outweighs everything
+    r = RoBoT(ROBOT_SPACE, seed=0, scorer=proxies, normalise="rank")
+    first = r.ask()
+    assert ROBOT_SPACE.key(first) != bad
+    ranks = r.combined_scores({"good": 1.0, "wild": 0.0})
+    assert ranks.min() > 0 and ranks.max() < 1 and len(np.unique(ranks)) == len(ranks)  # fractions of the pool
+    # the first query is the best sum of the two proxies' ranks
+    assert first == r.pool[int(np.argmax(r.combined_scores({"good": 0.5, "wild": 0.5})))]
+    m = RoBoT(ROBOT_SPACE, seed=0, scorer=proxies, normalise="minmax")
+    m.ask()
+    scaled = m.combined_scores({"good": 1.0, "wild": 0.0})
+    assert scaled.min() == 0.0 and scaled.max() == 1.0
+
+
+def test_robot_rank_normalisation_of_a_later_pool_uses_the_first_pools_values() -> None:
+    space = toy_space()  # too large to enumerate: pools of 50 are sampled, and drawn again when used up
+    scorer = fake_scorer(space, noise=0.5)
+    s = RoBoT(space, seed=0, scorer=scorer, pool_size=50, bo_queries=0, normalise="rank")
+    evaluate = linear_evaluator(space)
+    for _ in range(60):
+        arch = s.ask()
+        s.tell(arch, evaluate(arch))
+    assert len(s.pool) == 100
+    first = np.sort(signed_log1p(np.array([[scorer(a)[p] for p in s.proxy_names] for a in s.pool[:50]])), axis=0)
+    later = signed_log1p(np.array([[scorer(a)[p] for p in s.proxy_names] for a in s.pool[50:]]))
+    expected = np.column_stack([(np.searchsorted(c, x, "left") + np.searchsorted(c, x, "right")) / 100
+                                for c, x in zip(first.T, later.T)])
+    one_hot = {p: float(p == s.proxy_names[0]) for p in s.proxy_names}
+    assert np.allclose(s.combined_scores(one_hot)[50:], expected[:, 0])
+
+
+@pytest.mark.parametrize("weights,low", [("signed", -1.0), ("nonnegative", 0.0)])
+def test_robot_weight_range(weights: str, low: float) -> None:
+    proxies, objective = robot_problem(ROBOT_SPACE, 3)
+    s = RoBoT(ROBOT_SPACE, seed=0, scorer=proxies, bo_queries=10, n_candidates=200, weights=weights)
+    run(s, objective, 12)
+    w = np.array([w for w, _ in s._obs])
+    assert len(w) >= 10 and w.min() >= low and w.max() <= 1.0
+    assert (w.min() < -0.05) == (weights == "signed")  # signed weights do go below zero
+    assert all(v >= low for v in (s.best_weights or {}).values())

@@ -60,6 +60,10 @@ _DEFAULT_POOL = 1_000
 #: BO steps per RoBoT ask whose best architecture is already known (no query spent) before falling back
 _FREE_STEPS = 10
 ACQUISITIONS = ("ucb", "ei")
+#: how RoBoT puts the proxies on one scale before weighting them
+NORMALISATIONS = ("zscore", "minmax", "rank")
+#: the box RoBoT's weight vectors come from: [-1, 1]^m or [0, 1]^m
+WEIGHT_RANGES = ("signed", "nonnegative")
 
 Scores = dict[str, float] | float
 Scorer = Callable[[Architecture], Any]
@@ -451,16 +455,23 @@ class RoBoT(Strategy):
        (order-preserving; it keeps proxies that span many decades from being
        decided by their largest values), a failed value (NaN) is replaced by
        the pool's minimum of that proxy (the whole column is 0 when every
-       value failed), and the result is z-scored over the pool. Pools drawn
-       later reuse the first pool's statistics. The combined score of weights
-       ``w`` in [-1, 1]^m is ``z . w``.
+       value failed), and the result is put on a common scale over the pool
+       (``normalise``): ``'zscore'`` (minus the mean, over the standard
+       deviation), ``'minmax'`` (onto [0, 1], the paper's choice) or
+       ``'rank'`` (the fraction of the pool below, ties counted half: a
+       proxy's outliers cannot dominate the sum). Pools drawn later reuse
+       the first pool's statistics (for ``'rank'``, its sorted values). The
+       combined score of weights ``w`` is ``z . w``, with ``w`` in
+       [-1, 1]^m (``weights='signed'``) or [0, 1]^m (``'nonnegative'``:
+       every proxy is read as "larger is better", so none can be turned
+       against its own direction, which halves each dimension BO explores).
     3. *BO* (the first ``bo_queries`` proposals): the first weights are equal
        (1/m each); afterwards a Gaussian process (scikit-learn, Matern 5/2
        kernel with a constant factor, ``normalize_y``) is fitted to the
        pairs (w, objective of the architecture that w ranks first), and the
        next w maximises the acquisition (``'ucb'``: mean + ``kappa`` x std;
        ``'ei'``: expected improvement over the best objective) among
-       ``n_candidates`` weight vectors drawn uniformly from [-1, 1]^m. The
+       ``n_candidates`` weight vectors drawn uniformly from the weights' box. The
        architecture ranked first by w is proposed. If it is already evaluated
        (or pending), its objective is recorded for w (once told) without
        spending a query and the loop goes on, up to 10 times per ask, after
@@ -479,7 +490,8 @@ class RoBoT(Strategy):
     returns over the pool, sorted; else the keys to combine), ``pool_size``
     (None), ``candidates`` (None; a list of architectures or their strings
     to use as the pool instead, e.g. the cells of a proxy table; used up, ask
-    raises ``StopIteration``), ``bo_queries`` (10, real queries of the BO phase; 0 goes greedy
+    raises ``StopIteration``), ``normalise`` ('zscore'), ``weights`` ('signed'),
+    ``bo_queries`` (10, real queries of the BO phase; 0 goes greedy
     on equal weights), ``n_candidates`` (1000), ``acquisition`` ('ucb'),
     ``kappa`` (1.0: chosen among 2.0, 1.0, 0.5 and EI on NB201 CIFAR-10 seeds
     1000-1049 with the data-free proxies, 20 queries; see benchmarks/RESULTS.md).
@@ -500,7 +512,8 @@ class RoBoT(Strategy):
     def __init__(self, space: SearchSpace, seed: int | None = None, scorer: Scorer | None = None,
                  proxies: Sequence[str] | None = None, pool_size: int | None = None, bo_queries: int = 10,
                  n_candidates: int = 1000, acquisition: str = "ucb", kappa: float = 1.0,
-                 candidates: Sequence[Architecture | str] | None = None) -> None:
+                 candidates: Sequence[Architecture | str] | None = None, normalise: str = "zscore",
+                 weights: str = "signed") -> None:
         super().__init__(space, seed)
         self.scorer = check_scorer(scorer)
         _check_proxies(proxies)
@@ -522,12 +535,15 @@ class RoBoT(Strategy):
         self.n_candidates = check_int("n_candidates", n_candidates, 1)
         self.acquisition = check_choice("acquisition", acquisition, ACQUISITIONS)
         self.kappa = check_number("kappa", kappa, 0.0)
+        self.normalise = check_choice("normalise", normalise, NORMALISATIONS)
+        self.weights = check_choice("weights", weights, WEIGHT_RANGES)
         self._cache = ScoreCache(space)
         self._pool: list[Architecture] = []
         self._keys: list[str] = []
         self._Z: np.ndarray | None = None
         self._names: tuple[str, ...] = ()
-        self._stats: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # floor, mean, std per proxy
+        # per proxy: the floor for failed values, then (offset, scale) or, for 'rank', the first pool's sorted values
+        self._stats: tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | np.ndarray] | None = None
         self._whole = False
         self._n_pools = 0
         self._known: dict[str, float | None] = {}           # key -> best objective told (None: only failures)
@@ -586,9 +602,14 @@ class RoBoT(Strategy):
         X = signed_log1p(self._matrix(raw))
         floor = np.array([np.min(c[np.isfinite(c)]) if np.isfinite(c).any() else 0.0 for c in X.T])
         X = np.where(np.isnan(X), floor, X)
-        mean, std = X.mean(axis=0), X.std(axis=0)
-        std = np.where(std > 0, std, 1.0)
-        self._stats = (floor, mean, std)
+        if self.normalise == "rank":
+            self._stats = (floor, np.sort(X, axis=0))
+        else:
+            if self.normalise == "zscore":
+                offset, scale = X.mean(axis=0), X.std(axis=0)
+            else:
+                offset, scale = X.min(axis=0), X.max(axis=0) - X.min(axis=0)
+            self._stats = (floor, (offset, np.where(scale > 0, scale, 1.0)))
         self._add(archs, X)
 
     def _as_dict(self, scores: Scores) -> dict[str, float]:
@@ -600,8 +621,13 @@ class RoBoT(Strategy):
 
     def _add(self, archs: list[Architecture], transformed: np.ndarray) -> None:
         assert self._stats is not None
-        floor, mean, std = self._stats
-        Z = (np.where(np.isnan(transformed), floor, transformed) - mean) / std
+        floor, ref = self._stats
+        X = np.where(np.isnan(transformed), floor, transformed)
+        if isinstance(ref, tuple):
+            Z = (X - ref[0]) / ref[1]
+        else:  # the fraction of the first pool below each value, ties counted half
+            Z = np.column_stack([(np.searchsorted(col, x, "left") + np.searchsorted(col, x, "right")) / (2 * len(col))
+                                 for col, x in zip(ref.T, X.T)]).reshape(X.shape)
         self._pool += archs
         self._keys += [self.space.key(a) for a in archs]
         self._Z = Z if self._Z is None else np.vstack([self._Z, Z])
@@ -676,10 +702,11 @@ class RoBoT(Strategy):
     def _next_weights(self, rng: np.random.Generator) -> np.ndarray:
         m = len(self._names)
         X, y = self._data()
+        low = 0.0 if self.weights == "nonnegative" else -1.0
         if len(y) == 0:
-            return np.full(m, 1.0 / m) if not self._obs else rng.uniform(-1.0, 1.0, m)
+            return np.full(m, 1.0 / m) if not self._obs else rng.uniform(low, 1.0, m)
         gp = self._gp().fit(X, y)
-        cands = rng.uniform(-1.0, 1.0, (self.n_candidates, m))
+        cands = rng.uniform(low, 1.0, (self.n_candidates, m))
         mean, std = gp.predict(cands, return_std=True)
         if self.acquisition == "ucb":
             acq = mean + self.kappa * std
