@@ -33,6 +33,31 @@ def test_search_benchmark_and_summarise(fake_data_dir, tmp_path):
     assert row["study"] == st.name and row["best_value"] == s["best"]["value"] and row["trials"] == 20
 
 
+def test_resume_takes_the_recorded_strategy_and_options_unless_given(fake_data_dir, tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    common = {"benchmark_options": {"data_dir": str(fake_data_dir)}, "seed": 2, "storage": url, "study": "s"}
+    api.search(strategy="rea", strategy_options={"population_size": 5, "sample_size": 2}, n_trials=12,
+               **common).close()
+    # no strategy: the study's own; options not given: those it recorded (population 5, not today's 10)
+    monkeypatch.setattr(api, "DEFAULT_STRATEGY", "random")
+    st = api.search(n_trials=30, resume=True, **common)
+    assert st.strategy.name == "rea" and (st.strategy.population_size, st.strategy.sample_size) == (5, 2)
+    st.close()
+    ref = api.search(strategy="rea", strategy_options={"population_size": 5, "sample_size": 2}, n_trials=30,
+                     **{**common, "storage": None})
+    assert [t.arch for t in api.search(n_trials=30, resume=True, **common).trials] == [t.arch for t in ref.trials]
+    # an option given explicitly still has to match the record
+    with pytest.raises(ConfigError, match="population_size"):
+        api.search(strategy="rea", strategy_options={"population_size": 7}, n_trials=31, resume=True, **common)
+    # another strategy named explicitly: nothing is taken from the record, and the mismatch is refused
+    with pytest.raises(ConfigError, match="strategy: stored 'rea', now 'local'"):
+        api.search(strategy="local", n_trials=31, resume=True, **common)
+    assert api.recorded_strategy(url, "nope") == ("random", {})  # no such study: the default
+    name, recorded = api.recorded_strategy(url, "s", strategy_options={"sample_size": 3})
+    assert name == "rea" and recorded["population_size"] == 5 and "sample_size" not in recorded  # given: not taken
+    assert "seed" not in recorded
+
+
 def test_search_same_seed_same_result(fake_data_dir):
     runs = [api.search(benchmark_options={"data_dir": str(fake_data_dir)}, strategy="local", n_trials=15, seed=1)
             for _ in range(2)]

@@ -65,6 +65,15 @@ def test_resume_extends_a_study(fake_data_dir, db):
     assert ref["best"] == more["best"]
 
 
+def test_resume_without_a_strategy_continues_with_the_recorded_one(fake_data_dir, db):
+    args = ["--data-dir", str(fake_data_dir), "--study", "k", "--seed", "1"]
+    search_json(db, *args, "--trials", "10", "--strategy", "rea", "-p", "population_size=4")
+    more = search_json(db, *args, "--trials", "25", "--resume")
+    assert more["trials"] == 25 and more["strategy"] == {**more["strategy"], "name": "rea", "population_size": 4}
+    ref = search_json("sqlite:///:memory:", *args, "--trials", "25", "--strategy", "rea", "-p", "population_size=4")
+    assert ref["best"] == more["best"]
+
+
 def test_oracle_says_it_selects_on_test(fake_data_dir, db):
     out = search_json(db, "--data-dir", str(fake_data_dir), "--protocol", "oracle", "--trials", "10")
     assert "TEST" in out["warning"]

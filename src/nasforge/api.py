@@ -138,8 +138,53 @@ def default_study_name(label: str, strategy: str, seed: int, space: str | None =
 
 
 # ----------------------------------------------------------------------------- search
+#: strategy options a search fills in itself (never taken from a study's record)
+_FILLED_OPTIONS = ("seed", "scorer", "objectives")
+
+
+def recorded_strategy(storage: str | Any, study: str | None, strategy: str | None = None,
+                      strategy_options: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """The strategy to resume study ``study`` with, and the recorded options to use.
+
+    ``strategy`` None: the study's recorded strategy (``DEFAULT_STRATEGY`` when there is no such
+    study, or no name). The options: when the strategy is the one the study recorded, each option
+    the study recorded that is not in ``strategy_options`` (nor filled in by the search itself:
+    ``seed``, ``scorer``, ``objectives``) with a plain value, so a study resumes with the options it
+    ran with even after a default changed. Otherwise none.
+    """
+    from nasforge.storage import Storage, get_storage
+
+    stored: dict[str, Any] = {}
+    if study is not None and storage is not None:
+        store = storage if isinstance(storage, Storage) else get_storage(storage)
+        try:
+            if store.has_study(study):
+                stored = dict(store.get_study(study).config or {})
+        finally:
+            if store is not storage:
+                store.close()
+    name = strategy if strategy is not None else stored.get("strategy") or DEFAULT_STRATEGY
+    if not isinstance(name, str):
+        name = DEFAULT_STRATEGY
+    params = stored.get("strategy_params")
+    if stored.get("strategy") != name or not isinstance(params, dict):
+        return name, {}
+    accepted = accepted_options(STRATEGIES.get(name))
+    given = set(strategy_options or {})
+
+    def is_plain(v: Any) -> bool:  # a recorded stand-in for an object ({"type": ...}) is not a value
+        if isinstance(v, dict):
+            return "type" not in v and all(is_plain(x) for x in v.values())
+        if isinstance(v, list):
+            return all(is_plain(x) for x in v)
+        return v is None or isinstance(v, (bool, int, float, str))
+
+    return name, {k: v for k, v in params.items()
+                  if k in accepted and k not in given and k not in _FILLED_OPTIONS and is_plain(v)}
+
+
 def search(*, benchmark: str | Any | None = None, task: str | Any | None = None, space: str | Any | None = None,
-           strategy: str | Any = DEFAULT_STRATEGY, evaluator: Any = None,
+           strategy: str | Any | None = None, evaluator: Any = None,
            objectives: str | Sequence[str | Objective] | None = None,
            constraints: str | Sequence[str | Constraint] | None = None,
            n_trials: int | None = None, budget_seconds: float | None = None, wall_seconds: float | None = None,
@@ -161,7 +206,12 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     --method spos|fewshot|bignas``: candidates are scored with inherited weights, on the supernet's own
     task and space) says how candidates are scored. ``space`` defaults to the benchmark's own,
     or with a task to ``nb201`` for images and ``mlp`` for tabular data. ``strategy`` is a registered
-    name (options in ``strategy_options``) or a Strategy built for ``space``. Objectives default to
+    name (options in ``strategy_options``) or a Strategy built for ``space``; None means
+    :data:`~nasforge.registry.DEFAULT_STRATEGY`, or, when an existing named study is resumed
+    (``resume``, ``load_if_exists`` or ``join``), the strategy it was created with. Resuming a study with
+    the strategy it recorded, an option not given in ``strategy_options`` takes the value the study
+    recorded, not today's default (:func:`recorded_strategy`): a changed default never stops an
+    older study from resuming as it ran. Objectives default to
     the evaluator's objective, maximised; with several objectives and a strategy that takes
     ``objectives`` (nsga2) they are passed on unless given in ``strategy_options``. Budgets count the
     whole study (a resumed study stops where an uninterrupted one would); without any,
@@ -238,10 +288,14 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
         label = "-".join(filter(None, [config["benchmark"], getattr(ev, "dataset", None)]))
     objs = parse_objectives(objectives)
     cons = parse_constraints(constraints)
-    if isinstance(strategy, str):
+    if strategy is None or isinstance(strategy, str):
+        if resume or load_if_exists or join:
+            strategy, recorded = recorded_strategy(storage, study, strategy, strategy_options)
+        else:
+            strategy, recorded = strategy or DEFAULT_STRATEGY, {}
         strat_name = strategy
         cls = STRATEGIES.get(strategy)
-        sopts = {"seed": seed, **dict(strategy_options or {})}
+        sopts = {"seed": seed, **recorded, **dict(strategy_options or {})}
         accepted = accepted_options(cls)
         if len(objs) > 1 and "objectives" in accepted and "objectives" not in sopts:
             sopts["objectives"] = [str(o) for o in objs]

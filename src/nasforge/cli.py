@@ -111,7 +111,7 @@ def search(
     threads: Optional[int] = typer.Option(None, help="--task: torch threads per trial (default: cores / workers; 1 is often fastest for small networks and on a busy machine)"),
     hardware: str = typer.Option("measured", help="--task: how latency_ms is obtained: measured (on this machine, cached), lut (per-operation lookup table), predictor (HELP-style, adapted with a few measurements); see docs/hardware.md"),
     hardware_option: List[str] = typer.Option([], "--hardware-option", "-H", help="--task: hardware model option key=value, repeatable, e.g. -H backend=onnxruntime -H threads=1 -H batch_size=1 (backends: torch, onnxruntime, onnxruntime-int8)"),
-    strategy: str = typer.Option(DEFAULT_STRATEGY, "--strategy", "-s", help="search strategy (see `nasforge list strategies`; the default is measured in benchmarks/RESULTS.md, 'Default strategy')"),
+    strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help=f"search strategy (see `nasforge list strategies`; default {DEFAULT_STRATEGY}, measured in benchmarks/RESULTS.md, 'Default strategy'; resuming a study: the one it recorded, with its recorded options unless given)"),
     param: List[str] = typer.Option([], "--param", "-p", help="strategy option key=value, repeatable (e.g. -p population_size=10)"),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", help="stop after this many trials in the study"),
     budget_seconds: Optional[float] = typer.Option(None, help="stop when the evaluator's cost reaches this (simulated seconds on a tabular benchmark, training seconds with --task)"),
@@ -175,6 +175,8 @@ def search(
     task_opts = {"label_column": label_column, "image_size": image_size, "grayscale": grayscale, "seed": data_seed}
     proxy_opts = {"proxies": proxy_names, "data": proxy_data, "batch_size": proxy_batch_size, "table": proxy_table,
                   "seed": seed}
+    strategy_name = strategy or (api.recorded_strategy(storage, study)[0] if resume or load_if_exists or join
+                                 else DEFAULT_STRATEGY)
     st = api.search(benchmark=None if task is not None or supernet is not None else (benchmark or "nb201"),
                     task=task, space=space, supernet=supernet,
                     strategy=strategy, objectives=",".join(objectives) or None, constraints=constraint or None,
@@ -188,7 +190,7 @@ def search(
                     task_options=task_opts if task is not None else None,
                     proxy_options=proxy_opts if (proxy_names or proxy_data or proxy_table) else
                     ({"seed": seed, "batch_size": proxy_batch_size} if "scorer" in
-                     accepted_options(STRATEGIES.get(strategy)) else None), run=False, derived=derived or None,
+                     accepted_options(STRATEGIES.get(strategy_name)) else None), run=False, derived=derived or None,
                     join=join, heartbeat=heartbeat, stale_after=stale_after, on_stale=on_stale, retries=retries,
                     retry_on=retry_on)
     if trials is None and budget_seconds is None and wall_seconds is None:
