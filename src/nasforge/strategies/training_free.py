@@ -705,9 +705,13 @@ class RoBoT(Strategy):
         low = 0.0 if self.weights == "nonnegative" else -1.0
         if len(y) == 0:
             return np.full(m, 1.0 / m) if not self._obs else rng.uniform(low, 1.0, m)
-        gp = self._gp().fit(X, y)
+        from threadpoolctl import threadpool_limits
+
         cands = rng.uniform(low, 1.0, (self.n_candidates, m))
-        mean, std = gp.predict(cands, return_std=True)
+        # matrices of a few dozen rows: BLAS threads only cost here (5x slower on a busy 2-core machine)
+        with threadpool_limits(limits=1, user_api="blas"):
+            gp = self._gp().fit(X, y)
+            mean, std = gp.predict(cands, return_std=True)
         if self.acquisition == "ucb":
             acq = mean + self.kappa * std
         else:
