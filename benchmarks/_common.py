@@ -143,6 +143,58 @@ def worker_init() -> None:
     torch.set_num_threads(1)
 
 
+def key_value(text: str) -> tuple[str, Any]:
+    """An argparse ``type`` for ``key=value`` (``-P C=8``): the value parsed as JSON when it parses, else the string."""
+    import argparse
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def run_queued(fn: Callable[[Any], Any], jobs: list[Any], workers: int, on_result: Callable[[Any, Any], None],
+               log: Callable[[str], None], queue: int = 2) -> int:
+    """``fn(job)`` for every job in ``workers`` spawned processes (:func:`worker_init`: one thread each), at most
+    ``queue`` x ``workers`` submitted at a time (a bounded queue keeps the pool busy without submitting
+    thousands of futures at once); ``on_result(job, result)`` in the parent as each finishes. A job that
+    raises is logged and the rest go on. Returns how many finished."""
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from multiprocessing import get_context
+
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    it = iter(jobs)
+
+    def take(n: int) -> list[Any]:
+        out = []
+        for job in it:
+            out.append(job)
+            if len(out) == n:
+                break
+        return out
+
+    done = 0
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=worker_init) as pool:
+        live = {pool.submit(fn, j): j for j in take(queue * workers)}
+        while live:
+            finished, _ = wait(live, return_when=FIRST_COMPLETED)
+            for f in finished:
+                job = live.pop(f)
+                try:
+                    res = f.result()
+                except Exception as exc:  # noqa: BLE001 - a failed job is reported, the rest go on
+                    log(f"FAILED {job}: {type(exc).__name__}: {exc}")
+                    continue
+                done += 1
+                on_result(job, res)
+            for j in take(len(finished)):
+                live[pool.submit(fn, j)] = j
+    return done
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory so far, in MB (``ru_maxrss``: KB on Linux, bytes on macOS)."""
     import resource

@@ -33,15 +33,13 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_snapshot_option, code_record, machine, mean_se, stamped_log, worker_init  # noqa: E402
+from _common import add_snapshot_option, code_record, machine, mean_se, run_queued, stamped_log  # noqa: E402
 
 PEERS = ("optuna-tpe", "optuna-nsga2", "optuna-random", "nni-random", "nni-rea")
 #: the final run's candidates, chosen on a pilot of seeds 100-119 (RESULTS.md) among 21 configurations
@@ -283,32 +281,19 @@ def main(argv: list[str] | None = None) -> int:
         remaining: dict[tuple[str, str], int] = {}
         for s, lab, _, _ in jobs:
             remaining[(s, lab)] = remaining.get((s, lab), 0) + 1
-        ctx = get_context("spawn")
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        with ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=worker_init) as pool:
-            # a bounded queue keeps the pool busy without submitting thousands of futures at once
-            it = iter(jobs)
-            live = {pool.submit(_job, j): j for j in _take(it, 4 * args.workers)}
-            n_done = 0
-            while live:
-                finished, _ = wait(live, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    j = live.pop(f)
-                    try:
-                        res = f.result()
-                    except Exception as exc:  # noqa: BLE001 - a failed search is reported, the rest go on
-                        log(f"FAILED {j}: {type(exc).__name__}: {exc}")
-                        continue
-                    path = out / j[0] / f"{j[1]}.jsonl"
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    with open(path, "a") as fh:
-                        fh.write(json.dumps(res) + "\n")
-                    n_done += 1
-                    remaining[(j[0], j[1])] -= 1
-                    if remaining[(j[0], j[1])] == 0:
-                        log(f"{j[0]} {j[1]} done ({n_done}/{len(jobs)} searches)")
-                for j in _take(it, len(finished)):
-                    live[pool.submit(_job, j)] = j
+        n_done = [0]
+
+        def record(j: tuple[Any, ...], res: dict[str, Any]) -> None:
+            path = out / j[0] / f"{j[1]}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a") as fh:
+                fh.write(json.dumps(res) + "\n")
+            n_done[0] += 1
+            remaining[(j[0], j[1])] -= 1
+            if remaining[(j[0], j[1])] == 0:
+                log(f"{j[0]} {j[1]} done ({n_done[0]}/{len(jobs)} searches)")
+
+        run_queued(_job, jobs, args.workers, record, log, queue=4)
     res = analyse(out, budgets, range(args.seed_start, args.seed_start + args.seeds))
     print_analysis(res, args.focus)
     if args.focus:
@@ -330,14 +315,6 @@ def _merge_labels(labels: list[str]) -> list[str]:
     return labels
 
 
-def _take(it: Any, n: int) -> list[Any]:
-    out = []
-    for _ in range(n):
-        try:
-            out.append(next(it))
-        except StopIteration:
-            break
-    return out
 
 
 if __name__ == "__main__":

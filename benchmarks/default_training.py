@@ -57,14 +57,12 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (add_snapshot_option, code_record, fmt_mean_se, machine, mean_se, stamped_log,  # noqa: E402
-                     worker_init)
+from _common import (add_snapshot_option, code_record, fmt_mean_se, key_value, machine, mean_se,  # noqa: E402
+                     run_queued, stamped_log)
 
 from nasforge.evaluators.base import Capabilities, Evaluator  # noqa: E402
 from nasforge.evaluators.hardware import torch_threads  # noqa: E402
@@ -359,14 +357,6 @@ def print_tables(tables: list[dict[str, Any]], markdown: bool) -> None:
 
 
 # ----------------------------------------------------------------------------- main
-def _param(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def _names(text: str, known: tuple[str, ...], what: str) -> list[str]:
@@ -387,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=40, help="trials per search (default 40)")
     ap.add_argument("--epochs", type=int, default=None, help="training epochs per trial for every task "
                     "(default per task: " + ", ".join(f"{k} {v['epochs']}" for k, v in TRAINING.items()) + ")")
-    ap.add_argument("-P", "--space-param", type=_param, action="append", default=None,
+    ap.add_argument("-P", "--space-param", type=key_value, action="append", default=None,
                     help="NB201 space option key=value, repeatable (default C=4 N=1)")
     ap.add_argument("--workers", type=int, default=1, help="worker processes, one torch thread each (default 1)")
     ap.add_argument("--out", default=None, help="results directory (default benchmarks/out/default_training, "
@@ -432,32 +422,21 @@ def main(argv: list[str] | None = None) -> int:
             fh.write(json.dumps(meta) + "\n")
         log(f"{len(jobs)} searches to run ({len(tasks)} tasks x {len(methods)} methods x {a.seeds} seeds x "
             f"{a.trials} trials, less those already in {out}); {a.workers} worker(s); load {os.getloadavg()[0]:.2f}")
-        os.environ.setdefault("OMP_NUM_THREADS", "1")
-        with ProcessPoolExecutor(a.workers, mp_context=get_context("spawn"), initializer=worker_init) as pool:
-            it = iter(jobs)
-            live = {pool.submit(_job, j): j for j in _take(it, 2 * a.workers)}
-            n_done = 0
-            while live:
-                finished, _ = wait(live, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    j = live.pop(f)
-                    try:
-                        res = f.result()
-                    except Exception as exc:  # noqa: BLE001 - a failed search is reported, the rest go on
-                        log(f"FAILED {j[1]['task']} {j[2]} seed {j[3]}: {type(exc).__name__}: {exc}")
-                        continue
-                    with open(out / "runs.jsonl", "a") as fh:
-                        fh.write(json.dumps(res) + "\n")
-                    n_done += 1
-                    b = best_by_feedback(res["trials"])
-                    gaps = res["overhead_ms"]
-                    log(f"{res['task']} {res['method']} seed {res['seed']}: best val "
-                        f"{b['val'] if b else float('nan'):.2f} test {b['test'] if b else float('nan'):.2f}; "
-                        f"{len(res['trials'])} trials, {res['trained']} trained ({res['train_wall_seconds']:.0f} s), "
-                        f"{statistics.median(gaps) if gaps else float('nan'):.2f} ms per ask+tell; "
-                        f"{res['wall_seconds']:.0f} s; {n_done}/{len(jobs)} searches; load {os.getloadavg()[0]:.2f}")
-                for j in _take(it, len(finished)):
-                    live[pool.submit(_job, j)] = j
+        n_done = [0]
+
+        def record(j: tuple[Any, ...], res: dict[str, Any]) -> None:
+            with open(out / "runs.jsonl", "a") as fh:
+                fh.write(json.dumps(res) + "\n")
+            n_done[0] += 1
+            b = best_by_feedback(res["trials"])
+            gaps = res["overhead_ms"]
+            log(f"{res['task']} {res['method']} seed {res['seed']}: best val "
+                f"{b['val'] if b else float('nan'):.2f} test {b['test'] if b else float('nan'):.2f}; "
+                f"{len(res['trials'])} trials, {res['trained']} trained ({res['train_wall_seconds']:.0f} s), "
+                f"{statistics.median(gaps) if gaps else float('nan'):.2f} ms per ask+tell; "
+                f"{res['wall_seconds']:.0f} s; {n_done[0]}/{len(jobs)} searches; load {os.getloadavg()[0]:.2f}")
+
+        run_queued(_job, jobs, a.workers, record, log)
     tables = analyse(out, tasks, sids, methods, seeds, a.trials)
     print(f"\n{a.trials} trials per search, seeds {seeds.start}-{seeds.stop - 1}; NB201 "
           + " ".join(f"{k}={v}" for k, v in space_params.items()) + "; "
@@ -470,14 +449,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _take(it: Any, n: int) -> list[Any]:
-    taken = []
-    for _ in range(n):
-        try:
-            taken.append(next(it))
-        except StopIteration:
-            break
-    return taken
 
 
 if __name__ == "__main__":

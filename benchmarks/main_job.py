@@ -29,7 +29,6 @@ runs ``nasforge train``: on a shared 2-core machine two threads can be many time
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -37,17 +36,9 @@ import tempfile
 import time
 from typing import Any
 
-from _common import command_line, machine, write_json  # benchmarks/_common.py (scripts run from benchmarks/)
+from _common import command_line, key_value, machine, write_json  # benchmarks/_common.py (scripts run from benchmarks/)
 
 
-def _param(text: str) -> tuple[str, Any]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed-start", type=int, default=0, help="first seed (default 0)")
     p.add_argument("--task", default="mnist1d", help="task (default mnist1d)")
     p.add_argument("--space", default="nb201", help="space (default nb201)")
-    p.add_argument("-P", "--space-param", type=_param, action="append", default=None,
+    p.add_argument("-P", "--space-param", type=key_value, action="append", default=None,
                    help="space option key=value, repeatable (default C=8 N=2)")
     p.add_argument("--strategy", default="rea", help="strategy (default rea)")
     p.add_argument("--population", type=int, default=10, help="REA population size (default 10)")
