@@ -21,24 +21,47 @@ Parts (``--parts``, comma-separated; each prints its table and goes into the JSO
   (a resampling estimate: the table is a uniform sample of the space, but seeds share cells).
   Published: 91.6-92.8 (NASWOT paper, N=10..100, CIFAR-10 test).
 * ``robot``: RoBoT with 20 real queries (NB201 protocol: query result = 12-epoch validation
-  accuracy, reported = 200-epoch test accuracy of the best-by-feedback cell), ``--seeds`` seeds,
-  on (a) the whole space with the data-free proxies of ``--full-table`` (synflow, l2_norm,
-  params, flops for all 15,625 cells) and (b) the 1,000-cell pool with all proxies.
-  Published 94.36; target at least 94.0.
+  accuracy, reported = 200-epoch test accuracy of the best-by-feedback cell), seeds
+  ``--seed-start`` .. + ``--seeds``, on (``--robot-pools``) ``full``: the whole space with the
+  data-free proxies of ``--full-table`` (synflow, l2_norm, params, flops for all 15,625 cells)
+  and ``sample``: the cells of ``--table`` (the 1,000-cell sample) with all its proxies; each
+  of the ``--robot-variants`` (labels of ``ROBOT_VARIANTS``: option sets such as
+  ``rank-nonneg``; the ``paper6`` ones, the paper's six proxies, on the sample only).
+  Published 94.36; target at least 94.0. Per variant: mean +- std (and SE), the worst seed,
+  how many seeds end below 90 % (a collapse) and how many find the space's best cell.
+  Variants are chosen on seeds 1000-1049 (``--seed-start 1000 --seeds 50``) and reported
+  on seeds 0-99.
 * ``prescreen``: REA under the NB201 protocol (12,000 simulated seconds), plain and with
   children chosen as the best synflow score of k=10 mutations (``prescreen``), ``--seeds``
   seeds; the simulated seconds the assisted search needs to reach plain REA's final mean.
+* ``cost_to_best``: each of ``--cost-methods`` under the NB201 protocol with a 12,000 s budget:
+  the simulated seconds until the incumbent (best by 12-epoch validation accuracy so far)
+  has a 200-epoch test accuracy within 0.1 of the space's best cell, as a fraction of
+  12,000 s (inf when not reached; a run stops once it is reached, ``Study.stop``); median and
+  quartiles over the seeds. A method is a registered strategy (its own, no proxies),
+  ``live-X`` (``prescreen`` around strategy X: each proposal the best synflow score of 10,
+  synflow computed on the fly on the built network) or ``live-robot`` (RoBoT on a pool of
+  1,000 sampled cells, its four data-free proxies computed on the fly). For the live
+  methods every second spent computing proxies (network built, proxy computed, in this
+  worker's one torch thread) is added to the simulated clock, charged to the next trial, so
+  they pay for their proxies; no proxy table is read.
 
     .venv/bin/python benchmarks/zero_cost.py --parts correlation,naswot
     .venv/bin/python benchmarks/zero_cost.py --parts cost --threads 2
     .venv/bin/python benchmarks/zero_cost.py --parts robot,prescreen --seeds 500
+    .venv/bin/python benchmarks/zero_cost.py --parts robot --seed-start 1000 --seeds 50 \
+        --robot-variants default,rank,nonneg,rank-nonneg,minmax,minmax-nonneg
+    .venv/bin/python benchmarks/zero_cost.py --parts cost_to_best --seeds 100 --cost-methods adaptive-ea,rea
+    .venv/bin/python benchmarks/zero_cost.py --parts cost_to_best --seeds 20 --cost-methods live-adaptive-ea,live-rea
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
+import math
 import multiprocessing as mp
 import platform
 import statistics
@@ -53,7 +76,7 @@ from scipy.stats import rankdata
 
 from nasforge.bench import incumbent_at
 from nasforge.evaluators.proxy_study import ProxyTable, proxy_study, rank_correlations
-from nasforge.registry import create_benchmark, create_space, create_strategy
+from nasforge.registry import DEFAULT_STRATEGY, create_benchmark, create_space, create_strategy
 from nasforge.study import Study
 
 PUBLISHED_SPEARMAN = {"synflow": 0.74, "jacob_cov": 0.73, "naswot": 0.79, "grad_norm": 0.58, "snip": 0.58,
@@ -184,6 +207,54 @@ def naswot_search(args: argparse.Namespace) -> dict[str, Any]:
 # -- searches under the NB201 protocol (worker processes load the tables once) ---------------------------------
 _W: dict[str, Any] = {}
 
+#: RoBoT variants of the ``robot`` part: label -> options (``--robot-variants`` picks some)
+ROBOT_VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "rank": {"normalise": "rank"},
+    "nonneg": {"weights": "nonnegative"},
+    "rank-nonneg": {"normalise": "rank", "weights": "nonnegative"},
+    "minmax": {"normalise": "minmax"},
+    "minmax-nonneg": {"normalise": "minmax", "weights": "nonnegative"},
+    "bo15": {"bo_queries": 15},
+    "bo5": {"bo_queries": 5},
+    "rank-nonneg-bo15": {"normalise": "rank", "weights": "nonnegative", "bo_queries": 15},
+    "rank-nonneg-bo5": {"normalise": "rank", "weights": "nonnegative", "bo_queries": 5},
+    "paper6": {"proxies": ["fisher", "grad_norm", "grasp", "jacob_cov", "snip", "synflow"]},
+    "paper6-rank-nonneg": {"proxies": ["fisher", "grad_norm", "grasp", "jacob_cov", "snip", "synflow"],
+                           "normalise": "rank", "weights": "nonnegative"},
+}
+
+
+class ClockedScorer:
+    """A live scorer whose real seconds go onto the study's simulated clock (see :class:`ClockedBenchmark`)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.seconds, self.calls = inner, 0.0, 0
+
+    def __call__(self, arch: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return self.inner(arch)
+        finally:
+            self.seconds += time.perf_counter() - t
+            self.calls += 1
+
+
+class ClockedBenchmark:
+    """The benchmark, with the scorer's seconds since the previous trial added to each trial's cost: the
+    proxies a strategy computed before proposing a cell are paid for by that cell's trial."""
+
+    def __init__(self, bench: Any, scorer: ClockedScorer) -> None:
+        self.bench, self.scorer, self.charged = bench, scorer, 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bench, name)
+
+    def evaluate(self, arch: Any, fidelity: float | None = None) -> Any:
+        result = self.bench.evaluate(arch, fidelity)
+        extra, self.charged = self.scorer.seconds - self.charged, self.scorer.seconds
+        return dataclasses.replace(result, cost=result.cost + extra)
+
 
 def _init(full_table: str, table: str) -> None:
     import torch
@@ -195,50 +266,140 @@ def _init(full_table: str, table: str) -> None:
               sample=ProxyTable(bench.space, table) if Path(table).is_file() else None)
 
 
-def _search(job: tuple[str, int, dict[str, Any]]) -> dict[str, Any]:
-    method, seed, budget = job
+def _search(job: tuple[str, int, dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+    method, seed, budget, options = job
     bench = _W["bench"]
-    if method == "rea":
-        strat = create_strategy("rea", bench.space, seed=seed)
-    elif method == "prescreen-rea":
+    clock = None
+    if method == "prescreen-rea":
         strat = create_strategy("prescreen", bench.space, seed=seed, strategy="rea", scorer=_W["full"],
                                 proxy="synflow", k=10)
+    elif method == "live-robot":  # RoBoT on a sampled pool of 1,000 cells, data-free proxies computed on the fly
+        from nasforge.evaluators.zero_cost import ProxyScorer
+
+        clock = ClockedScorer(ProxyScorer(bench.space, proxies=["synflow", "l2_norm", "params", "flops"],
+                                          data="patches", batch_size=64, seed=0))
+        strat = create_strategy("robot", bench.space, seed=seed, scorer=clock, pool_size=1000, **options)
+    elif method.startswith("live-"):  # prescreen around the named strategy, synflow computed on the fly
+        from nasforge.evaluators.zero_cost import ProxyScorer
+
+        clock = ClockedScorer(ProxyScorer(bench.space, proxies=["synflow"], data="patches", batch_size=64, seed=0))
+        strat = create_strategy("prescreen", bench.space, seed=seed, strategy=method[len("live-"):], scorer=clock,
+                                proxy="synflow", k=10)
     elif method == "robot-full":
-        strat = create_strategy("robot", bench.space, seed=seed, scorer=_W["full"])
+        strat = create_strategy("robot", bench.space, seed=seed, scorer=_W["full"], **options)
     elif method == "robot-sample":
         pool = [bench.space.from_string(a) for a in _W["sample"].values]
-        strat = create_strategy("robot", bench.space, seed=seed, scorer=_W["sample"], candidates=pool)
-    else:
-        raise ValueError(method)
-    st = Study(bench.space, strat, bench, name=f"{method}-{seed}")
-    st.optimize(**budget)
+        strat = create_strategy("robot", bench.space, seed=seed, scorer=_W["sample"], candidates=pool, **options)
+    else:  # a registered strategy on its own (an unknown name raises, listing the known ones)
+        strat = create_strategy(method, bench.space, seed=seed, **options)
+    evaluator = bench if clock is None else ClockedBenchmark(bench, clock)
+    st = Study(bench.space, strat, evaluator, name=f"{method}-{seed}")
+    incumbent: list[float] = [-math.inf]
+
+    def stop_at_target(study: Study, rec: Any) -> None:  # cost_to_best: nothing after the target counts
+        if rec.value is not None and rec.value > incumbent[0]:
+            incumbent[0] = rec.value
+            if rec.metrics.get("test_acc_200ep", -math.inf) >= budget["stop_at"]:
+                study.stop()
+
+    st.optimize(**{k: v for k, v in budget.items() if k != "stop_at"},
+                callbacks=[stop_at_target] if "stop_at" in budget else [])
     cache = getattr(strat, "_cache", None)
-    return {"method": method, "seed": seed, "scored": len(cache.values) if cache is not None else 0,
+    return {"method": method, "seed": seed, "options": options,
+            "scored": len(cache.values) if cache is not None else 0,
+            "proxy_seconds": None if clock is None else clock.seconds,
             "trials": [{"objective": t.value, "cost": t.cost,
                         "report": t.metrics.get("test_acc_200ep") if t.status == "complete" else None}
                        for t in st.trials]}
 
 
-def _run(methods: list[str], budget: dict[str, Any], args: argparse.Namespace) -> list[dict[str, Any]]:
-    jobs = [(m, s, budget) for m in methods for s in range(args.seeds)]
+def _run(jobs: list[tuple[str, int, dict[str, Any], dict[str, Any]]], args: argparse.Namespace
+         ) -> list[dict[str, Any]]:
+    out, t0, step = [], time.perf_counter(), max(1, len(jobs) // 10)
     with ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn"), initializer=_init,
                              initargs=(args.full_table, args.table)) as pool:
-        return list(pool.map(_search, jobs, chunksize=4))
+        for i, res in enumerate(pool.map(_search, jobs, chunksize=4), 1):
+            out.append(res)
+            if i % step == 0 or i == len(jobs):
+                print(f"  [{time.perf_counter() - t0:6.0f} s] {i}/{len(jobs)} searches", flush=True)
+    return out
+
+
+def _seeds(args: argparse.Namespace) -> range:
+    return range(args.seed_start, args.seed_start + args.seeds)
 
 
 def robot(args: argparse.Namespace) -> dict[str, Any]:
-    runs = _run(["robot-full", "robot-sample"], {"n_trials": 20}, args)
+    variants = args.robot_variants.split(",")
+    bad = [v for v in variants if v not in ROBOT_VARIANTS]
+    if bad:
+        raise SystemExit(f"unknown RoBoT variant(s) {bad}; known: {', '.join(ROBOT_VARIANTS)}")
+    pools = args.robot_pools.split(",")
+    jobs = [(f"robot-{pool}", s, {"n_trials": 20}, ROBOT_VARIANTS[v]) for pool in pools for v in variants
+            for s in _seeds(args) if not (pool == "full" and v.startswith("paper6"))]
+    runs = _run(jobs, args)
+    table = _W_table()
+    best = max(r["test_acc_200ep"] for r in table.values())
     out = {}
-    print(f"\n## RoBoT, 20 queries (NB201 protocol feedback), {args.seeds} seeds; target 94.0, published 94.36")
-    for m in ("robot-full", "robot-sample"):
-        v = [incumbent_at(r["trials"], 20, "trials") for r in runs if r["method"] == m]
-        out[m] = {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)), "n": len(v)}
-        print(f"  {m:<13} {out[m]['mean']:.3f} +- {out[m]['std']:.3f}  {'PASS' if out[m]['mean'] >= 94.0 else 'FAIL'}")
+    print(f"\n## RoBoT, 20 queries (NB201 protocol feedback), seeds {args.seed_start}-{args.seed_start + args.seeds - 1}; "
+          f"target 94.0, published 94.36; the space's best cell {best:.3f}")
+    for pool in pools:
+        for v in variants:
+            mine = [r for r in runs if r["method"] == f"robot-{pool}" and r["options"] == ROBOT_VARIANTS[v]]
+            if not mine:
+                continue
+            acc = np.array([incumbent_at(r["trials"], 20, "trials") for r in mine])
+            row = {"mean": float(acc.mean()), "std": float(acc.std(ddof=1)),
+                   "se": float(acc.std(ddof=1) / np.sqrt(len(acc))), "n": len(acc), "min": float(acc.min()),
+                   "below_90": int((acc < 90).sum()), "found_best": int((acc >= best - 1e-9).sum()),
+                   "options": ROBOT_VARIANTS[v]}
+            out[f"{pool}/{v}"] = row
+            print(f"  {pool:<6} {v:<19} {row['mean']:.3f} +- {row['std']:.3f} (se {row['se']:.3f})  min {row['min']:.2f}  "
+                  f"below 90: {row['below_90']:3d}  best cell: {row['found_best']:3d}/{row['n']}  "
+                  f"{'PASS' if row['mean'] >= 94.0 else 'FAIL'}")
+    return out
+
+
+def _W_table() -> dict[str, Any]:
+    return create_benchmark("nb201", dataset="cifar10", protocol="nb201").table()
+
+
+def cost_to_best(args: argparse.Namespace) -> dict[str, Any]:
+    """Simulated seconds until the incumbent's test accuracy is within 0.1 of the best cell's, per run."""
+    methods = args.cost_methods.split(",")
+    best = max(r["test_acc_200ep"] for r in _W_table().values())
+    jobs = [(m, s, {"budget_seconds": 12000.0, "stop_at": best - 0.1}, {}) for m in methods for s in _seeds(args)]
+    runs = _run(jobs, args)
+    out: dict[str, Any] = {"best_cell": best}
+    print(f"\n## Cost to reach the best cell (test accuracy >= {best - 0.1:.3f}), NB201 protocol, 12,000 s, "
+          f"seeds {args.seed_start}-{args.seed_start + args.seeds - 1}; fraction of 12,000 s (inf: not reached)")
+    for m in methods:
+        fracs, proxy_secs = [], []
+        for r in (r for r in runs if r["method"] == m):
+            spent, inc_val, inc_rep, reached = 0.0, -math.inf, None, math.inf
+            for t in r["trials"]:
+                spent += t["cost"]
+                if t["objective"] is not None and t["objective"] > inc_val:
+                    inc_val, inc_rep = t["objective"], t["report"]
+                if inc_rep is not None and inc_rep >= best - 0.1:
+                    reached = spent / 12000.0
+                    break
+            fracs.append(reached)
+            proxy_secs.append(r["proxy_seconds"] or 0.0)
+        f = np.array(fracs)
+        q = {k: float(np.quantile(f, p, method="inverted_cdf")) for k, p in (("q25", 0.25), ("median", 0.5),
+                                                                             ("q75", 0.75))}
+        row = {**q,
+               "reached": int(np.isfinite(f).sum()), "n": len(f),
+               "mean_proxy_seconds": float(np.mean(proxy_secs)), "median_proxy_seconds": float(np.median(proxy_secs))}
+        out[m] = row
+        print(f"  {m:<22} median {row['median']:.3f} (quartiles {row['q25']:.3f}-{row['q75']:.3f})  reached "
+              f"{row['reached']}/{row['n']}  proxy seconds on the clock: median {row['median_proxy_seconds']:.1f}")
     return out
 
 
 def prescreen(args: argparse.Namespace) -> dict[str, Any]:
-    runs = _run(["rea", "prescreen-rea"], {"budget_seconds": 12000.0}, args)
+    runs = _run([(m, s, {"budget_seconds": 12000.0}, {}) for m in ("rea", "prescreen-rea") for s in _seeds(args)], args)
     grid = np.linspace(120, 12000, 100)
     curves = {}
     for m in ("rea", "prescreen-rea"):
@@ -275,10 +436,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--noise-sample", type=int, default=200)
     ap.add_argument("--naswot-seeds", type=int, default=500)
     ap.add_argument("--seeds", type=int, default=100)
+    ap.add_argument("--seed-start", type=int, default=0, help="first seed of the search parts (selection: 1000)")
+    ap.add_argument("--robot-variants", default="default,rank-nonneg",
+                    help=f"RoBoT variants (comma-separated) of: {', '.join(ROBOT_VARIANTS)}")
+    ap.add_argument("--robot-pools", default="full,sample", help="full (whole space, data-free proxies), sample")
+    ap.add_argument("--cost-methods", default=f"{DEFAULT_STRATEGY},rea,live-{DEFAULT_STRATEGY},live-rea",
+                    help="methods of the cost_to_best part (live-X: prescreen around X, synflow on the fly)")
     ap.add_argument("--out", default=str(OUT / "zero_cost.json"))
     args = ap.parse_args(argv)
     parts = {"correlation": correlation, "data": data_source, "cost": cost, "naswot": naswot_search,
-             "robot": robot, "prescreen": prescreen}
+             "robot": robot, "prescreen": prescreen, "cost_to_best": cost_to_best}
     bad = [p for p in args.parts.split(",") if p not in parts]
     if bad:
         ap.error(f"unknown part(s) {bad}; accepted: {', '.join(parts)}")
