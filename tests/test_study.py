@@ -222,6 +222,41 @@ def test_resume_of_a_study_recorded_before_an_option_existed(bench, tmp_path):
         make_study(bench, "rea", storage=url, name="o", resume=True, unique=True)
 
 
+def test_a_study_recorded_before_an_option_changed_behaviour_resumes_as_it_ran(fake_data_dir, tmp_path):
+    """robot's normalise and weights came with defaults unlike its old behaviour: a study recorded without
+    them ran as with their legacy values, and api.search resumes it so (Study itself refuses the new defaults)."""
+    import json
+    import sqlite3
+
+    from nasforge import api
+    from nasforge.errors import ConfigError
+
+    from nasforge.spaces.nb201 import NB201Space
+    from nasforge.testing import fake_scorer
+
+    url = f"sqlite:///{tmp_path}/l.db"
+    scorer = fake_scorer(NB201Space(), noise=2.0)
+    common = {"benchmark_options": {"data_dir": str(fake_data_dir)}, "seed": 4, "storage": url, "study": "l",
+              "strategy_options": {"pool_size": 80, "bo_queries": 4, "n_candidates": 50, "scorer": scorer}}
+    old = {"normalise": "zscore", "weights": "signed"}
+    api.search(strategy="robot", n_trials=6, **{**common, "strategy_options": {**common["strategy_options"], **old}}
+               ).close()
+    with sqlite3.connect(tmp_path / "l.db") as db:  # as an older nasforge recorded it, without the two options
+        config = json.loads(db.execute("SELECT config FROM studies WHERE name='l'").fetchone()[0])
+        for k in old:
+            del config["strategy_params"][k]
+        db.execute("UPDATE studies SET config=? WHERE name='l'", (json.dumps(config),))
+    st = api.search(strategy="robot", n_trials=12, resume=True, **common)  # the legacy values, not the defaults
+    assert (st.strategy.normalise, st.strategy.weights) == ("zscore", "signed") and st.n_trials == 12
+    ref = api.search(strategy="robot", n_trials=12, **{**common, "storage": None, "study": None,
+                                                       "strategy_options": {**common["strategy_options"], **old}})
+    assert [t.arch for t in st.trials] == [t.arch for t in ref.trials]
+    st.close()
+    with pytest.raises(ConfigError, match="weights: stored 'signed', now 'nonnegative'|weights"):
+        api.search(strategy="robot", n_trials=13, resume=True,
+                   **{**common, "strategy_options": {**common["strategy_options"], "weights": "nonnegative"}})
+
+
 def test_keyboard_interrupt_marks_trial_and_keeps_finished(tmp_path):
     sp = tiny_space()
     calls = {"n": 0}

@@ -150,7 +150,9 @@ def recorded_strategy(storage: str | Any, study: str | None, strategy: str | Non
     study, or no name). The options: when the strategy is the one the study recorded, each option
     the study recorded that is not in ``strategy_options`` (nor filled in by the search itself:
     ``seed``, ``scorer``, ``objectives``) with a plain value, so a study resumes with the options it
-    ran with even after a default changed. Otherwise none.
+    ran with even after a default changed; an option added since the study was recorded takes the
+    value that reproduces how the strategy ran before it existed (``Strategy.legacy_defaults``),
+    when the strategy declares one. Otherwise none.
     """
     from nasforge.storage import Storage, get_storage
 
@@ -169,8 +171,12 @@ def recorded_strategy(storage: str | Any, study: str | None, strategy: str | Non
     params = stored.get("strategy_params")
     if stored.get("strategy") != name or not isinstance(params, dict):
         return name, {}
-    accepted = accepted_options(STRATEGIES.get(name))
+    factory = STRATEGIES.get(name)
+    accepted = accepted_options(factory)
     given = set(strategy_options or {})
+    legacy = getattr(factory, "legacy_defaults", None)
+    if isinstance(legacy, dict):
+        params = {**{k: v for k, v in legacy.items() if k not in params}, **params}
 
     def is_plain(v: Any) -> bool:  # a recorded stand-in for an object ({"type": ...}) is not a value
         if isinstance(v, dict):

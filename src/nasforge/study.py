@@ -240,12 +240,12 @@ class Study:
         # a study recorded before objectives and constraints were kept had the defaults
         defaults = {"objectives": [str(Objective(self.evaluator.objective))], "constraints": []}
         stored = {**{k: v for k, v in defaults.items() if k not in stored}, **stored}
-        # an option added to the strategy since the study was recorded: the study ran with its default
+        # an option added to the strategy since the study was recorded: the study ran with its legacy
+        # default when the strategy declares one (the option's default changed how it behaves), else
+        # with its default
         old_params = stored.get("strategy_params")
         if isinstance(old_params, dict) and stored.get("strategy") == mine.get("strategy"):
-            new_defaults = {k: v for k, v in type(self.strategy).default_params().items()
-                            if k not in old_params and mine["strategy_params"].get(k) == v}
-            stored = {**stored, "strategy_params": {**old_params, **new_defaults}}
+            stored = {**stored, "strategy_params": type(self.strategy).recorded_params(old_params)}
         diff = sorted(k for k in set(stored) | set(mine) if stored.get(k) != mine.get(k))
         if diff:
             detail = "; ".join(f"{k}: stored {stored.get(k)!r}, now {mine.get(k)!r}" for k in diff)

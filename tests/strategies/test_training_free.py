@@ -405,7 +405,8 @@ def test_robot_finds_a_near_best_architecture_far_more_often_than_random_search(
     for seed in range(6):
         proxies, objective = robot_problem(ROBOT_SPACE, seed)
         best = near_best(ROBOT_SPACE, objective, 5)  # the best 0.5 %
-        s = RoBoT(ROBOT_SPACE, seed=seed, scorer=proxies, bo_queries=10, n_candidates=300)
+        # signed weights: a proxy may be turned against its direction (p3 predicts the objective negatively)
+        s = RoBoT(ROBOT_SPACE, seed=seed, scorer=proxies, bo_queries=10, n_candidates=300, weights="signed")
         seq = run(s, objective, budget)
         hits += any(ROBOT_SPACE.key(a) in best for a in seq)
         assert s.best_weights is not None and s.best_weights["p3"] < 0  # the negatively related proxy

@@ -41,6 +41,10 @@ class Strategy(ABC):
     needs_scorer: bool = False
     #: which random stream of the seed proposals come from (see :meth:`set_stream`)
     stream: int = 0
+    #: options added after the strategy was first released whose default is not how it behaved before,
+    #: mapped to the value that reproduces the old behaviour: a study recorded before such an option
+    #: existed ran with that value, and resumes with it (see :meth:`recorded_params`)
+    legacy_defaults: dict[str, Any] = {}
 
     def __init__(self, space: SearchSpace, seed: int | None = None) -> None:
         if seed is not None and (not isinstance(seed, (int, np.integer)) or seed < 0):
@@ -127,6 +131,13 @@ class Strategy(ABC):
     def default_params(cls) -> dict[str, Any]:
         """The options' defaults as :meth:`plain_params` records them (options without a default are left out)."""
         return {p.name: plain(p.default) for p in cls._options() if p.default is not p.empty}
+
+    @classmethod
+    def recorded_params(cls, recorded: dict[str, Any]) -> dict[str, Any]:
+        """The options a study recorded, completed with how it ran for those it could not record: an
+        option added since gets its :attr:`legacy_defaults` value when it has one, else its default."""
+        legacy = {k: plain(v) for k, v in cls.legacy_defaults.items()}
+        return {**cls.default_params(), **legacy, **recorded}
 
     def plain_params(self) -> dict[str, Any]:
         """The configuration as JSON-able values (what a study records): :meth:`get_params`, with any
