@@ -44,6 +44,8 @@ def scorer_options(name: str, space: SearchSpace) -> dict[str, Any]:
     options: dict[str, Any] = {"scorer": fake_scorer(space)}
     if name == "prescreen":
         options["proxy"] = "synflow"
+    if name == "robot":  # a short, small BO (each step fits a Gaussian process): these tests are about
+        options.update(n_candidates=100, bo_queries=4)  # ask/tell, not the BO's quality
     return options
 
 

@@ -62,7 +62,7 @@ def test_every_strategy_survives_discards(name: str,
     space = toy_space()
     evaluate = linear_evaluator(space)
     options = {**needed_options(name, space), **({"n_init": 4, "train_steps": 10} if name == "nao" else {}),
-               **({"pool_size": 100, "n_candidates": 50} if name == "robot" else {})}
+               **({"pool_size": 100, "n_candidates": 50, "bo_queries": 4} if name == "robot" else {})}
     s = STRATEGIES.get(name)(space, seed=0, **options)
     for _ in range(12):
         batch = [s.ask() for _ in range(3)]

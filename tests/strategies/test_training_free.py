@@ -77,7 +77,7 @@ def test_meets_contract_with_a_fake_scorer(name: str) -> None:
     scorer = fake_scorer(space, noise=0.5)
     options: dict[str, Any] = {"proxy": "naswot"} if name == "prescreen" else {}
     if name == "robot":
-        options["pool_size"] = 200
+        options.update(pool_size=200, n_candidates=100, bo_queries=4)  # a short BO: ask/tell is tested here
     check_strategy(lambda sp, seed: STRATEGIES.get(name)(sp, seed=seed, scorer=scorer, **options),
                    space, linear_evaluator(space), n=30)
 
@@ -90,7 +90,7 @@ def test_a_drivers_stream_changes_the_pools_and_stream_zero_changes_nothing(name
     scorer = fake_scorer(space, noise=0.5)
     options: dict[str, Any] = {"proxy": "naswot"} if name == "prescreen" else {}
     if name == "robot":
-        options["pool_size"] = 200
+        options.update(pool_size=200, n_candidates=100, bo_queries=4)  # a short BO: ask/tell is tested here
 
     def proposals(stream: int | None) -> list[str]:
         s = STRATEGIES.get(name)(space, seed=3, scorer=scorer, **options)
