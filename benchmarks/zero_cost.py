@@ -26,7 +26,8 @@ Parts (``--parts``, comma-separated; each prints its table and goes into the JSO
   data-free proxies of ``--full-table`` (synflow, l2_norm, params, flops for all 15,625 cells)
   and ``sample``: the cells of ``--table`` (the 1,000-cell sample) with all its proxies; each
   of the ``--robot-variants`` (labels of ``ROBOT_VARIANTS``: option sets such as
-  ``rank-nonneg``; the ``paper6`` ones, the paper's six proxies, on the sample only).
+  ``rank-nonneg``; ``zscore-signed`` is the behaviour before these options existed, ``default``
+  the current defaults; the ``paper6`` ones, the paper's six proxies, on the sample only).
   Published 94.36; target at least 94.0. Per variant: mean +- std (and SE), the worst seed,
   how many seeds end below 90 % (a collapse) and how many find the space's best cell.
   Variants are chosen on seeds 1000-1049 (``--seed-start 1000 --seeds 50``) and reported
@@ -50,7 +51,7 @@ Parts (``--parts``, comma-separated; each prints its table and goes into the JSO
     .venv/bin/python benchmarks/zero_cost.py --parts cost --threads 2
     .venv/bin/python benchmarks/zero_cost.py --parts robot,prescreen --seeds 500
     .venv/bin/python benchmarks/zero_cost.py --parts robot --seed-start 1000 --seeds 50 \
-        --robot-variants default,rank,nonneg,rank-nonneg,minmax,minmax-nonneg
+        --robot-variants zscore-signed,zscore-nonneg,rank-signed,rank-nonneg,minmax-signed,minmax-nonneg
     .venv/bin/python benchmarks/zero_cost.py --parts cost_to_best --seeds 100 --cost-methods adaptive-ea,rea
     .venv/bin/python benchmarks/zero_cost.py --parts cost_to_best --seeds 20 --cost-methods live-adaptive-ea,live-rea
 """
@@ -207,23 +208,18 @@ def naswot_search(args: argparse.Namespace) -> dict[str, Any]:
 # -- searches under the NB201 protocol (worker processes load the tables once) ---------------------------------
 _W: dict[str, Any] = {}
 
-#: RoBoT variants of the ``robot`` part: label -> options (``--robot-variants`` picks some)
+#: RoBoT variants of the ``robot`` part: label -> options (``--robot-variants`` picks some). Each names both
+#: ``normalise`` and ``weights``, so a label means the same whatever the defaults are; ``default`` is {}
+PAPER6 = ["fisher", "grad_norm", "grasp", "jacob_cov", "snip", "synflow"]  # the paper's six proxies
 ROBOT_VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
-    "rank": {"normalise": "rank"},
-    "nonneg": {"weights": "nonnegative"},
-    "rank-nonneg": {"normalise": "rank", "weights": "nonnegative"},
-    "minmax": {"normalise": "minmax"},
-    "minmax-nonneg": {"normalise": "minmax", "weights": "nonnegative"},
-    "bo15": {"bo_queries": 15},
-    "bo5": {"bo_queries": 5},
+    **{f"{n}-{w}": {"normalise": n, "weights": {"nonneg": "nonnegative"}.get(w, w)}
+       for n in ("zscore", "minmax", "rank") for w in ("signed", "nonneg")},
+    "zscore-signed-bo15": {"normalise": "zscore", "weights": "signed", "bo_queries": 15},
     "rank-nonneg-bo15": {"normalise": "rank", "weights": "nonnegative", "bo_queries": 15},
-    "rank-nonneg-bo5": {"normalise": "rank", "weights": "nonnegative", "bo_queries": 5},
-    "paper6": {"proxies": ["fisher", "grad_norm", "grasp", "jacob_cov", "snip", "synflow"]},
-    "paper6-nonneg": {"proxies": ["fisher", "grad_norm", "grasp", "jacob_cov", "snip", "synflow"],
-                      "weights": "nonnegative"},
-    "paper6-rank-nonneg": {"proxies": ["fisher", "grad_norm", "grasp", "jacob_cov", "snip", "synflow"],
-                           "normalise": "rank", "weights": "nonnegative"},
+    "paper6-zscore-signed": {"proxies": PAPER6, "normalise": "zscore", "weights": "signed"},
+    "paper6-zscore-nonneg": {"proxies": PAPER6, "normalise": "zscore", "weights": "nonnegative"},
+    "paper6-rank-nonneg": {"proxies": PAPER6, "normalise": "rank", "weights": "nonnegative"},
 }
 
 
@@ -444,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--naswot-seeds", type=int, default=500)
     ap.add_argument("--seeds", type=int, default=100)
     ap.add_argument("--seed-start", type=int, default=0, help="first seed of the search parts (selection: 1000)")
-    ap.add_argument("--robot-variants", default="default,rank-nonneg",
+    ap.add_argument("--robot-variants", default="zscore-signed,minmax-nonneg",
                     help=f"RoBoT variants (comma-separated) of: {', '.join(ROBOT_VARIANTS)}")
     ap.add_argument("--robot-pools", default="full,sample", help="full (whole space, data-free proxies), sample")
     ap.add_argument("--cost-methods", default=f"{DEFAULT_STRATEGY},rea,live-{DEFAULT_STRATEGY},live-rea",
