@@ -387,6 +387,16 @@ def mean_se(xs: list[float | None]) -> tuple[float, float]:
     return m, (statistics.stdev(ok) / math.sqrt(len(ok)) if len(ok) > 1 else math.nan)
 
 
+def compare(a: tuple[float, float], b: tuple[float, float], saturated: bool) -> dict[str, Any]:
+    """The verdict of a candidate (mean, SE) against the best peer (mean, SE), as the default-strategy
+    scripts fix it: ``diff``, its ``se`` (independent samples), ``z``; **win** when z >= 2, **tie** when
+    |z| <= 1 on a saturated setting, else **short**."""
+    d, se = a[0] - b[0], math.sqrt(a[1] ** 2 + b[1] ** 2)
+    z = d / se if se > 0 else (0.0 if d == 0 else math.copysign(math.inf, d))
+    verdict = "win" if z >= 2 else ("tie" if saturated and abs(z) <= 1 else "short")
+    return {"diff": d, "se": se, "z": z, "verdict": verdict}
+
+
 def fmt_mean_se(m: float | None, se: float | None = math.nan, nd: int = 2) -> str:
     """``"m +- se"`` with ``nd`` decimals; ``"m"`` without an error (None or NaN); ``"-"`` without a mean."""
     if m is None or math.isnan(m):

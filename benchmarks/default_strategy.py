@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -39,7 +38,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_snapshot_option, code_record, machine, mean_se, run_queued, stamped_log  # noqa: E402
+from _common import (add_snapshot_option, code_record, compare, machine, mean_se, run_queued,  # noqa: E402
+                     stamped_log)
 
 PEERS = ("optuna-tpe", "optuna-nsga2", "optuna-random", "nni-random", "nni-rea")
 #: the final run's candidates, chosen on a pilot of seeds 100-119 (RESULTS.md) among 21 configurations
@@ -184,11 +184,7 @@ def analyse(out: Path, budgets: list[int], seeds: range | None = None) -> dict[s
             for m, r in rows.items():
                 if m in PEERS:
                     continue
-                d = r["mean"] - peers[bp]["mean"]
-                se = math.sqrt(r["sem"] ** 2 + peers[bp]["sem"] ** 2)
-                z = d / se if se > 0 else (0.0 if d == 0 else math.copysign(math.inf, d))
-                v = "win" if z >= 2 else ("tie" if saturated and abs(z) <= 1 else "short")
-                verdicts[m] = {"diff": d, "se": se, "z": z, "verdict": v}
+                verdicts[m] = compare((r["mean"], r["sem"]), (peers[bp]["mean"], peers[bp]["sem"]), saturated)
             tables.append({"setting": setting, "budget": budget, "attainable": best_att, "best_feedback": best_fb,
                            "saturated": saturated,
                            "best_peer": bp, "rows": rows, "verdicts": verdicts})

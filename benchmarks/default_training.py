@@ -61,8 +61,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (add_snapshot_option, code_record, fmt_mean_se, key_value, machine, mean_se,  # noqa: E402
-                     run_queued, stamped_log)
+from _common import (add_snapshot_option, code_record, compare, fmt_mean_se, key_value, machine,  # noqa: E402
+                     mean_se, run_queued, stamped_log)
 
 from nasforge.evaluators.base import Capabilities, Evaluator  # noqa: E402
 from nasforge.evaluators.hardware import torch_threads  # noqa: E402
@@ -278,13 +278,6 @@ def load_runs(out: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def compare(a: tuple[float, float], b: tuple[float, float], saturated: bool) -> dict[str, Any]:
-    d, se = a[0] - b[0], math.sqrt(a[1] ** 2 + b[1] ** 2)
-    z = d / se if se > 0 else (0.0 if d == 0 else math.copysign(math.inf, d))
-    verdict = "win" if z >= 2 else ("tie" if saturated and abs(z) <= 1 else "short")
-    return {"diff": d, "se": se, "z": z, "verdict": verdict}
 
 
 def analyse(out: Path, tasks: list[str], sids: dict[str, str], methods: list[str], seeds: range,
