@@ -174,9 +174,9 @@ def recorded_strategy(storage: str | Any, study: str | None, strategy: str | Non
     factory = STRATEGIES.get(name)
     accepted = accepted_options(factory)
     given = set(strategy_options or {})
-    legacy = getattr(factory, "legacy_defaults", None)
-    if isinstance(legacy, dict):
-        params = {**{k: v for k, v in legacy.items() if k not in params}, **params}
+    complete = getattr(factory, "recorded_params", None)  # options added since: how the study ran without them
+    if callable(complete):
+        params = complete(params)
 
     def is_plain(v: Any) -> bool:  # a recorded stand-in for an object ({"type": ...}) is not a value
         if isinstance(v, dict):
