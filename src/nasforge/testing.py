@@ -148,7 +148,9 @@ def check_space(space: SearchSpace, n: int = 50, seed: int = 0) -> None:
     mutate changes the architecture, neighbours differ from it and from each
     other, ``encode`` is deterministic with length ``encoding_size``, JSON and
     string forms round-trip, ``canonical`` is idempotent, ``key`` is stable,
-    and a seed fixes sampling, mutation and crossover. The layout contract
+    and a seed fixes sampling, mutation and crossover; ``cost_features`` gives
+    one finite number per ``cost_feature_names``, the same for equal
+    architectures. The layout contract
     (``space.layout``): the layout lists the space's choices, every choice of
     an architecture is active and completing its values changes nothing, and
     when the space encodes with the layout's columns (``encoding_size`` equal)
@@ -205,6 +207,13 @@ def _check_arch(space: SearchSpace, who: str, a: Any, source: str) -> None:
         raise _fail(who, "JSON round trip", f"from_json(to_json({a})) gave {back}")
     if not np.array_equal(np.asarray(space.encode(back)), enc):
         raise _fail(who, "encode is deterministic", f"equal architectures {a} and {back} encode differently")
+    names = tuple(getattr(space, "cost_feature_names", ()))
+    cost = np.asarray(space.cost_features(a), dtype=np.float64)
+    if cost.shape != (len(names),) or not np.all(np.isfinite(cost)):
+        raise _fail(who, "cost_features", f"cost_features({a}) must be {len(names)} finite numbers, one per "
+                                          f"cost_feature_names {list(names)}; got {cost.tolist()}")
+    if not np.array_equal(np.asarray(space.cost_features(back), dtype=np.float64), cost):
+        raise _fail(who, "cost_features is deterministic", f"equal architectures {a} and {back} differ")
     try:
         back = space.from_string(text)
     except Exception as exc:

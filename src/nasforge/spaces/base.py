@@ -125,6 +125,8 @@ class SearchSpace:
     #: class names of the modules a latency lookup table profiles as one unit each (the operations a
     #: choice selects); every other leaf module is a unit of its own (:mod:`nasforge.evaluators.hardware.models`)
     latency_units: tuple[str, ...] = ()
+    #: names of the columns of :meth:`cost_features` (none by default)
+    cost_feature_names: tuple[str, ...] = ()
 
     def __init__(self, choices: Sequence[Choice], name: str | None = None) -> None:
         if name is not None:
@@ -238,6 +240,13 @@ class SearchSpace:
     @property
     def encoding_size(self) -> int:
         return self.layout.encoding_size
+
+    def cost_features(self, arch: Architecture) -> np.ndarray:
+        """What the network of ``arch`` computes, as numbers the encoding does not show directly: one value per
+        :attr:`cost_feature_names`, for models of hardware cost (the latency predictor adds them to its
+        features). A space whose choices interact in what runs overrides both (``nb201``: which edges run at
+        all and which reach the cell's output); by default there are none."""
+        return np.zeros(len(self.cost_feature_names), dtype=np.float32)
 
     def contains(self, arch: Any) -> bool:
         if not isinstance(arch, Architecture) or arch.space != self.name:

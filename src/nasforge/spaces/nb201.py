@@ -22,11 +22,14 @@ import operator
 import re
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 from nasforge.options import check_int
 from nasforge.spaces.base import Architecture, InvalidArchitectureError, SearchSpace, categorical
+from nasforge.spaces.cellgraph import running_inputs
 
-__all__ = ["ANALOG_OP_IDS", "ANALOG_TUPLE_EDGES", "NB201_EDGES", "NB201_OPS", "NB201Space", "edge_name",
-           "format_cell", "nb201_to_tuple", "parse_cell", "tuple_to_nb201"]
+__all__ = ["ANALOG_OP_IDS", "ANALOG_TUPLE_EDGES", "CELL_COST_FEATURES", "NB201_EDGES", "NB201_OPS", "NB201Space",
+           "cell_cost_features", "edge_name", "format_cell", "nb201_to_tuple", "parse_cell", "tuple_to_nb201"]
 
 #: The five operations, in the benchmark's order (also the order of the one-hot encoding).
 NB201_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -92,6 +95,40 @@ def parse_cell(text: str) -> tuple[str, ...]:
     return tuple(found[e] for e in NB201_EDGES)
 
 
+#: the columns of :func:`cell_cost_features` (and of ``NB201Space.cost_features``)
+CELL_COST_FEATURES: tuple[str, ...] = (*(f"runs:{op}" for op in NB201_OPS), "runs:add",
+                                       *(f"reaches:{op}" for op in NB201_OPS), "reaches:add",
+                                       "reaches:distinct_avg_pool_3x3", "reaches:distinct_relu")
+
+
+def cell_cost_features(ops: Sequence[str]) -> tuple[float, ...]:
+    """What a cell computes, by :data:`CELL_COST_FEATURES`: ``runs:<op>`` counts the edges of each operation
+    that are computed when the network runs op by op (eager PyTorch; a ``none`` edge only where it is a node's
+    zero input, see :func:`running_inputs`) and ``runs:add`` their additions; ``reaches:...`` counts the same for
+    the edges that lie on a path to the output node, all a graph runtime keeps after removing dead computation
+    (ONNX export and ONNX Runtime); ``reaches:distinct_avg_pool_3x3`` counts pooled inputs and
+    ``reaches:distinct_relu`` the inputs of convolutions, as a runtime that merges identical computation (ONNX
+    Runtime) pools or rectifies each input once. Two cells with the same operation counts can differ here
+    several-fold in latency."""
+    inputs = running_inputs(ops, NB201_EDGES)
+    index = {op: i for i, op in enumerate(NB201_OPS)}
+    runs, reaches = [0.0] * (len(NB201_OPS) + 1), [0.0] * (len(NB201_OPS) + 1)
+    needed = {len(inputs)}  # the output node; walk back through the edges that run
+    for node in range(len(inputs), 0, -1):
+        if node in needed:
+            needed.update(f for _, f in inputs[node - 1])
+    pooled, rectified = set(), set()
+    for node, pairs in enumerate(inputs, start=1):
+        for counts in (runs, reaches) if node in needed else (runs,):
+            counts[-1] += len(pairs) - 1
+            for k, _ in pairs:
+                counts[index[ops[k]]] += 1
+        if node in needed:
+            pooled.update(f for k, f in pairs if ops[k] == "avg_pool_3x3")
+            rectified.update(f for k, f in pairs if ops[k] in ("nor_conv_1x1", "nor_conv_3x3"))
+    return (*runs, *reaches, float(len(pooled)), float(len(rectified)))
+
+
 def nb201_to_tuple(cell: str) -> tuple[int, ...]:
     """The AnalogNAS-Bench op-id tuple of an NB201 cell string."""
     ops = parse_cell(cell)
@@ -144,6 +181,7 @@ class NB201Space(SearchSpace):
 
     name = "nb201"
     latency_units = ("ReLUConvBN", "Pool", "ResNetBasicBlock")
+    cost_feature_names = CELL_COST_FEATURES
 
     def __init__(self, C: int = 16, N: int = 5) -> None:
         self.C = C
@@ -152,6 +190,11 @@ class NB201Space(SearchSpace):
 
     def __len__(self) -> int:
         return len(NB201_OPS) ** len(NB201_EDGES)
+
+    def cost_features(self, arch: Architecture) -> Any:
+        """:func:`cell_cost_features` of the cell (columns :data:`CELL_COST_FEATURES`): which edges run and which
+        reach the output, beyond the operation counts."""
+        return np.asarray(cell_cost_features(self.ops(arch)), dtype=np.float32)
 
     def ops(self, arch: Architecture) -> tuple[str, ...]:
         """The six operations in NB201 string order."""

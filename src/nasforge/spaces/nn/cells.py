@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from nasforge.options import check_int
+from nasforge.spaces.cellgraph import running_inputs
 from nasforge.spaces.nn.blocks import (DilConv, FactorizedReduce, Pool, ReLUConvBN, ResNetBasicBlock, SepConv, Zero,
                                        drop_path)
 
@@ -52,18 +53,10 @@ class NB201Cell(nn.Module):
 
     def __init__(self, ops: Sequence[str], C: int, edges: Sequence[tuple[int, int]]) -> None:
         super().__init__()
-        if len(ops) != len(edges):
-            raise ValueError(f"a cell needs one op per edge: {len(ops)} ops for {len(edges)} edges")
+        # per node: the (layer index, input node) pairs that feed it (a `none` edge only adds zeros: left out
+        # unless the node would have no input left)
+        self.node_inputs: list[list[tuple[int, int]]] = running_inputs(ops, edges)
         self.layers = nn.ModuleList([nb201_op(op, C) for op in ops])
-        # per node: the (layer index, input node) pairs that feed it
-        self.node_inputs: list[list[tuple[int, int]]] = []
-        for node in range(1, max(t for t, _ in edges) + 1):
-            incoming = [(k, f) for k, (t, f) in enumerate(edges) if t == node]
-            if not incoming:
-                raise ValueError(f"node {node} of the cell has no incoming edge: {list(edges)}")
-            # a `none` edge adds zeros; drop it unless the node would have no input left
-            live = [(k, f) for k, f in incoming if ops[k] != "none"]
-            self.node_inputs.append(live or incoming[:1])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
