@@ -35,11 +35,15 @@ Spearman of at least 0.9 and is above ``scratch``.
         .venv/bin/python benchmarks/latency_predictor.py --retest --snapshot-commit $C
     # on 2 loaded cores: about 15 min measuring (cached for the next run), 3 min retest, 15 min training
     .venv/bin/python benchmarks/latency_predictor.py --quick   # smoke run: nbgraph only, 2 targets
+    # the predictor again on stored measurements (no measuring; about 15 min of training, one thread):
+    .venv/bin/python benchmarks/latency_predictor.py --parts nb201 --measured benchmarks/results/latency_predictor.json \\
+        --out /tmp/lp.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import statistics
@@ -76,12 +80,26 @@ def ridge_fit(space: Any, measured: dict[str, float], alpha: float = 1.0) -> Cal
     return predict
 
 
+#: how a variant adapts (``/...`` after the variant): the schedule chosen by cross-validation on the target's
+#: samples by Spearman (``cv``, the default) or by squared error (``mse``), or the meta-training's (``meta``)
+ADAPT_MODES = {"cv": {"select": "spearman"}, "mse": {"select": "mse"}, "meta": None}
+
+
 def variant(name: str) -> dict[str, Any]:
     """``method[:hidden]`` (``multitask``, ``fomaml:linear``, ``multitask:64x64``) as meta_train options."""
-    method, _, hidden = name.partition(":")
+    method, _, hidden = name.partition("/")[0].partition(":")
     if not hidden:
         return {"method": method}
     return {"method": method, "hidden": "linear" if hidden == "linear" else [int(w) for w in hidden.split("x")]}
+
+
+def adapt_options(name: str, meta: Any) -> dict[str, Any]:
+    """The keyword arguments of ``meta.adapt`` for a variant ``...[/cv|/mse|/meta]``."""
+    mode = name.partition("/")[2] or "cv"
+    if mode not in ADAPT_MODES:
+        raise SystemExit(f"variant {name!r}: unknown adaptation {mode!r}; accepted: {', '.join(ADAPT_MODES)}")
+    opts = ADAPT_MODES[mode]
+    return dict(opts) if opts is not None else {"steps": meta.options["inner_steps"], "lr": meta.options["inner_lr"]}
 
 
 def score(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
@@ -112,19 +130,24 @@ def leave_one_out(part: str, space: Any, lat: dict[str, dict[str, float]], refs:
             sr, mr = score(fit_from_scratch(space, measured, seed=r).predict(space, test), truth)
             rr, mrr = score(ridge_fit(space, measured)(test), truth)
             baselines[n, r] = {"scratch_spearman": sr, "scratch_mape": mr, "ridge_spearman": rr, "ridge_mape": mrr}
+        trained: dict[str, tuple[Any, float]] = {}  # variants that differ in adaptation only share a training
         for method in a.methods.split(","):
-            t0 = time.perf_counter()
-            meta = meta_train(space, sources, refs, adapt=max(shots), meta_steps=a.meta_steps, seed=0,
-                              **variant(method))
-            seconds = time.perf_counter() - t0
+            model = method.partition("/")[0]
+            if model not in trained:
+                t0 = time.perf_counter()
+                trained[model] = (meta_train(space, sources, refs, adapt=max(shots), meta_steps=a.meta_steps, seed=0,
+                                             **variant(method)), time.perf_counter() - t0)
+            meta, seconds = trained[model]
             trainings.append({"part": part, "target": target, "method": method, "seconds": seconds,
                               "hidden": meta.options["hidden"], "hidden_selection": meta.options["hidden_selection"],
                               "adapt_lr": meta.options["inner_lr"]})
             for (n, r), picked in draws.items():
                 measured = {k: lat[target][k] for k in refs + picked}
-                hs, hm = score(meta.adapt(space, measured).predict(space, test), truth)
+                adapted = meta.adapt(space, measured, **adapt_options(method, meta))
+                hs, hm = score(adapted.predict(space, test), truth)
                 zs, zm = score(meta.zero_shot(space, measured).predict(space, test), truth)
                 rows.append({"part": part, "target": target, "method": method, "shots": n, "repeat": r,
+                             "adapt_steps": adapted.schedule["steps"], "adapt_lr": adapted.schedule["lr"],
                              "help_spearman": hs, "help_mape": hm, "zero_shot_spearman": zs, "zero_shot_mape": zm,
                              **baselines[n, r]})
             for n in shots:
@@ -223,19 +246,22 @@ def nb201_part(a: argparse.Namespace, log: Callable[[str], None],
     task = Task.shape_only("latency", (3, 32, 32), 10)
     devices = [device_name(*parse_device(d)) for d in a.devices.split(",")]
     refs = reference_archs(space, 10, 0)
-    others = sample_distinct(space, a.source_archs + a.test_archs, np.random.default_rng(1),
-                             exclude={space.key(r) for r in refs})
-    archs = refs + others
-    log(f"nb201: measuring {len(archs)} architectures on {len(devices)} devices ({', '.join(devices)})")
-    t0 = time.perf_counter()
-    lat = measure_devices(space, task, devices, archs, warmup=a.warmup, repeats=a.measure_repeats,
-                          progress=log)
-    seconds = time.perf_counter() - t0
+    retest: dict[str, dict[str, float]] = {}
+    if a.measured:
+        lat, archs, retest, seconds = stored_nb201(a, space, devices, refs, log)
+    else:
+        others = sample_distinct(space, a.source_archs + a.test_archs, np.random.default_rng(1),
+                                 exclude={space.key(r) for r in refs})
+        archs = refs + others
+        log(f"nb201: measuring {len(archs)} architectures on {len(devices)} devices ({', '.join(devices)})")
+        t0 = time.perf_counter()
+        lat = measure_devices(space, task, devices, archs, warmup=a.warmup, repeats=a.measure_repeats,
+                              progress=log)
+        seconds = time.perf_counter() - t0
     keys = [space.to_string(x) for x in archs]
     refs_k, pool, test = keys[:10], keys[10:10 + a.source_archs], keys[10 + a.source_archs:]
     cross = spearmanr(np.array([[lat[d][k] for k in keys] for d in devices]).T)[0]
-    retest: dict[str, dict[str, float]] = {}
-    if a.retest:
+    if a.retest and not a.measured:
         log(f"nb201: measuring the {len(test)} test architectures again on every device (no cache)")
         again = measure_devices(space, task, devices, archs[10 + a.source_archs:], warmup=a.warmup,
                                 repeats=a.measure_repeats, cache=False, progress=log)
@@ -251,8 +277,55 @@ def nb201_part(a: argparse.Namespace, log: Callable[[str], None],
             "devices": devices, "references": 10, "source_archs": len(pool), "test_archs": len(test),
             "measure_seconds": seconds, "warmup": a.warmup, "measure_repeats": a.measure_repeats,
             "cross_device_spearman": np.asarray(cross).round(3).tolist(), "retest": retest,
-            "archs": keys, "latency_ms": {d: [round(lat[d][k], 5) for k in keys] for d in devices}}
+            "measured_from": a.measured, "archs": keys, "latency_ms": {d: [round(lat[d][k], 5) for k in keys] for d in devices}}
     return rows, data
+
+
+def stored_nb201(a: argparse.Namespace, space: Any, devices: list[str], refs: list[Any],
+                 log: Callable[[str], None]) -> tuple[dict[str, dict[str, float]], list[Any], dict[str, Any], float]:
+    from nasforge.data.task import Task
+    from nasforge.evaluators.hardware.predictor import measure_devices
+
+    """The nb201 measurements of an earlier run's JSON (``--measured``): latencies of ``devices``, the
+    architectures (references, source pool, test, in that order; the pool and test sizes of that run), its
+    retest figures and measuring time. The references must be this script's and the space options the same.
+    Devices the file does not have are measured now on the same architectures (with ``--retest``, retested)."""
+    path = Path(a.measured)
+    if not path.is_file():
+        raise SystemExit(f"--measured {str(path)!r}: no such file (a JSON written by this script with the nb201 part)")
+    stored = json.loads(path.read_text()).get("parts", {}).get("nb201")
+    if not stored or "latency_ms" not in stored:
+        raise SystemExit(f"--measured {str(path)!r} holds no nb201 measurements (parts.nb201.latency_ms)")
+    if stored["space_params"] != space.get_params():
+        raise SystemExit(f"--measured {str(path)!r} measured nb201 with {stored['space_params']}; this run asks for "
+                         f"{space.get_params()} (--C, --N)")
+    archs = [space.parse(k) for k in stored["archs"]]
+    if [space.key(x) for x in archs[:len(refs)]] != [space.key(r) for r in refs]:
+        raise SystemExit(f"--measured {str(path)!r}: its first architectures are not this script's references")
+    a.source_archs, a.test_archs = int(stored["source_archs"]), int(stored["test_archs"])
+    have = [d for d in devices if d in stored["latency_ms"]]
+    lat = {d: dict(zip(stored["archs"], stored["latency_ms"][d])) for d in have}
+    log(f"nb201: {len(archs)} architectures on {len(have)} devices read from {path} (measured there)")
+    retest = {d: v for d, v in stored.get("retest", {}).items() if d in devices}
+    new = [d for d in devices if d not in stored["latency_ms"]]
+    seconds = 0.0
+    if new:  # devices the file does not have: measured now, on the same architectures
+        log(f"nb201: measuring the same {len(archs)} architectures on {len(new)} more devices ({', '.join(new)})")
+        t0 = time.perf_counter()
+        lat.update(measure_devices(space, Task.shape_only("latency", (3, 32, 32), 10), new, archs, warmup=a.warmup,
+                                   repeats=a.measure_repeats, progress=log))
+        seconds = time.perf_counter() - t0
+        if a.retest:
+            test = archs[len(refs) + a.source_archs:]
+            log(f"nb201: measuring the {len(test)} test architectures again on the new devices (no cache)")
+            again = measure_devices(space, Task.shape_only("latency", (3, 32, 32), 10), new, test, warmup=a.warmup,
+                                    repeats=a.measure_repeats, cache=False, progress=log)
+            keys = [space.to_string(x) for x in test]
+            for d in new:
+                rho, mape = score(np.array([again[d][k] for k in keys]), np.array([lat[d][k] for k in keys]))
+                retest[d] = {"spearman": rho, "mape": mape}
+                log(f"nb201 retest {d}: Spearman {rho:.3f}, MAPE {mape:.1f} %")
+    return {d: lat[d] for d in devices}, archs, retest, float(stored.get("measure_seconds", 0.0)) + seconds
 
 
 def nbgraph_part(a: argparse.Namespace, log: Callable[[str], None],
@@ -295,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--test-archs", type=int, default=50, help="nb201 held-out architectures (default 50)")
     p.add_argument("--warmup", type=int, default=3, help="untimed passes per measurement (default 3)")
     p.add_argument("--measure-repeats", type=int, default=10, help="timed passes per measurement (default 10)")
+    p.add_argument("--measured", default=None, metavar="JSON",
+                   help="nb201: read the latencies (and retest figures) from an earlier run's JSON instead of "
+                        "measuring, e.g. benchmarks/results/latency_predictor.json: a change to the predictor is "
+                        "then compared on the very same measurements; --devices the file lacks are measured now "
+                        "on the same architectures")
     p.add_argument("--retest", action="store_true",
                    help="nb201: measure the test architectures a second time (no cache): the noise ceiling")
     p.add_argument("--graph-source-archs", type=int, default=1000, help="nbgraph source pool (default 1000)")
@@ -303,8 +381,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shots", default="10,20", help="target measurements besides the references (default 10,20)")
     p.add_argument("--repeats", type=int, default=5, help="draws of the target measurements per target (default 5)")
     p.add_argument("--methods", default="multitask,multitask:linear,fomaml:linear,fomaml:64x64",
-                   help="predictor variants method[:hidden]: multitask or fomaml, hidden linear, 64x64, ... or none "
-                        "for 'auto' (default multitask,multitask:linear,fomaml:linear,fomaml:64x64)")
+                   help="predictor variants method[:hidden][/adapt]: multitask or fomaml, hidden linear, 64x64, ... or "
+                        "none for 'auto', adapt cv (the default: schedule chosen by cross-validation on the target's "
+                        "samples, Spearman), mse (the same by squared error) or meta (the meta-training's schedule, "
+                        "as before the cross-validation) (default multitask,multitask:linear,fomaml:linear,"
+                        "fomaml:64x64)")
     p.add_argument("--meta-steps", type=int, default=1500, help="meta-training steps (default 1500)")
     add_snapshot_option(p)
     p.add_argument("--quick", action="store_true", help="smoke run: nbgraph, 2 targets, 2 repeats, 200 steps")

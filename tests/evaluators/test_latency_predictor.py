@@ -17,7 +17,8 @@ from scipy.stats import spearmanr
 
 from nasforge.data.task import Task
 from nasforge.errors import ConfigError
-from nasforge.evaluators.hardware.predictor import (FINETUNE_LRS, LatencyPredictor, adapt_predictor, fit_from_scratch,
+from nasforge.evaluators.hardware.predictor import (ADAPT_STEPS, FINETUNE_LRS, LatencyPredictor, _choose_model,
+                                                    adapt_predictor, encode_features, feature_size, fit_from_scratch,
                                                     load_predictor, meta_train, parse_device, reference_archs,
                                                     save_predictor)
 from nasforge.registry import HARDWARE
@@ -85,13 +86,56 @@ def test_adaptation_with_20_points_beats_training_on_them_alone(setup):
     assert adapt_predictor(s["meta"], s["space"], measured).params[0].tolist() == adapted.params[0].tolist()
 
 
+def test_adaptation_schedule_is_chosen_on_the_targets_own_measurements(setup):
+    """A device unlike every source (its own random per-column costs): the meta-training's schedule (10 small
+    steps) hardly moves from the sources, the cross-validated one moves as far as the target's samples say."""
+    s = setup
+    space, meta = s["space"], s["meta"]
+    for seed in (0, 1):
+        w = np.random.default_rng(seed + 100).uniform(0, 2, space.encoding_size)
+
+        def ms(archs: list[Architecture]) -> dict[str, float]:
+            return {space.to_string(x): float(1 + space.encode(x) @ w) for x in archs}
+
+        measured = ms(s["refs"] + s["pool"][:20])
+        truth = list(ms(s["test"]).values())
+        chosen = meta.adapt(space, measured)
+        fixed = meta.adapt(space, measured, steps=meta.options["inner_steps"], lr=meta.options["inner_lr"])
+        rho_cv = spearmanr(chosen.predict(space, s["test"]), truth)[0]
+        rho_fixed = spearmanr(fixed.predict(space, s["test"]), truth)[0]
+        assert rho_cv > rho_fixed + 0.2, (seed, rho_cv, rho_fixed)
+        sch = chosen.schedule
+        assert sch["by"] == "cross-validation" and sch["select"] == "spearman"
+        assert sch["steps"] in ADAPT_STEPS and sch["lr"] in FINETUNE_LRS
+        assert len(sch["scores"]) == 1 + len(ADAPT_STEPS) * len(FINETUNE_LRS)
+        assert sch["scores"][f"{sch['steps']}@{sch['lr']:g}"] == max(sch["scores"].values())
+        assert fixed.schedule == {"steps": meta.options["inner_steps"], "lr": meta.options["inner_lr"], "by": "given"}
+    # squared error as the criterion; fewer than 4 samples: the meta-training's schedule
+    assert meta.adapt(space, measured, select="mse").schedule["select"] == "mse"
+    few = meta.adapt(space, target_measurements(s, 3)).schedule
+    assert few == {"steps": meta.options["inner_steps"], "lr": meta.options["inner_lr"], "by": "meta-training"}
+    with pytest.raises(ConfigError, match="unknown select 'r2'; accepted: spearman, mse"):
+        meta.adapt(space, measured, select="r2")
+
+
+def test_a_larger_model_must_beat_the_smaller_by_a_standard_error():
+    # a lower mean by less than the noise between devices: the linear term stays
+    assert _choose_model({"linear": [0.20, 0.30, 0.10, 0.25], "64,64": [0.19, 0.33, 0.05, 0.24]}) == "linear"
+    # better on every device: the MLP
+    assert _choose_model({"linear": [0.30, 0.32, 0.28, 0.35], "64,64": [0.10, 0.12, 0.11, 0.10]}) == "64,64"
+    # worse: the linear term
+    assert _choose_model({"linear": [0.10, 0.12], "64,64": [0.30, 0.31]}) == "linear"
+
+
 def test_first_order_maml_adapts_too(setup):
     s = setup
     meta = meta_train(s["space"], s["sources"], s["refs"], method="fomaml", seed=0, **FAST)
     assert meta.options["method"] == "fomaml" and meta.options["inner_lr"] == 0.05
     truth = [s["fam"].ms(0.6, x) for x in s["test"]]
     measured = target_measurements(s, 20)
-    rho = spearmanr(meta.adapt(s["space"], measured).predict(s["space"], s["test"]), truth)[0]
+    adapted = meta.adapt(s["space"], measured)
+    assert "10@0.05" in adapted.schedule["scores"]  # the schedule it was meta-trained for is a candidate
+    rho = spearmanr(adapted.predict(s["space"], s["test"]), truth)[0]
     assert rho >= 0.85 and rho > spearmanr(fit_from_scratch(s["space"], measured).predict(s["space"], s["test"]),
                                            truth)[0]
 
@@ -101,12 +145,30 @@ def test_auto_model_is_chosen_on_held_out_source_devices(setup):
     meta = meta_train(s["space"], s["sources"], s["refs"], meta_steps=10, hidden="auto")
     sel = meta.options["hidden_selection"]
     assert set(sel) == {"linear", "64,64"} and all(0 <= v <= 2 for v in sel.values())
-    assert meta.options["hidden"] == ([] if min(sel, key=sel.get) == "linear" else [64, 64])
+    # the MLP only if it did better (by more than the noise: see the next test)
+    assert meta.options["hidden"] == [] or (meta.options["hidden"] == [64, 64] and sel["64,64"] < sel["linear"])
     two = dict(list(s["sources"].items())[:2])  # too few devices to hold one out: the linear term alone
     small = meta_train(s["space"], two, s["refs"], meta_steps=5)
     assert small.options["hidden"] == [] and small.options["hidden_selection"] == {}
     with pytest.raises(ConfigError, match="hidden must be 'auto', 'linear' or a sequence"):
         meta_train(s["space"], two, s["refs"], hidden="big")
+
+
+def test_features_hold_the_spaces_cost_features():
+    from nasforge.spaces.nb201 import NB201Space
+
+    space = NB201Space()
+    archs = [space.parse("|nor_conv_1x1~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|none~0|skip_connect~1|none~2|"),
+             space.parse("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|none~2|")]
+    X = encode_features(space, archs)
+    assert X.shape == (2, feature_size(space)) == (2, 30 + 5 + len(space.cost_feature_names))
+    assert np.array_equal(X[:, :30], np.stack([space.encode(a) for a in archs]))
+    assert X[:, 30:35].tolist() == [[2, 1, 1, 1, 1], [1, 0, 0, 5, 0]]  # option counts: none, skip, 1x1, 3x3, pool
+    assert np.array_equal(X[:, 35:], np.stack([space.cost_features(a) for a in archs]))
+    # the option counts see five 3x3 convolutions in the second cell; three reach the output (node 2 feeds it
+    # only through `none`), and the first cell's one does not
+    reach3 = 35 + space.cost_feature_names.index("reaches:nor_conv_3x3")
+    assert X[:, reach3].tolist() == [0, 3]
 
 
 def test_same_seed_same_predictor(setup):
@@ -204,7 +266,8 @@ def test_predictor_hardware_model_measures_adapts_and_pickles(tmp_path):
     lines: list[str] = []
     model.prepare(space, task, progress=lines.append)
     assert any("14/14 architectures measured on 2 source devices" in ln for ln in lines)
-    assert any("adapted to torch:1:1 with 4 measured architectures and 4 references" in ln for ln in lines)
+    assert any("adapted to torch:1:1 with 4 measured architectures and 4 references" in ln
+               and "chosen by cross-validation" in ln for ln in lines)
     archs = list(space.enumerate())
     lat = [model.latency(space, a, task) for a in archs]
     assert all(np.isfinite(x) and x > 0 for x in lat)

@@ -12,9 +12,11 @@ regression problem. This module implements that idea in its own, small form:
   compared in log space and standardised per device by the mean and standard deviation of its
   references' log latencies (:class:`DeviceStats`), so that milliseconds or seconds, fast or slow
   devices look alike; the embedding is the references' standardised log latencies.
-- **Predictor.** On ``[features, embedding]``, where the features are ``space.encode(arch)`` and
+- **Predictor.** On ``[features, embedding]``, where the features are ``space.encode(arch)``,
   the count of each option over choices that share their options (:func:`option_counts`: how
-  many of NB201's six edges are 3x3 convolutions), it predicts the standardised log latency as
+  many of NB201's six edges are 3x3 convolutions) and the space's cost features (for NB201: how
+  many edges of each operation run at all, and how many reach the cell's output, which is all a graph
+  runtime such as ONNX Runtime computes), it predicts the standardised log latency as
   a linear cost term ``features . (c + A embedding)`` (a cost per feature that the device
   shifts) plus a small MLP, whose size ``hidden="auto"`` chooses on held-out source devices.
 - **Training** (:func:`meta_train`) over source devices, in episodes of a few devices with a
@@ -82,6 +84,14 @@ MIN_LOG_STD = 0.01
 MAX_GRAD_NORM = 10.0
 #: the fine-tuning learning rates ``method="multitask"`` chooses from (on source episodes)
 FINETUNE_LRS = (0.001, 0.003, 0.01, 0.03, 0.1)
+#: the adaptation lengths (SGD steps) :meth:`MetaLatencyPredictor.adapt` chooses from, with the rates of
+#: :data:`FINETUNE_LRS`, by cross-validation on the target's own measurements (no step at all is a candidate too)
+ADAPT_STEPS = (10, 30, 100)
+#: folds of that cross-validation (fewer when fewer architectures besides the references were measured)
+ADAPT_FOLDS = 5
+#: how that cross-validation scores a schedule: ``spearman`` of the pooled out-of-fold predictions, or ``mse``
+#: (their mean squared error in standardised log latency)
+ADAPT_CRITERIA = ("spearman", "mse")
 #: the models ``hidden="auto"`` chooses from: the linear cost term alone, or with an MLP of two 64-wide layers
 HIDDEN_CHOICES: tuple[tuple[int, ...], ...] = ((), (64, 64))
 #: how many source devices ``hidden="auto"`` holds out in turn to choose the model
@@ -178,16 +188,22 @@ def option_counts(space: SearchSpace) -> np.ndarray:
 
 
 def feature_size(space: SearchSpace) -> int:
-    """Columns of the predictor's architecture features: the encoding and its :func:`option_counts`."""
-    return space.encoding_size + option_counts(space).shape[1]
+    """Columns of the predictor's architecture features: the encoding, its :func:`option_counts` and the space's
+    cost features (``space.cost_feature_names``)."""
+    return space.encoding_size + option_counts(space).shape[1] + len(space.cost_feature_names)
 
 
 def encode_features(space: SearchSpace, keys: Iterable[Any]) -> np.ndarray:
     """The predictor's architecture features of ``keys`` (architectures or strings of ``space``), one row each:
-    ``space.encode(arch)`` followed by its :func:`option_counts`."""
-    rows = [np.asarray(space.encode(_arch(space, k)), dtype=np.float32) for k in keys]
-    X = np.stack(rows) if rows else np.zeros((0, space.encoding_size), dtype=np.float32)
-    return np.concatenate([X, X @ option_counts(space)], axis=1)
+    ``space.encode(arch)``, its :func:`option_counts` and ``space.cost_features(arch)`` (what the network
+    computes, for spaces that say: which NB201 edges run and which reach the output)."""
+    archs = [_arch(space, k) for k in keys]
+    X = np.zeros((len(archs), space.encoding_size), dtype=np.float32)
+    C = np.zeros((len(archs), len(space.cost_feature_names)), dtype=np.float32)
+    for i, arch in enumerate(archs):
+        X[i] = space.encode(arch)
+        C[i] = space.cost_features(arch)
+    return np.concatenate([X, X @ option_counts(space), C], axis=1)
 
 
 @dataclass(frozen=True)
@@ -322,6 +338,9 @@ class AdaptedLatencyPredictor:
     params: list[np.ndarray] = field(repr=False)
     stats: DeviceStats
     measured: dict[str, float] = field(default_factory=dict, repr=False)
+    #: how it was adapted: ``steps``, ``lr``, ``by`` (``cross-validation``, ``meta-training`` or ``given``) and,
+    #: after cross-validation, ``scores`` (``"steps@lr"``: out-of-fold score, ``"0"``: no step)
+    schedule: dict[str, Any] = field(default_factory=dict)
 
     def predict_z(self, X: np.ndarray) -> np.ndarray:
         """Standardised log latency of feature rows ``X`` (rows x :func:`feature_size` columns)."""
@@ -363,21 +382,42 @@ class MetaLatencyPredictor:
     num_classes: int | None = None
 
     def adapt(self, space: SearchSpace, measured: Mapping[Any, float], steps: int | None = None,
-              lr: float | None = None) -> AdaptedLatencyPredictor:
+              lr: float | None = None, select: str = "spearman") -> AdaptedLatencyPredictor:
         """The predictor adapted to a new device from its ``measured`` latencies (``{arch or string: ms}``),
         which must hold every reference architecture; the other entries are the adaptation samples
-        (10-20 is what the meta-training prepared for). ``steps`` and ``lr`` default to the meta-training's
-        inner steps and learning rate."""
+        (10-20 is what the meta-training prepared for).
+
+        How far to move from the trained weights depends on how much the device differs from the sources, which
+        only its measurements tell: unless ``steps`` or ``lr`` is given, the schedule (no step, the
+        meta-training's inner steps and rate, or :data:`ADAPT_STEPS` SGD steps at a rate of
+        :data:`FINETUNE_LRS`) is chosen by cross-validation over the
+        samples (:data:`ADAPT_FOLDS` folds, the references always in; ``select``: the Spearman rank correlation
+        of the pooled out-of-fold predictions, or their ``mse``), then applied to all of them. With fewer than 4
+        samples, or one of ``steps``/``lr`` given, the meta-training's inner steps and rate fill in.
+        ``schedule`` of the result says what was used."""
         check_space(self, space)
+        if select not in ADAPT_CRITERIA:
+            raise ConfigError(f"adapt: unknown select {select!r}; accepted: {', '.join(ADAPT_CRITERIA)}")
         data = _normalised(space, measured, "adapt")
         stats = DeviceStats.of(_reference_ms(data, self.references, "adapt"))
-        steps = check_int("steps", self.options["inner_steps"] if steps is None else steps, minimum=0, who="adapt")
-        lr = check_number("lr", self.options["inner_lr"] if lr is None else lr, 0.0, low_open=True, who="adapt")
         keys = list(self.references) + [k for k in data if k not in set(self.references)]
         X = _inputs(encode_features(space, keys), stats.embedding)
         z = stats.z([data[k] for k in keys])
+        samples = len(keys) - len(self.references)
+        if steps is None and lr is None and samples >= 4:
+            steps, lr, scores = _cross_validated_schedule(self.params, X, z, len(self.references), select,
+                                                          (int(self.options["inner_steps"]),
+                                                           float(self.options["inner_lr"])))
+            schedule = {"steps": steps, "lr": lr, "by": "cross-validation", "select": select, "scores": scores}
+        else:
+            by = "given" if steps is not None or lr is not None else "meta-training"
+            steps = check_int("steps", self.options["inner_steps"] if steps is None else steps, minimum=0,
+                              who="adapt")
+            lr = check_number("lr", self.options["inner_lr"] if lr is None else lr, 0.0, low_open=True, who="adapt")
+            schedule = {"steps": steps, "lr": lr, "by": by}
         adapted = _adapted(self.params, X, z, steps, lr)
-        return AdaptedLatencyPredictor(adapted, stats, {space.key(_arch(space, k)): v for k, v in data.items()})
+        return AdaptedLatencyPredictor(adapted, stats, {space.key(_arch(space, k)): v for k, v in data.items()},
+                                       schedule)
 
     def zero_shot(self, space: SearchSpace, reference_ms: Mapping[Any, float]) -> AdaptedLatencyPredictor:
         """The predictor for a device known only by its reference latencies (no adaptation step)."""
@@ -404,7 +444,8 @@ def check_space(pred: MetaLatencyPredictor, space: SearchSpace, input_shape: Seq
                           f"encodes architectures in {space.encoding_size}")
     if pred.params[-2].shape[0] != feature_size(space):
         raise ConfigError(f"{where} takes {pred.params[-2].shape[0]} feature columns; space {space.name!r} "
-                          f"gives {feature_size(space)} (its encoding and option counts)")
+                          f"gives {feature_size(space)} (its encoding, option counts and cost features; a predictor "
+                          f"saved before a space had cost features must be trained again)")
     if input_shape is not None and pred.input_shape is not None:
         shape = [int(d) for d in input_shape]
         if shape != list(pred.input_shape):
@@ -434,9 +475,10 @@ def meta_train(space: SearchSpace, devices: Mapping[str, Mapping[Any, float]],
 
     ``hidden`` are the MLP's widths beside the linear cost term (``()`` or ``"linear"``: that term alone), or
     ``"auto"``:
-    the one of :data:`HIDDEN_CHOICES` that ranks best the architectures of a source device it was not trained
-    on, adapted to it like a target (see :func:`_device_out_error`; with fewer than three source devices, the
-    linear term alone). How much capacity carries over to a new device depends on how many devices and
+    the one of :data:`HIDDEN_CHOICES` that ranks best the architectures of source devices it was not trained
+    on, adapted to each like a target (see :func:`_device_out_errors`), where the larger model is taken only if
+    it beats the smaller by more than one standard error of the paired differences over those devices (with
+    fewer than three source devices, the linear term alone). How much capacity carries over to a new device depends on how many devices and
     architectures there are to learn from: on NB201 networks measured on nine devices the linear term won, on
     NAS-Bench-Graph's eight datasets the MLP. ``input_shape``/``num_classes`` record the
     task the latencies were measured for (checked when a saved predictor is used). Same data and seed, same
@@ -481,9 +523,9 @@ def meta_train(space: SearchSpace, devices: Mapping[str, Mapping[Any, float]],
     if len(choices) > 1 and len(data) < 3:
         choices = choices[:1]  # too few devices to tell: the smallest model
     elif len(choices) > 1:
-        for h in choices:
-            selection[",".join(map(str, h)) or "linear"] = _device_out_error(data, h, adapt, opts)
-        best = min(selection, key=selection.__getitem__)
+        errors = {",".join(map(str, h)) or "linear": _device_out_errors(data, h, adapt, opts) for h in choices}
+        selection = {k: float(np.mean(v)) for k, v in errors.items()}
+        best = _choose_model(errors)
         choices = [[] if best == "linear" else [int(w) for w in best.split(",")]]
         if progress is not None:
             progress("latency predictor: 1 - Spearman on held-out source devices per model: "
@@ -497,6 +539,21 @@ def meta_train(space: SearchSpace, devices: Mapping[str, Mapping[Any, float]],
                                 [str(n) for n in devices], options,
                                 None if input_shape is None else [int(d) for d in input_shape],
                                 None if num_classes is None else int(num_classes))
+
+
+def _choose_model(errors: Mapping[str, Sequence[float]]) -> str:
+    """The model of ``errors`` (``{name: error per held-out device}``, smallest model first, the same devices
+    for each) to use: a larger model replaces the one chosen so far only if its mean paired improvement over the
+    devices exceeds one standard error of those improvements (the one-standard-error rule: with a handful of
+    devices, a slightly lower mean error is noise, and the smaller model transfers more safely)."""
+    names = list(errors)
+    best = names[0]
+    for other in names[1:]:
+        diff = np.asarray(errors[best], dtype=np.float64) - np.asarray(errors[other], dtype=np.float64)
+        se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+        if diff.mean() > se:
+            best = other
+    return best
 
 
 def _fit(data: Sequence[tuple[np.ndarray, ...]], hidden: Sequence[int], opts: Mapping[str, Any],
@@ -558,12 +615,68 @@ def _adapted(params: Sequence[np.ndarray], X: np.ndarray, z: np.ndarray, steps: 
     return [p.detach().squeeze(0).numpy().copy() for p in fast]
 
 
-def _device_out_error(data: Sequence[tuple[np.ndarray, ...]], hidden: Sequence[int], adapt: int,
-                      opts: Mapping[str, Any]) -> float:
+def _cross_validated_schedule(params: Sequence[np.ndarray], X: np.ndarray, z: np.ndarray, references: int,
+                              select: str, trained: tuple[int, float]) -> tuple[int, float, dict[str, float]]:
+    """The adaptation schedule of :meth:`MetaLatencyPredictor.adapt` that predicts one device's own samples best:
+    rows ``X``/``z`` (the ``references`` first, always trained on; the samples after them, split into
+    :data:`ADAPT_FOLDS` folds in order), every fold adapted on the others at once (one task each), scored on the
+    pooled out-of-fold predictions. The candidates: no step, the meta-training's own schedule ``trained``
+    (``(steps, lr)``: what first-order MAML trained the weights for), then :data:`ADAPT_STEPS` x
+    :data:`FINETUNE_LRS`; ties go to the earlier candidate."""
+    import torch
+    from scipy.stats import spearmanr
+
+    n = len(z) - references
+    folds = np.array_split(np.arange(references, len(z)), min(ADAPT_FOLDS, n))
+    mask = np.ones((len(folds), len(z)), np.float32)
+    for f, rows in enumerate(folds):
+        mask[f, rows] = 0.0
+    truth = z[references:].astype(np.float64)
+
+    def score(pred: np.ndarray) -> float:  # pred: folds x rows
+        oof = np.empty(n)
+        for f, rows in enumerate(folds):
+            oof[rows - references] = pred[f, rows]
+        if select == "mse":
+            return -float(np.mean((oof - truth) ** 2))
+        rho = float(spearmanr(oof, truth)[0])
+        return rho if np.isfinite(rho) else -1.0
+
+    scores: dict[str, float] = {}
+    with one_thread(torch), torch.enable_grad():
+        Xt = torch.from_numpy(X).unsqueeze(0).expand(len(folds), *X.shape)
+        zt = torch.from_numpy(z).unsqueeze(0).expand(len(folds), len(z))
+        mt = torch.from_numpy(mask)
+        start = _per_task([torch.from_numpy(p) for p in params], len(folds))
+        with torch.no_grad():
+            s0 = score(_forward(torch, start, Xt).numpy())
+        scores["0"] = s0
+        best = (s0, 0, float(FINETUNE_LRS[0]))  # (score, steps, lr)
+        steps, lr = trained
+        if steps > 0 and (steps not in ADAPT_STEPS or lr not in FINETUNE_LRS):
+            sc = score(_forward(torch, _sgd_steps(torch, start, Xt, zt, mt, steps, lr), Xt).detach().numpy())
+            scores[f"{steps}@{lr:g}"] = sc
+            if sc > best[0] + 1e-9:
+                best = (sc, steps, float(lr))
+        for lr in FINETUNE_LRS:
+            fast, done = start, 0
+            for steps in ADAPT_STEPS:
+                fast = _sgd_steps(torch, fast, Xt, zt, mt, steps - done, lr)
+                done = steps
+                with torch.no_grad():
+                    sc = score(_forward(torch, fast, Xt).numpy())
+                scores[f"{steps}@{lr:g}"] = sc
+                if sc > best[0] + 1e-9:
+                    best = (sc, steps, float(lr))
+    return best[1], best[2], scores
+
+
+def _device_out_errors(data: Sequence[tuple[np.ndarray, ...]], hidden: Sequence[int], adapt: int,
+                       opts: Mapping[str, Any]) -> list[float]:
     """How well a model of ``hidden`` widths does on a device it was not trained on: for up to
-    :data:`VALIDATION_DEVICES` source devices in turn (drawn with the seed), train on the others, adapt to it
-    like a target (its references and ``adapt`` random architectures) and take one minus the Spearman rank
-    correlation on the rest of its architectures (at most 200); the mean over those devices."""
+    :data:`VALIDATION_DEVICES` source devices in turn (drawn with the seed, the same for every model), train on
+    the others, adapt to it like a target (its references and ``adapt`` random architectures) and take one minus
+    the Spearman rank correlation on the rest of its architectures (at most 200); one value per device."""
     import torch
     from scipy.stats import spearmanr
 
@@ -580,14 +693,15 @@ def _device_out_error(data: Sequence[tuple[np.ndarray, ...]], hidden: Sequence[i
             pred = _forward(torch, [torch.from_numpy(p) for p in fast], torch.from_numpy(Xa[rest])).numpy()
         rho = float(spearmanr(pred, za[rest])[0]) if len(rest) > 1 else 0.0
         errors.append(1.0 - (rho if np.isfinite(rho) else 0.0))
-    return float(np.mean(errors))
+    return errors
 
 
 def adapt_predictor(pred: MetaLatencyPredictor, space: SearchSpace, measured: Mapping[Any, float],
-                    steps: int | None = None, lr: float | None = None) -> AdaptedLatencyPredictor:
+                    steps: int | None = None, lr: float | None = None,
+                    select: str = "spearman") -> AdaptedLatencyPredictor:
     """:meth:`MetaLatencyPredictor.adapt`: ``pred`` adapted to a device from its ``measured`` latencies
     (``{arch or string: ms}``, holding every reference architecture)."""
-    return pred.adapt(space, measured, steps, lr)
+    return pred.adapt(space, measured, steps, lr, select)
 
 
 def fit_from_scratch(space: SearchSpace, measured: Mapping[Any, float], *, hidden: Sequence[int] = (64, 64),
@@ -801,8 +915,9 @@ class LatencyPredictor(HardwareModel):
         self.adapted = meta.adapt(space, measured)
         self._prepared = ident
         if say is not None:
+            sch = self.adapted.schedule
             say(f"latency predictor: adapted to {self.target} with {len(samples)} measured architectures "
-                f"and {len(refs)} references")
+                f"and {len(refs)} references ({sch['steps']} SGD steps at rate {sch['lr']:g}, chosen by {sch['by']})")
 
     def latency(self, space: SearchSpace, arch: Architecture, task: Any, model: Any = None) -> float:
         self.prepare(space, task)
@@ -813,7 +928,7 @@ class LatencyPredictor(HardwareModel):
         return float(self.adapted.predict(space, [arch])[0])
 
 
-__all__ = ["AdaptedLatencyPredictor", "DEFAULT_SOURCES", "DeviceStats", "HIDDEN_CHOICES", "LatencyPredictor",
+__all__ = ["ADAPT_CRITERIA", "ADAPT_FOLDS", "ADAPT_STEPS", "AdaptedLatencyPredictor", "DEFAULT_SOURCES", "DeviceStats", "HIDDEN_CHOICES", "LatencyPredictor",
            "METHODS", "MetaLatencyPredictor", "adapt_predictor", "check_space", "device_name", "encode_features",
            "feature_size", "fit_from_scratch", "load_predictor", "measure_devices", "meta_train", "option_counts",
            "parse_device", "reference_archs", "save_predictor"]
