@@ -81,8 +81,9 @@ def ridge_fit(space: Any, measured: dict[str, float], alpha: float = 1.0) -> Cal
 
 
 #: how a variant adapts (``/...`` after the variant): the schedule chosen by cross-validation on the target's
-#: samples by Spearman (``cv``, the default) or by squared error (``mse``), or the meta-training's (``meta``)
-ADAPT_MODES = {"cv": {"select": "spearman"}, "mse": {"select": "mse"}, "meta": None}
+#: samples by squared error (``cv``, the predictor's default) or by Spearman (``spearman``), or the
+#: meta-training's schedule (``meta``, the only one before the cross-validation)
+ADAPT_MODES = {"cv": {"select": "mse"}, "spearman": {"select": "spearman"}, "meta": None}
 
 
 def variant(name: str) -> dict[str, Any]:
@@ -94,7 +95,7 @@ def variant(name: str) -> dict[str, Any]:
 
 
 def adapt_options(name: str, meta: Any) -> dict[str, Any]:
-    """The keyword arguments of ``meta.adapt`` for a variant ``...[/cv|/mse|/meta]``."""
+    """The keyword arguments of ``meta.adapt`` for a variant ``...[/cv|/spearman|/meta]``."""
     mode = name.partition("/")[2] or "cv"
     if mode not in ADAPT_MODES:
         raise SystemExit(f"variant {name!r}: unknown adaptation {mode!r}; accepted: {', '.join(ADAPT_MODES)}")
@@ -383,8 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--methods", default="multitask,multitask:linear,fomaml:linear,fomaml:64x64",
                    help="predictor variants method[:hidden][/adapt]: multitask or fomaml, hidden linear, 64x64, ... or "
                         "none for 'auto', adapt cv (the default: schedule chosen by cross-validation on the target's "
-                        "samples, Spearman), mse (the same by squared error) or meta (the meta-training's schedule, "
-                        "as before the cross-validation) (default multitask,multitask:linear,fomaml:linear,"
+                        "samples, by squared error), spearman (the same by rank correlation) or meta (the "
+                        "meta-training's schedule, as before the cross-validation) (default multitask,multitask:linear,fomaml:linear,"
                         "fomaml:64x64)")
     p.add_argument("--meta-steps", type=int, default=1500, help="meta-training steps (default 1500)")
     add_snapshot_option(p)
