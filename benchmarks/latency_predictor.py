@@ -35,9 +35,9 @@ Spearman of at least 0.9 and is above ``scratch``.
         .venv/bin/python benchmarks/latency_predictor.py --retest --snapshot-commit $C
     # on 2 loaded cores: about 15 min measuring (cached for the next run), 3 min retest, 15 min training
     .venv/bin/python benchmarks/latency_predictor.py --quick   # smoke run: nbgraph only, 2 targets
-    # the predictor again on stored measurements (no measuring; about 15 min of training, one thread):
-    .venv/bin/python benchmarks/latency_predictor.py --parts nb201 --measured benchmarks/results/latency_predictor.json \\
-        --out /tmp/lp.json
+    # the predictor again on stored measurements (no measuring; 4-17 min of training, one thread):
+    .venv/bin/python benchmarks/latency_predictor.py --parts nb201 \\
+        --measured benchmarks/results/latency_predictor.json --out /tmp/lp.json
 """
 
 from __future__ import annotations
@@ -278,7 +278,8 @@ def nb201_part(a: argparse.Namespace, log: Callable[[str], None],
             "devices": devices, "references": 10, "source_archs": len(pool), "test_archs": len(test),
             "measure_seconds": seconds, "warmup": a.warmup, "measure_repeats": a.measure_repeats,
             "cross_device_spearman": np.asarray(cross).round(3).tolist(), "retest": retest,
-            "measured_from": a.measured, "archs": keys, "latency_ms": {d: [round(lat[d][k], 5) for k in keys] for d in devices}}
+            "measured_from": a.measured, "archs": keys,
+            "latency_ms": {d: [round(lat[d][k], 5) for k in keys] for d in devices}}
     return rows, data
 
 
@@ -385,8 +386,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="predictor variants method[:hidden][/adapt]: multitask or fomaml, hidden linear, 64x64, ... or "
                         "none for 'auto', adapt cv (the default: schedule chosen by cross-validation on the target's "
                         "samples, by squared error), spearman (the same by rank correlation) or meta (the "
-                        "meta-training's schedule, as before the cross-validation) (default multitask,multitask:linear,fomaml:linear,"
-                        "fomaml:64x64)")
+                        "meta-training's schedule, as before the cross-validation) (default multitask,"
+                        "multitask:linear,fomaml:linear,fomaml:64x64)")
     p.add_argument("--meta-steps", type=int, default=1500, help="meta-training steps (default 1500)")
     add_snapshot_option(p)
     p.add_argument("--quick", action="store_true", help="smoke run: nbgraph, 2 targets, 2 repeats, 200 steps")

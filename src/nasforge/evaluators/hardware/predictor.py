@@ -389,13 +389,13 @@ class MetaLatencyPredictor:
 
         How far to move from the trained weights depends on how much the device differs from the sources, which
         only its measurements tell: unless ``steps`` or ``lr`` is given, the schedule (no step, the
-        meta-training's inner steps and rate, or :data:`ADAPT_STEPS` SGD steps at a rate of
-        :data:`FINETUNE_LRS`) is chosen by cross-validation over the
-        samples (:data:`ADAPT_FOLDS` folds, the references always in; ``select``: the mean squared error of the
-        pooled out-of-fold predictions in standardised log latency, ``mse``, or their ``spearman`` rank
-        correlation), then applied to all of them. (Measured: by squared error ranks as well as by Spearman and
-        keeps the predicted milliseconds calibrated; by Spearman the mean absolute percentage error grew 1.4-2.8 times.) With fewer than 4
-        samples, or one of ``steps``/``lr`` given, the meta-training's inner steps and rate fill in.
+        meta-training's inner steps and rate, or :data:`ADAPT_STEPS` SGD steps at a rate of :data:`FINETUNE_LRS`)
+        is chosen by cross-validation over the samples (:data:`ADAPT_FOLDS` folds, the references always in;
+        ``select``: the mean squared error of the pooled out-of-fold predictions in standardised log latency,
+        ``mse``, or their ``spearman`` rank correlation), then applied to all of them. (Measured: by squared error
+        it ranks as well as by Spearman and keeps the predicted milliseconds calibrated; by Spearman the mean
+        absolute percentage error grew 1.4-2.8 times.) With fewer than 4 samples, or one of ``steps``/``lr``
+        given, the meta-training's inner steps and rate fill in.
         ``schedule`` of the result says what was used."""
         check_space(self, space)
         if select not in ADAPT_CRITERIA:
@@ -476,15 +476,14 @@ def meta_train(space: SearchSpace, devices: Mapping[str, Mapping[Any, float]],
       each device's support set and the shared weights move along the gradient of the copies' query error.
 
     ``hidden`` are the MLP's widths beside the linear cost term (``()`` or ``"linear"``: that term alone), or
-    ``"auto"``:
-    the one of :data:`HIDDEN_CHOICES` that ranks best the architectures of source devices it was not trained
-    on, adapted to each like a target (see :func:`_device_out_errors`), where the larger model is taken only if
-    it beats the smaller by more than one standard error of the paired differences over those devices (with
-    fewer than three source devices, the linear term alone). How much capacity carries over to a new device depends on how many devices and
-    architectures there are to learn from: on NB201 networks measured on nine devices the linear term won, on
-    NAS-Bench-Graph's eight datasets the MLP. ``input_shape``/``num_classes`` record the
-    task the latencies were measured for (checked when a saved predictor is used). Same data and seed, same
-    predictor.
+    ``"auto"``: the one of :data:`HIDDEN_CHOICES` that ranks best the architectures of source devices it was
+    not trained on, adapted to each like a target (see :func:`_device_out_errors`), where the larger model is
+    taken only if it beats the smaller by more than one standard error of the paired differences over those
+    devices (:func:`_choose_model`; with fewer than three source devices, the linear term alone). How much
+    capacity carries over to a new device depends on how many devices and architectures there are to learn
+    from: on NB201 networks measured on nine devices the linear term won, on NAS-Bench-Graph's eight datasets
+    the MLP. ``input_shape``/``num_classes`` record the task the latencies were measured for (checked when a
+    saved predictor is used). Same data and seed, same predictor.
     """
     who = "meta_train"
     adapt = check_int("adapt", adapt, minimum=1, who=who)
@@ -930,7 +929,7 @@ class LatencyPredictor(HardwareModel):
         return float(self.adapted.predict(space, [arch])[0])
 
 
-__all__ = ["ADAPT_CRITERIA", "ADAPT_FOLDS", "ADAPT_STEPS", "AdaptedLatencyPredictor", "DEFAULT_SOURCES", "DeviceStats", "HIDDEN_CHOICES", "LatencyPredictor",
-           "METHODS", "MetaLatencyPredictor", "adapt_predictor", "check_space", "device_name", "encode_features",
-           "feature_size", "fit_from_scratch", "load_predictor", "measure_devices", "meta_train", "option_counts",
-           "parse_device", "reference_archs", "save_predictor"]
+__all__ = ["ADAPT_CRITERIA", "ADAPT_FOLDS", "ADAPT_STEPS", "AdaptedLatencyPredictor", "DEFAULT_SOURCES",
+           "DeviceStats", "HIDDEN_CHOICES", "LatencyPredictor", "METHODS", "MetaLatencyPredictor", "adapt_predictor",
+           "check_space", "device_name", "encode_features", "feature_size", "fit_from_scratch", "load_predictor",
+           "measure_devices", "meta_train", "option_counts", "parse_device", "reference_archs", "save_predictor"]
