@@ -148,7 +148,9 @@ def leave_one_out(part: str, space: Any, lat: dict[str, dict[str, float]], refs:
                 hs, hm = score(adapted.predict(space, test), truth)
                 zs, zm = score(meta.zero_shot(space, measured).predict(space, test), truth)
                 rows.append({"part": part, "target": target, "method": method, "shots": n, "repeat": r,
-                             "adapt_steps": adapted.schedule["steps"], "adapt_lr": adapted.schedule["lr"],
+                             # (an older package, run through --measured for a before/after, has no schedule)
+                             "adapt_steps": getattr(adapted, "schedule", {}).get("steps"),
+                             "adapt_lr": getattr(adapted, "schedule", {}).get("lr"),
                              "help_spearman": hs, "help_mape": hm, "zero_shot_spearman": zs, "zero_shot_mape": zm,
                              **baselines[n, r]})
             for n in shots:

@@ -24,12 +24,14 @@ regression problem. This module implements that idea in its own, small form:
   default) fits both directly; ``fomaml`` (first-order MAML) fits the query set after SGD steps
   on the support set.
 - **Adaptation** (:meth:`MetaLatencyPredictor.adapt`) to a target device: SGD steps from the
-  trained weights on the target's references and 10-20 measured architectures.
+  trained weights on the target's references and 10-20 measured architectures, as many and at the
+  rate that cross-validation on those measurements chooses.
 
 Which method and model generalise to a new device was measured (``benchmarks/latency_predictor.py``):
-``multitask`` did better than ``fomaml`` on NB201 networks measured here and on NAS-Bench-Graph, and
-the linear term alone better than with the MLP on NB201 (150 architectures per device), the other way
-round on NAS-Bench-Graph (1,000 per device); hence the defaults.
+``multitask`` did much better than ``fomaml`` on NAS-Bench-Graph (Spearman 0.94 against 0.82-0.90) and
+as well on NB201 networks measured here (0.90 against 0.90-0.91), and the linear term alone better than
+with the MLP on NB201 (150 architectures per device), the other way round on NAS-Bench-Graph (1,000 per
+device); hence the defaults.
 
 :class:`LatencyPredictor` is the hardware model ``predictor`` (``--hardware predictor``): at
 :meth:`~LatencyPredictor.prepare` it loads a saved predictor (``path``) or builds one on this machine
@@ -394,7 +396,7 @@ class MetaLatencyPredictor:
         ``select``: the mean squared error of the pooled out-of-fold predictions in standardised log latency,
         ``mse``, or their ``spearman`` rank correlation), then applied to all of them. (Measured: by squared error
         it ranks as well as by Spearman and keeps the predicted milliseconds calibrated; by Spearman the mean
-        absolute percentage error grew 1.4-2.8 times.) With fewer than 4 samples, or one of ``steps``/``lr``
+        absolute percentage error grew 1.1-2.8 times.) With fewer than 4 samples, or one of ``steps``/``lr``
         given, the meta-training's inner steps and rate fill in.
         ``schedule`` of the result says what was used."""
         check_space(self, space)
