@@ -145,7 +145,7 @@ def test_auto_model_is_chosen_on_held_out_source_devices(setup):
     meta = meta_train(s["space"], s["sources"], s["refs"], meta_steps=10, hidden="auto")
     sel = meta.options["hidden_selection"]
     assert set(sel) == {"linear", "64,64"} and all(0 <= v <= 2 for v in sel.values())
-    # the MLP only if it did better (by more than the noise: see the next test)
+    # the MLP only if it did better (by more than the noise: test_a_larger_model_must_beat_the_smaller_...)
     assert meta.options["hidden"] == [] or (meta.options["hidden"] == [64, 64] and sel["64,64"] < sel["linear"])
     two = dict(list(s["sources"].items())[:2])  # too few devices to hold one out: the linear term alone
     small = meta_train(s["space"], two, s["refs"], meta_steps=5)
