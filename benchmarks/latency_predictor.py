@@ -249,26 +249,27 @@ def nb201_part(a: argparse.Namespace, log: Callable[[str], None],
     task = Task.shape_only("latency", (3, 32, 32), 10)
     devices = [device_name(*parse_device(d)) for d in a.devices.split(",")]
     refs = reference_archs(space, 10, 0)
-    retest: dict[str, dict[str, float]] = {}
     if a.measured:
         lat, archs, retest, seconds = stored_nb201(a, space, devices, refs, log)
     else:
         others = sample_distinct(space, a.source_archs + a.test_archs, np.random.default_rng(1),
                                  exclude={space.key(r) for r in refs})
-        archs = refs + others
-        log(f"nb201: measuring {len(archs)} architectures on {len(devices)} devices ({', '.join(devices)})")
+        lat, archs, retest, seconds = {}, refs + others, {}, 0.0
+    new = [d for d in devices if d not in lat]  # all of them, or those --measured's file lacks
+    if new:
+        log(f"nb201: measuring {len(archs)} architectures on {len(new)} devices ({', '.join(new)})")
         t0 = time.perf_counter()
-        lat = measure_devices(space, task, devices, archs, warmup=a.warmup, repeats=a.measure_repeats,
-                              progress=log)
-        seconds = time.perf_counter() - t0
+        lat.update(measure_devices(space, task, new, archs, warmup=a.warmup, repeats=a.measure_repeats,
+                                   progress=log))
+        seconds += time.perf_counter() - t0
     keys = [space.to_string(x) for x in archs]
     refs_k, pool, test = keys[:10], keys[10:10 + a.source_archs], keys[10 + a.source_archs:]
     cross = spearmanr(np.array([[lat[d][k] for k in keys] for d in devices]).T)[0]
-    if a.retest and not a.measured:
-        log(f"nb201: measuring the {len(test)} test architectures again on every device (no cache)")
-        again = measure_devices(space, task, devices, archs[10 + a.source_archs:], warmup=a.warmup,
+    if a.retest and new:
+        log(f"nb201: measuring the {len(test)} test architectures again on {len(new)} devices (no cache)")
+        again = measure_devices(space, task, new, archs[10 + a.source_archs:], warmup=a.warmup,
                                 repeats=a.measure_repeats, cache=False, progress=log)
-        for d in devices:
+        for d in new:
             rho, mape = score(np.array([again[d][k] for k in test]), np.array([lat[d][k] for k in test]))
             retest[d] = {"spearman": rho, "mape": mape}
             log(f"nb201 retest {d}: Spearman {rho:.3f}, MAPE {mape:.1f} %")
@@ -287,13 +288,10 @@ def nb201_part(a: argparse.Namespace, log: Callable[[str], None],
 
 def stored_nb201(a: argparse.Namespace, space: Any, devices: list[str], refs: list[Any],
                  log: Callable[[str], None]) -> tuple[dict[str, dict[str, float]], list[Any], dict[str, Any], float]:
-    from nasforge.data.task import Task
-    from nasforge.evaluators.hardware.predictor import measure_devices
-
-    """The nb201 measurements of an earlier run's JSON (``--measured``): latencies of ``devices``, the
-    architectures (references, source pool, test, in that order; the pool and test sizes of that run), its
-    retest figures and measuring time. The references must be this script's and the space options the same.
-    Devices the file does not have are measured now on the same architectures (with ``--retest``, retested)."""
+    """The nb201 measurements of an earlier run's JSON (``--measured``): latencies of those of ``devices`` it
+    has, the architectures (references, source pool, test, in that order; the pool and test sizes of that run
+    are taken over), its retest figures and measuring time. The references must be this script's and the space
+    options the same; :func:`nb201_part` measures the devices the file lacks."""
     path = Path(a.measured)
     if not path.is_file():
         raise SystemExit(f"--measured {str(path)!r}: no such file (a JSON written by this script with the nb201 part)")
@@ -308,28 +306,10 @@ def stored_nb201(a: argparse.Namespace, space: Any, devices: list[str], refs: li
         raise SystemExit(f"--measured {str(path)!r}: its first architectures are not this script's references")
     a.source_archs, a.test_archs = int(stored["source_archs"]), int(stored["test_archs"])
     have = [d for d in devices if d in stored["latency_ms"]]
-    lat = {d: dict(zip(stored["archs"], stored["latency_ms"][d])) for d in have}
     log(f"nb201: {len(archs)} architectures on {len(have)} devices read from {path} (measured there)")
-    retest = {d: v for d, v in stored.get("retest", {}).items() if d in devices}
-    new = [d for d in devices if d not in stored["latency_ms"]]
-    seconds = 0.0
-    if new:  # devices the file does not have: measured now, on the same architectures
-        log(f"nb201: measuring the same {len(archs)} architectures on {len(new)} more devices ({', '.join(new)})")
-        t0 = time.perf_counter()
-        lat.update(measure_devices(space, Task.shape_only("latency", (3, 32, 32), 10), new, archs, warmup=a.warmup,
-                                   repeats=a.measure_repeats, progress=log))
-        seconds = time.perf_counter() - t0
-        if a.retest:
-            test = archs[len(refs) + a.source_archs:]
-            log(f"nb201: measuring the {len(test)} test architectures again on the new devices (no cache)")
-            again = measure_devices(space, Task.shape_only("latency", (3, 32, 32), 10), new, test, warmup=a.warmup,
-                                    repeats=a.measure_repeats, cache=False, progress=log)
-            keys = [space.to_string(x) for x in test]
-            for d in new:
-                rho, mape = score(np.array([again[d][k] for k in keys]), np.array([lat[d][k] for k in keys]))
-                retest[d] = {"spearman": rho, "mape": mape}
-                log(f"nb201 retest {d}: Spearman {rho:.3f}, MAPE {mape:.1f} %")
-    return {d: lat[d] for d in devices}, archs, retest, float(stored.get("measure_seconds", 0.0)) + seconds
+    lat = {d: dict(zip(stored["archs"], stored["latency_ms"][d])) for d in have}
+    retest = {d: v for d, v in stored.get("retest", {}).items() if d in have}
+    return lat, archs, retest, float(stored.get("measure_seconds", 0.0))
 
 
 def nbgraph_part(a: argparse.Namespace, log: Callable[[str], None],
