@@ -207,7 +207,7 @@ def _check_arch(space: SearchSpace, who: str, a: Any, source: str) -> None:
         raise _fail(who, "JSON round trip", f"from_json(to_json({a})) gave {back}")
     if not np.array_equal(np.asarray(space.encode(back)), enc):
         raise _fail(who, "encode is deterministic", f"equal architectures {a} and {back} encode differently")
-    names = tuple(getattr(space, "cost_feature_names", ()))
+    names = tuple(space.cost_feature_names)
     cost = np.asarray(space.cost_features(a), dtype=np.float64)
     if cost.shape != (len(names),) or not np.all(np.isfinite(cost)):
         raise _fail(who, "cost_features", f"cost_features({a}) must be {len(names)} finite numbers, one per "

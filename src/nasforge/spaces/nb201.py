@@ -191,7 +191,7 @@ class NB201Space(SearchSpace):
     def __len__(self) -> int:
         return len(NB201_OPS) ** len(NB201_EDGES)
 
-    def cost_features(self, arch: Architecture) -> Any:
+    def cost_features(self, arch: Architecture) -> np.ndarray:
         """:func:`cell_cost_features` of the cell (columns :data:`CELL_COST_FEATURES`): which edges run and which
         reach the output, beyond the operation counts."""
         return np.asarray(cell_cost_features(self.ops(arch)), dtype=np.float32)
