@@ -220,6 +220,7 @@ ROBOT_VARIANTS: dict[str, dict[str, Any]] = {
     "paper6-zscore-signed": {"proxies": PAPER6, "normalise": "zscore", "weights": "signed"},
     "paper6-zscore-nonneg": {"proxies": PAPER6, "normalise": "zscore", "weights": "nonnegative"},
     "paper6-rank-nonneg": {"proxies": PAPER6, "normalise": "rank", "weights": "nonnegative"},
+    "paper6-minmax-nonneg": {"proxies": PAPER6, "normalise": "minmax", "weights": "nonnegative"},
 }
 
 
