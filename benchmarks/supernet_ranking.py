@@ -31,7 +31,10 @@ supernet, search and retraining runs in its own freshly spawned process with one
    against the ground truth, with a 95 % percentile bootstrap interval (``--boot`` 2,000 resamples of the
    architectures). Paired differences (few-shot - spos-long, gm - fixed, pada - uniform, ...) use the same
    resamples for both sides, per seed and pooled over seeds (the per-seed taus averaged inside each
-   resample). Also: the ground-truth top 5 found in the supernet's top 5, and the training seconds.
+   resample), and over seeds and architectures together (a two-level bootstrap: each resample also draws the
+   seeds with replacement, so the interval includes how much a supernet's ranking varies from one training
+   seed to the next; with 3 seeds it is wide). Also: the ground-truth top 5 found in the supernet's top 5, and
+   the training seconds.
 3. **Equal wall clock.** For each seed s: ``api.oneshot("spos"|"fewshot", ..., method_options={"epochs": E,
    "search_trials": 100, "retrain_epochs": 0, ...})`` (few-shot: split gm, groups 0, child_epochs F); its wall
    seconds (supernet training + REA search of 100 trials on the supernet, timed around the call) are the
@@ -550,11 +553,19 @@ def main(argv: list[str] | None = None) -> int:
                     ent[f"{metric}_ci"] = ci
                     ent[f"{metric}_excludes_zero"] = excludes_zero(ci)
                 if common:
-                    d = np.mean([boot[(x, s)][metric] - boot[(y, s)][metric] for s in common], axis=0)
-                    ci = interval(d)
+                    diffs = np.array([boot[(x, s)][metric] - boot[(y, s)][metric] for s in common])
+                    ci = interval(diffs.mean(axis=0))
                     row[f"{metric}_pooled"] = statistics.fmean(e[metric] for e in row["per_seed"])
                     row[f"{metric}_pooled_ci"] = ci
                     row[f"{metric}_pooled_excludes_zero"] = excludes_zero(ci)
+                    # two levels: the supernet seeds resampled too, so the interval covers the seed-to-seed
+                    # spread as well as the choice of architectures (resample b takes seeds pick[b])
+                    pick = np.random.default_rng(BOOT_SEED + 1).integers(0, len(common), (diffs.shape[1], len(common)))
+                    ci2 = interval(diffs[pick, np.arange(diffs.shape[1])[:, None]].mean(axis=1))
+                    row[f"{metric}_seeds_ci"] = ci2
+                    row[f"{metric}_seeds_excludes_zero"] = excludes_zero(ci2)
+                    per = [e[metric] for e in row["per_seed"]]
+                    row[f"{metric}_seeds_se"] = statistics.stdev(per) / math.sqrt(len(per)) if len(per) > 1 else math.nan
             pair_rows.append(row)
 
     # ------------------------------------------------------------------ part 3: equal wall clock
@@ -634,6 +645,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['tau_pooled_ci'][1]:+.3f}]{' *' if r['tau_pooled_excludes_zero'] else ''}  rho "
                   f"{r['rho_pooled']:+.3f} [{r['rho_pooled_ci'][0]:+.3f}, {r['rho_pooled_ci'][1]:+.3f}]"
                   f"{' *' if r['rho_pooled_excludes_zero'] else ''}")
+            if len(r["seeds"]) > 1:
+                print(f"    over seeds and architectures: tau {r['tau_pooled']:+.3f} +- {r['tau_seeds_se']:.3f} (SE over "
+                      f"{len(r['seeds'])} seeds) [{r['tau_seeds_ci'][0]:+.3f}, {r['tau_seeds_ci'][1]:+.3f}]"
+                      f"{' *' if r['tau_seeds_excludes_zero'] else ''}")
     if wall_rows:
         print("\n3. equal wall clock (test acc %, mean +- SE over seeds)")
         for r in wall_rows:
