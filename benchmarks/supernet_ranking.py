@@ -34,7 +34,9 @@ supernet, search and retraining runs in its own freshly spawned process with one
    resample), and over seeds and architectures together (a two-level bootstrap: each resample also draws the
    seeds with replacement, so the interval includes how much a supernet's ranking varies from one training
    seed to the next; with 3 seeds it is wide). Also: the ground-truth top 5 found in the supernet's top 5, and
-   the training seconds.
+   the training seconds, and tau inside each group of cells that one sub-supernet of the fixed split scores
+   (weighted by group size; with ``fewshot-fixed`` in the run): a ranking judged without comparing scores
+   across sub-supernets.
 3. **Equal wall clock.** For each seed s: ``api.oneshot("spos"|"fewshot", ..., method_options={"epochs": E,
    "search_trials": 100, "retrain_epochs": 0, ...})`` (few-shot: split gm, groups 0, child_epochs F); its wall
    seconds (supernet training + REA search of 100 trials on the supernet, timed around the call) are the
@@ -251,6 +253,27 @@ def interval(samples: Any) -> list[float]:
 
     ok = samples[~np.isnan(samples)]
     return [float(np.percentile(ok, 2.5)), float(np.percentile(ok, 97.5))] if len(ok) else [math.nan, math.nan]
+
+
+def within_groups_tau(scores: Any, truth: Any, fixed_run: dict[str, Any] | None) -> float:
+    """Kendall's tau inside each group of cells that one sub-supernet of the fixed split (same seed) scores,
+    averaged with the groups' sizes as weights: a ranking judged without comparing across sub-supernets.
+    NaN without that run."""
+    import numpy as np
+    from scipy.stats import kendalltau
+
+    if not fixed_run or "error" in fixed_run or fixed_run.get("member") is None:
+        return math.nan
+    member = np.asarray(fixed_run["member"])
+    taus, sizes = [], []
+    for g in np.unique(member):
+        idx = np.flatnonzero(member == g)
+        if len(idx) > 2:
+            t = kendalltau(scores[idx], truth[idx]).statistic
+            if not math.isnan(t):
+                taus.append(t)
+                sizes.append(len(idx))
+    return float(np.average(taus, weights=sizes)) if taus else math.nan
 
 
 def excludes_zero(ci: list[float]) -> bool:
@@ -522,7 +545,8 @@ def main(argv: list[str] | None = None) -> int:
                             "top5_overlap": top_overlap(list(sc), list(gt)), "train_seconds": r["train_seconds"],
                             "steps": r["steps"], "members": r["n_members"],
                             "mean_inherited_acc": float(sc.mean()), "split": r.get("split"),
-                            "tau_top_half": float(kendalltau(sc[top_half], gt[top_half]).statistic)})
+                            "tau_top_half": float(kendalltau(sc[top_half], gt[top_half]).statistic),
+                            "tau_within_fixed_groups": within_groups_tau(sc, gt, rank_runs.get(("fewshot-fixed", s)))})
             got = [q["seed"] for q in per]
             pooled_t = np.mean([boot[(name, s)]["tau"] for s in got], axis=0) if got else np.array([math.nan])
             pooled_r = np.mean([boot[(name, s)]["rho"] for s in got], axis=0) if got else np.array([math.nan])
@@ -534,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
                                  "rho_mean": rm, "rho_se": rse, "rho_pooled_ci": interval(pooled_r),
                                  "top5_mean": mean_se([q["top5_overlap"] for q in per])[0],
                                  "tau_top_half_mean": mean_se([q["tau_top_half"] for q in per])[0],
+                                 "tau_within_fixed_groups": mean_se([q["tau_within_fixed_groups"] for q in per]),
                                  "train_seconds_mean": mean_se([q["train_seconds"] for q in per])[0],
                                  "steps": per[0]["steps"] if per else None})
         for x, y, what in COMPARISONS:
@@ -635,7 +660,9 @@ def main(argv: list[str] | None = None) -> int:
                   f"[{r['tau_pooled_ci'][0]:.3f}, {r['tau_pooled_ci'][1]:.3f}]  rho {rhos:<20} "
                   f"{fmt_mean_se(r['rho_mean'], r['rho_se'], 3):>16}  top5 {tops}  "
                   f"train {r['train_seconds_mean']:.0f} s  "
-                  f"tau better half {r['tau_top_half_mean']:.3f}")
+                  f"tau better half {r['tau_top_half_mean']:.3f}"
+                  + (f"  tau within the fixed split's groups {fmt_mean_se(*r['tau_within_fixed_groups'], nd=3)}"
+                     if not math.isnan(r["tau_within_fixed_groups"][0]) else ""))
         print("\n   paired differences (a - b): tau per seed [95% CI]; pooled")
         for r in pair_rows:
             if not r["seeds"]:
