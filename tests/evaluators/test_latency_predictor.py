@@ -287,6 +287,15 @@ def test_predictor_hardware_model_measures_adapts_and_pickles(tmp_path):
                              cache=str(tmp_path / "lat.sqlite"), verbose=False)
     loaded.prepare(space, task)
     assert [loaded.latency(space, a, task) for a in archs] == lat
+    # the adaptation's criterion is an option of the hardware model, recorded in its settings
+    assert model.adapted.schedule["select"] == "mse" and described["adapt_select"] == "mse"
+    by_rank = HARDWARE.create("predictor", path=str(tmp_path / "meta.npz"), adapt=4, warmup=1, repeats=3,
+                              cache=str(tmp_path / "lat.sqlite"), verbose=False, adapt_select="spearman")
+    by_rank.prepare(space, task)
+    assert by_rank.cache.misses == 0 and by_rank.adapted.schedule["select"] == "spearman"
+    assert by_rank.adapted.schedule["by"] == "cross-validation" and by_rank.describe()["adapt_select"] == "spearman"
+    with pytest.raises(ConfigError, match="unknown adapt_select 'mae'; accepted: mse, spearman"):
+        HARDWARE.create("predictor", adapt_select="mae")
     with pytest.raises(ConfigError, match=r"input shape \[64\]; this task's input shape is \[32\]"):
         loaded.latency(space, archs[0], Task.shape_only("t", (32,), 4))
 

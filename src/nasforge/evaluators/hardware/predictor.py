@@ -830,7 +830,8 @@ class LatencyPredictor(HardwareModel):
     comma-separated string; default :data:`DEFAULT_SOURCES`; the target itself is left out), through the
     cache, so a second run only re-trains, and :func:`meta_train` runs with ``method``, ``hidden`` and
     ``meta_steps``; ``save`` writes the result to a file for ``path`` next time. Then the target is measured
-    on the references and ``adapt`` more architectures and the predictor adapted. :meth:`latency` returns the
+    on the references and ``adapt`` more architectures and the predictor adapted, its schedule chosen by
+    ``adapt_select`` (:meth:`MetaLatencyPredictor.adapt`'s ``select``). :meth:`latency` returns the
     measured value for those, the prediction otherwise. Progress lines go to ``progress`` (given to
     :meth:`prepare`) or, with ``verbose``, to stderr. After :meth:`prepare`, :attr:`meta` is the trained
     predictor (:meth:`MetaLatencyPredictor.describe` says what it was trained on) and :attr:`adapted` the
@@ -843,7 +844,7 @@ class LatencyPredictor(HardwareModel):
                  path: str | None = None, adapt: int = 20, sources: Any = None, n_source_archs: int = 200,
                  references: int = 10, method: str = "multitask", hidden: Any = "auto", meta_steps: int = 1500,
                  seed: int = 0, save: str | None = None, verbose: bool = True, warmup: int = 5, repeats: int = 20,
-                 max_spread: float = 0.25, attempts: int = 3, cache: Any = True) -> None:
+                 max_spread: float = 0.25, attempts: int = 3, cache: Any = True, adapt_select: str = "mse") -> None:
         super().__init__(backend, threads, batch_size, device, warmup, repeats, max_spread, attempts, cache)
         who = "LatencyPredictor"
         self.path = None if path is None else str(path)
@@ -854,6 +855,9 @@ class LatencyPredictor(HardwareModel):
         if method not in METHODS:
             raise ConfigError(f"{who}: unknown method {method!r}; accepted: {', '.join(METHODS)}")
         self.method = method
+        if adapt_select not in ADAPT_CRITERIA:
+            raise ConfigError(f"{who}: unknown adapt_select {adapt_select!r}; accepted: {', '.join(ADAPT_CRITERIA)}")
+        self.adapt_select = adapt_select
         if isinstance(hidden, str) and hidden not in ("auto", "linear"):
             raise ConfigError(f"{who}: hidden must be 'auto', 'linear' or a list of layer widths, got {hidden!r}")
         self.hidden = hidden if isinstance(hidden, str) else [check_int("hidden width", h, minimum=1, who=who)
@@ -878,7 +882,8 @@ class LatencyPredictor(HardwareModel):
     def settings(self) -> dict[str, Any]:
         return {**super().settings(), "path": self.path, "adapt": self.adapt, "sources": list(self.sources),
                 "n_source_archs": self.n_source_archs, "references": self.references, "method": self.method,
-                "hidden": self.hidden, "meta_steps": self.meta_steps, "seed": self.seed, "save": self.save}
+                "hidden": self.hidden, "meta_steps": self.meta_steps, "seed": self.seed, "save": self.save,
+                "adapt_select": self.adapt_select}
 
     def prepare(self, space: SearchSpace, task: Any, progress: Callable[[str], None] | None = None) -> None:
         """Load or meta-train the predictor for ``space`` and ``task``, measure the target on the references
@@ -915,7 +920,7 @@ class LatencyPredictor(HardwareModel):
         samples = sample_distinct(space, self.adapt, np.random.default_rng((self.seed, 2)), exclude=exclude)
         measured = {space.to_string(a): self.measure_arch(space, a, task) for a in list(refs) + samples}
         self.meta = meta
-        self.adapted = meta.adapt(space, measured)
+        self.adapted = meta.adapt(space, measured, select=self.adapt_select)
         self._prepared = ident
         if say is not None:
             sch = self.adapted.schedule
