@@ -589,8 +589,7 @@ def main(argv: list[str] | None = None) -> int:
                     ci2 = interval(diffs[pick, np.arange(diffs.shape[1])[:, None]].mean(axis=1))
                     row[f"{metric}_seeds_ci"] = ci2
                     row[f"{metric}_seeds_excludes_zero"] = excludes_zero(ci2)
-                    per = [e[metric] for e in row["per_seed"]]
-                    row[f"{metric}_seeds_se"] = statistics.stdev(per) / math.sqrt(len(per)) if len(per) > 1 else math.nan
+                    row[f"{metric}_seeds_se"] = mean_se([e[metric] for e in row["per_seed"]])[1]
             pair_rows.append(row)
 
     # ------------------------------------------------------------------ part 3: equal wall clock
