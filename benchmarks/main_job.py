@@ -19,8 +19,9 @@ architectures the winner beats. The claim checked: margin > 2 on every seed (exi
 otherwise). With ``--winner-repeats R`` the winner is also trained ``R`` more times with other
 training seeds (outside the timed job) to show the spread of its own figure.
 
-The retraining runs in this process with ``--threads`` torch threads (default 1, as ``make run``
-runs ``nasforge train``: on a shared 2-core machine two threads can be many times slower).
+The retraining runs with ``--threads`` torch threads (default 1, as ``make run`` runs ``nasforge train``: on a
+shared 2-core machine two threads can be many times slower): the winner's first training in this process, the
+random baseline in ``--retrain-workers`` worker processes (default 2, as ``make run``; 1: all in this process).
 
     .venv/bin/python benchmarks/main_job.py                   # 3 seeds, about 25 minutes on 2 shared cores
     .venv/bin/python benchmarks/main_job.py --seeds 1 --trials 8 --random 3 --final-epochs 3   # quick
@@ -60,12 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--random", type=int, default=50, help="random baseline architectures K (default 50)")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the retraining in this process "
                                                             "(default 1; 0 = torch's default)")
+    p.add_argument("--retrain-workers", type=int, default=2,
+                   help="worker processes of the random baseline's trainings (default 2, as make run; 1: serial)")
     p.add_argument("--winner-repeats", type=int, default=0,
                    help="train the winner this many more times with training seeds 1..R, untimed (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     p.add_argument("--save", metavar="PATH", default=None, help="also write the JSON document to PATH")
     a = p.parse_args(argv)
-    for name in ("seeds", "population", "sample", "trials", "epochs", "workers", "final_epochs", "random"):
+    for name in ("seeds", "population", "sample", "trials", "epochs", "workers", "final_epochs", "random",
+                 "retrain_workers"):
         if getattr(a, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if a.random < 2:
@@ -104,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             if summ["failed"]:
                 raise SystemExit(f"seed {s}: {summ['failed']} trials failed")
             t1 = time.perf_counter()
-            res = api.retrain(name, storage, epochs=a.final_epochs, baseline_random=a.random, seed=s)
+            res = api.retrain(name, storage, epochs=a.final_epochs, baseline_random=a.random, seed=s,
+                              workers=a.retrain_workers, threads=a.threads or None)
             retrain_s = time.perf_counter() - t1
             rb = res["random_baseline"]
             accs = [b["test_acc"] for b in rb["archs"]]
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     out = {"benchmark": "main_job", "task": a.task, "space": a.space, "space_options": space_options,
            "config": {k: getattr(a, k) for k in ("seeds", "seed_start", "strategy", "population", "sample", "trials",
                                                  "epochs", "workers", "final_epochs", "random", "threads",
-                                                 "winner_repeats")},
+                                                 "retrain_workers", "winner_repeats")},
            "per_seed": rows, "median": medians, "claim_margin_over_2_se_on_every_seed": holds,
            "elapsed_seconds": time.perf_counter() - t_start,
            "machine": {**info, "loadavg_at_end": list(os.getloadavg())},

@@ -137,6 +137,24 @@ def test_retrain_a_task_study_with_random_baseline(tmp_path):
         api.retrain("dg", url, task="digits")
 
 
+def test_retrain_in_worker_processes_gives_the_serial_results(tmp_path):
+    url = f"sqlite:///{tmp_path / 't.db'}"
+    st = api.search(task="digits", space="nb201", space_options={"C": 4, "N": 1}, strategy="random",
+                    training_options={"epochs": 1, "batch_size": 128}, n_trials=2, storage=url, study="dg")
+    st.close()
+    serial = api.retrain("dg", url, epochs=1, baseline_random=3, repeats=2, threads=1, seed=5)
+    seen = []
+    parallel = api.retrain("dg", url, epochs=1, baseline_random=3, repeats=2, threads=1, seed=5, workers=2,
+                           progress=lambda what, done, total: seen.append((what, done, total)))
+    assert parallel["repeats"]["test_acc"] == serial["repeats"]["test_acc"]
+    assert parallel["random_baseline"]["archs"] == serial["random_baseline"]["archs"]
+    assert parallel["margin_sem"] == serial["margin_sem"]
+    assert [d for _, d, _ in seen] == [0, 1, 2, 3, 4, 5] and all(t == 5 for _, _, t in seen)
+    assert sum("random baseline" in w for w, _, _ in seen) == 3
+    with pytest.raises(ConfigError, match="workers"):
+        api.retrain("dg", url, epochs=1, workers=0)
+
+
 def test_retrain_refuses_benchmark_studies(fake_data_dir, tmp_path):
     url = f"sqlite:///{tmp_path / 'b.db'}"
     api.search(benchmark_options={"data_dir": str(fake_data_dir)}, n_trials=2, storage=url, study="tab").close()

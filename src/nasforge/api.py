@@ -13,6 +13,7 @@ study behind), and returns plain results.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
@@ -622,7 +623,7 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
             task: str | None = None, space: str | None = None, space_options: Mapping[str, Any] | None = None,
             task_options: Mapping[str, Any] | None = None, epochs: int | None = None, batch_size: int | None = None,
             lr: float | None = None, device: str = "auto", threads: int | None = None, baseline_random: int = 0,
-            seed: int = 0, repeats: int = 1,
+            seed: int = 0, repeats: int = 1, workers: int = 1,
             out: str | None = None, progress: Callable[[str, int, int], None] | None = None) -> dict[str, Any]:
     """Retrain a study's best architecture (or ``arch``) on train+validation with a longer schedule and
     report its test accuracy; optionally train ``baseline_random`` random architectures of the same
@@ -632,7 +633,12 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
     with a random baseline, ``margin_sem`` is how many standard errors of the random mean the
     chosen architecture's (mean) test accuracy lies above it.
 
-    ``progress(what, done, total)`` is called before and after each model.
+    ``workers`` > 1 trains the repeats and the random baseline in that many worker processes of
+    ``threads`` (default 1) torch threads each, after the first training (the saved model) in this
+    process; the results are the same as serially with ``threads=1`` (same architectures, same
+    training seeds), in the same order, only sooner.
+
+    ``progress(what, done, total)`` is called before and after each model (with workers, after each).
     """
     from nasforge.evaluators.training import TrainingEvaluator, train_final
     from nasforge.options import check_int
@@ -641,6 +647,7 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
         check_int("epochs", epochs, 1)
     check_int("baseline_random", baseline_random, 0)
     check_int("repeats", repeats, 1)
+    check_int("workers", workers, 1)
     train_cfg: dict[str, Any] = {}
     if study is not None:
         store = open_storage(storage)
@@ -691,19 +698,40 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
     model, metrics = train_final(ev, chosen)
     report(f"trained {chosen}: test accuracy {metrics['test_acc']:.2f}%", 1, total)
     winner = [metrics["test_acc"]]
-    for r in range(1, repeats):
-        again = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg.get("seed", 0) + r, device=device,
-                                  threads=threads, **train_cfg)
-        winner.append(train_final(again, chosen)[1]["test_acc"])
-        report(f"trained {chosen} again (training seed +{r}): test accuracy {winner[-1]:.2f}%", 1 + r, total)
-    baseline = []
     rng = np.random.default_rng(seed)
-    for i in range(baseline_random):
-        ra = sp.sample(rng)
-        report(f"random baseline {i + 1}/{baseline_random}: {ra}", repeats + i, total)
-        acc = train_final(ev, ra)[1]["test_acc"]
-        baseline.append({"arch": str(ra), "test_acc": acc})
-        report(f"random baseline {i + 1}/{baseline_random}: test accuracy {acc:.2f}%", repeats + 1 + i, total)
+    randoms = [sp.sample(rng) for _ in range(baseline_random)]
+    baseline = []
+    if workers > 1 and total > 1:
+        winner += [math.nan] * (repeats - 1)
+        baseline = [{"arch": str(ra), "test_acc": math.nan} for ra in randoms]
+        jobs = [(i, sp.to_string(chosen), r) for i, r in enumerate(range(1, repeats))]
+        jobs += [(repeats - 1 + i, sp.to_string(ra), 0) for i, ra in enumerate(randoms)]
+        from nasforge.executors.process import WorkerPool
+
+        setup = (task_cfg, space_name, space_kwargs, final_epochs, device, threads or 1, train_cfg)
+        done = 1
+        with WorkerPool(workers, threads or 1, initializer=_retrain_worker_init, initargs=(setup,)) as pool:
+            for i, acc in pool.map_unordered(_retrain_job, jobs):
+                done += 1
+                if i < repeats - 1:
+                    winner[1 + i] = acc
+                    what = f"trained {chosen} again (training seed +{1 + i}): test accuracy {acc:.2f}%"
+                else:
+                    k = i - (repeats - 1)
+                    baseline[k]["test_acc"] = acc
+                    what = f"random baseline {k + 1}/{baseline_random}: test accuracy {acc:.2f}% ({randoms[k]})"
+                report(what, done, total)
+    else:
+        for r in range(1, repeats):
+            again = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg.get("seed", 0) + r, device=device,
+                                      threads=threads, **train_cfg)
+            winner.append(train_final(again, chosen)[1]["test_acc"])
+            report(f"trained {chosen} again (training seed +{r}): test accuracy {winner[-1]:.2f}%", 1 + r, total)
+        for i, ra in enumerate(randoms):
+            report(f"random baseline {i + 1}/{baseline_random}: {ra}", repeats + i, total)
+            acc = train_final(ev, ra)[1]["test_acc"]
+            baseline.append({"arch": str(ra), "test_acc": acc})
+            report(f"random baseline {i + 1}/{baseline_random}: test accuracy {acc:.2f}%", repeats + 1 + i, total)
     result: dict[str, Any] = {"arch": str(chosen), "space": sp.name, "task": tk.name, "epochs": final_epochs,
                               **{k: v for k, v in metrics.items() if k != "train_loss_curve"},
                               "train_loss_curve": metrics["train_loss_curve"]}
@@ -725,6 +753,30 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
         save_checkpoint(out, sp, chosen, tk, model, metrics, {"epochs": final_epochs, **train_cfg, "task": task_cfg})
         result["checkpoint"] = str(out)
     return result
+
+
+_RETRAIN_SETUP: tuple[Any, ...] | None = None
+
+
+def _retrain_worker_init(setup: tuple[Any, ...]) -> None:
+    """In a worker of :func:`retrain`: load the task and build the space once."""
+    global _RETRAIN_SETUP
+    task_cfg, space_name, space_kwargs, epochs, device, threads, train_cfg = setup
+    tk = load_task(task_cfg)
+    _RETRAIN_SETUP = (tk, make_space(space_name, space_kwargs, task=tk), task_cfg.get("seed", 0), epochs, device,
+                      threads, train_cfg)
+
+
+def _retrain_job(job: tuple[int, str, int]) -> tuple[int, float]:
+    """In a worker of :func:`retrain`: train architecture ``arch`` (its string) on train+validation with the
+    training seed offset ``r``; ``(index, test accuracy)``."""
+    from nasforge.evaluators.training import TrainingEvaluator, train_final
+
+    index, arch, r = job
+    assert _RETRAIN_SETUP is not None, "retrain worker without its set-up"
+    tk, sp, seed, epochs, device, threads, train_cfg = _RETRAIN_SETUP
+    ev = TrainingEvaluator(tk, sp, epochs=epochs, seed=seed + r, device=device, threads=threads, **train_cfg)
+    return index, float(train_final(ev, sp.parse(arch))[1]["test_acc"])
 
 
 # ----------------------------------------------------------------------------- compare

@@ -360,6 +360,7 @@ def train(
     baseline_random: int = typer.Option(0, help="also train this many random architectures of the space the same way and report their mean test accuracy"),
     seed: int = typer.Option(0, help="seed for the random baseline architectures"),
     repeats: int = typer.Option(1, help="train the architecture this many times (training seeds +0, +1, ...) and report the spread"),
+    workers: int = typer.Option(1, help="train the repeats and the random baseline in this many worker processes (of --threads, default 1, torch threads each) after the first training; same results as serially with --threads 1"),
     out_dir: Optional[str] = typer.Option(None, "--out", help="write the trained model here (genotype.json + model.pt) for `nasforge export`"),
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
@@ -376,6 +377,8 @@ def train(
         raise CLIError(f"--baseline-random must be >= 0, got {baseline_random}")
     if repeats < 1:
         raise CLIError(f"--repeats must be at least 1, got {repeats}")
+    if workers < 1:
+        raise CLIError(f"--workers must be at least 1, got {workers}")
     plain = not as_json and not sys.stderr.isatty()  # a log: plain lines instead of a bar
     with Progress(console=err, transient=True, disable=as_json or plain) as bar:
         job = bar.add_task("training", total=repeats + max(baseline_random, 0))
@@ -390,7 +393,7 @@ def train(
                              task_options={"label_column": label_column, "image_size": image_size,
                                            "grayscale": grayscale, "seed": data_seed},
                              epochs=epochs, batch_size=batch_size, lr=lr, device=device, threads=threads,
-                             baseline_random=baseline_random, seed=seed, repeats=repeats, out=out_dir,
+                             baseline_random=baseline_random, seed=seed, repeats=repeats, workers=workers, out=out_dir,
                              progress=progress)
     if as_json:
         print(json.dumps(result, default=float))
