@@ -702,12 +702,12 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
     randoms = [sp.sample(rng) for _ in range(baseline_random)]
     baseline = []
     if workers > 1 and total > 1:
+        from nasforge.executors.process import WorkerPool
+
         winner += [math.nan] * (repeats - 1)
         baseline = [{"arch": str(ra), "test_acc": math.nan} for ra in randoms]
         jobs = [(i, sp.to_string(chosen), r) for i, r in enumerate(range(1, repeats))]
         jobs += [(repeats - 1 + i, sp.to_string(ra), 0) for i, ra in enumerate(randoms)]
-        from nasforge.executors.process import WorkerPool
-
         setup = (task_cfg, space_name, space_kwargs, final_epochs, device, threads or 1, train_cfg)
         done = 1
         with WorkerPool(workers, threads or 1, initializer=_retrain_worker_init, initargs=(setup,)) as pool:
