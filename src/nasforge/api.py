@@ -13,10 +13,11 @@ study behind), and returns plain results.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -700,38 +701,37 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
     winner = [metrics["test_acc"]]
     rng = np.random.default_rng(seed)
     randoms = [sp.sample(rng) for _ in range(baseline_random)]
-    baseline = []
-    if workers > 1 and total > 1:
+    # the other trainings: the winner again with training seeds +1.., then the random baseline
+    others = [(chosen, r) for r in range(1, repeats)] + [(ra, 0) for ra in randoms]
+
+    def serially() -> Iterator[tuple[int, float]]:
+        local = (tk, sp, task_cfg.get("seed", 0), final_epochs, device, threads, train_cfg)
+        evaluators = {0: ev}
+        for i, (a, r) in enumerate(others):
+            if i >= repeats - 1:
+                report(f"random baseline {i - repeats + 2}/{baseline_random}: {a}", i + 1, total)
+            yield i, _retrain_test_acc(local, evaluators, a, r)
+
+    other_accs = [math.nan] * len(others)
+    pool = None
+    if workers > 1 and others:
         from nasforge.executors.process import WorkerPool
 
-        winner += [math.nan] * (repeats - 1)
-        baseline = [{"arch": str(ra), "test_acc": math.nan} for ra in randoms]
-        jobs = [(i, sp.to_string(chosen), r) for i, r in enumerate(range(1, repeats))]
-        jobs += [(repeats - 1 + i, sp.to_string(ra), 0) for i, ra in enumerate(randoms)]
         setup = (task_cfg, space_name, space_kwargs, final_epochs, device, threads or 1, train_cfg)
-        done = 1
-        with WorkerPool(workers, threads or 1, initializer=_retrain_worker_init, initargs=(setup,)) as pool:
-            for i, acc in pool.map_unordered(_retrain_job, jobs):
-                done += 1
-                if i < repeats - 1:
-                    winner[1 + i] = acc
-                    what = f"trained {chosen} again (training seed +{1 + i}): test accuracy {acc:.2f}%"
-                else:
-                    k = i - (repeats - 1)
-                    baseline[k]["test_acc"] = acc
-                    what = f"random baseline {k + 1}/{baseline_random}: test accuracy {acc:.2f}% ({randoms[k]})"
-                report(what, done, total)
-    else:
-        for r in range(1, repeats):
-            again = TrainingEvaluator(tk, sp, epochs=final_epochs, seed=task_cfg.get("seed", 0) + r, device=device,
-                                      threads=threads, **train_cfg)
-            winner.append(train_final(again, chosen)[1]["test_acc"])
-            report(f"trained {chosen} again (training seed +{r}): test accuracy {winner[-1]:.2f}%", 1 + r, total)
-        for i, ra in enumerate(randoms):
-            report(f"random baseline {i + 1}/{baseline_random}: {ra}", repeats + i, total)
-            acc = train_final(ev, ra)[1]["test_acc"]
-            baseline.append({"arch": str(ra), "test_acc": acc})
-            report(f"random baseline {i + 1}/{baseline_random}: test accuracy {acc:.2f}%", repeats + 1 + i, total)
+        pool = WorkerPool(workers, threads or 1, initializer=_retrain_worker_init, initargs=(setup,))
+    with pool if pool is not None else contextlib.nullcontext():
+        results = (serially() if pool is None else
+                   pool.map_unordered(_retrain_job, [(i, sp.to_string(a), r) for i, (a, r) in enumerate(others)]))
+        for done, (i, acc) in enumerate(results, start=2):
+            other_accs[i] = acc
+            if i < repeats - 1:
+                report(f"trained {chosen} again (training seed +{i + 1}): test accuracy {acc:.2f}%", done, total)
+            else:
+                k = i - (repeats - 1)
+                report(f"random baseline {k + 1}/{baseline_random}: test accuracy {acc:.2f}%"
+                       + (f" ({randoms[k]})" if pool is not None else ""), done, total)
+    winner += other_accs[:repeats - 1]
+    baseline = [{"arch": str(ra), "test_acc": acc} for ra, acc in zip(randoms, other_accs[repeats - 1:])]
     result: dict[str, Any] = {"arch": str(chosen), "space": sp.name, "task": tk.name, "epochs": final_epochs,
                               **{k: v for k, v in metrics.items() if k != "train_loss_curve"},
                               "train_loss_curve": metrics["train_loss_curve"]}
@@ -756,6 +756,7 @@ def retrain(study: str | None = None, storage: str | Any = None, *, arch: str | 
 
 
 _RETRAIN_SETUP: tuple[Any, ...] | None = None
+_RETRAIN_EVALUATORS: dict[int, Any] = {}
 
 
 def _retrain_worker_init(setup: tuple[Any, ...]) -> None:
@@ -768,15 +769,23 @@ def _retrain_worker_init(setup: tuple[Any, ...]) -> None:
 
 
 def _retrain_job(job: tuple[int, str, int]) -> tuple[int, float]:
-    """In a worker of :func:`retrain`: train architecture ``arch`` (its string) on train+validation with the
-    training seed offset ``r``; ``(index, test accuracy)``."""
-    from nasforge.evaluators.training import TrainingEvaluator, train_final
-
+    """In a worker of :func:`retrain`: job ``(index, architecture string, r)``; ``(index, test accuracy)``."""
     index, arch, r = job
     assert _RETRAIN_SETUP is not None, "retrain worker without its set-up"
-    tk, sp, seed, epochs, device, threads, train_cfg = _RETRAIN_SETUP
-    ev = TrainingEvaluator(tk, sp, epochs=epochs, seed=seed + r, device=device, threads=threads, **train_cfg)
-    return index, float(train_final(ev, sp.parse(arch))[1]["test_acc"])
+    return index, _retrain_test_acc(_RETRAIN_SETUP, _RETRAIN_EVALUATORS, _RETRAIN_SETUP[1].parse(arch), r)
+
+
+def _retrain_test_acc(setup: tuple[Any, ...], evaluators: dict[int, Any], arch: Any, r: int) -> float:
+    """Test accuracy of ``arch`` trained on train+validation with the training seed offset ``r``, as
+    :func:`retrain` does in its process and in its workers; ``evaluators`` keeps one evaluator per offset
+    (``setup``: task, space, seed, epochs, device, threads, training options)."""
+    from nasforge.evaluators.training import TrainingEvaluator, train_final
+
+    tk, sp, seed, epochs, device, threads, train_cfg = setup
+    if r not in evaluators:
+        evaluators[r] = TrainingEvaluator(tk, sp, epochs=epochs, seed=seed + r, device=device, threads=threads,
+                                          **train_cfg)
+    return float(train_final(evaluators[r], arch)[1]["test_acc"])
 
 
 # ----------------------------------------------------------------------------- compare
