@@ -59,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2, help="search worker processes, one thread each (default 2)")
     p.add_argument("--final-epochs", type=int, default=8, help="epochs of the retraining (default 8)")
     p.add_argument("--random", type=int, default=50, help="random baseline architectures K (default 50)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads of the retraining in this process "
-                                                            "(default 1; 0 = torch's default)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of each retraining, in this process and "
+                                                            "in the retrain workers (default 1; 0 = torch's default "
+                                                            "here, 1 in the workers)")
     p.add_argument("--retrain-workers", type=int, default=2,
                    help="worker processes of the random baseline's trainings (default 2, as make run; 1: serial)")
     p.add_argument("--winner-repeats", type=int, default=0,
