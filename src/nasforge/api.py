@@ -212,7 +212,8 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     ``mnist1d``, a ``.npz``/``.csv``/image folder, or a Task), ``evaluator`` (any Evaluator, with
     ``space`` an object) or ``supernet`` (a trained supernet's ``supernet.pt``, from ``nasforge oneshot
     --method spos|fewshot|bignas``: candidates are scored with inherited weights, on the supernet's own
-    task and space) says how candidates are scored. ``space`` defaults to the benchmark's own,
+    task and space; ``training_options`` may then hold ``threads``, ``device``, and ``hardware`` with
+    ``hardware_options`` for a ``latency_ms`` metric) says how candidates are scored. ``space`` defaults to the benchmark's own,
     or with a task to ``nb201`` for images and ``mlp`` for tabular data. ``strategy`` is a registered
     name (options in ``strategy_options``) or a Strategy built for ``space``; None means
     :data:`~nasforge.registry.DEFAULT_STRATEGY`, or, when an existing named study is resumed
@@ -251,10 +252,11 @@ def search(*, benchmark: str | Any | None = None, task: str | Any | None = None,
     if supernet is not None:
         from nasforge.evaluators.supernet import SupernetEvaluator
 
-        extra = sorted(set(training_options or {}) - {"threads", "device"})
+        extra = sorted(set(training_options or {}) - {"threads", "device", "hardware", "hardware_options"})
         if space is not None or space_options or task_options or extra:
             raise ConfigError("a trained supernet brings its own task and space; do not give space, space_options, "
-                              f"task_options or training options {extra or ''} with it (only threads and device)")
+                              f"task_options or training options {extra or ''} with it (only threads, device, "
+                              f"hardware and hardware_options)")
         if task is not None and isinstance(task, str):
             raise ConfigError("a trained supernet records its task; give a task only as the Task object it was "
                               "trained on (when it was trained on an in-memory task)")
@@ -442,7 +444,6 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
                     saved: bool, objectives: Any, constraints: Any,
                     progress: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
     """Train a supernet, search it with an ordinary study, retrain the winner (see :func:`oneshot`)."""
-    from nasforge.evaluators.supernet import SupernetEvaluator
     from nasforge.evaluators.training import TrainingEvaluator
     from nasforge.oneshot.spos import SUPERNET_FILE
     from nasforge.results import Result
@@ -480,7 +481,7 @@ def _oneshot_search(searcher: Any, method: str, sp: Any, tk: Any, tcfg: dict[str
             trained = searcher.train(checkpoint_dir=checkpoint_dir, resume=resume and saved, progress=report)
             if file is not None:
                 trained.save(file, tcfg)
-        ev = SupernetEvaluator(trained, threads=searcher.threads)
+        ev = searcher.search_evaluator(trained)
         st = Study(sp, strat, ev, name=name, storage=storage, resume=resume and storage.has_study(name),
                    config=config, objectives=objs or None, constraints=cons or None)
         done_before = sum(1 for r in st.trials if r.source == "ask")

@@ -56,6 +56,15 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _hardware_opts(hardware: str | None, options: list[str]) -> dict[str, Any]:
+    """``hardware`` and ``hardware_options`` from --hardware and -H: none unless one is given (then a --task
+    search keeps its default, measured latency, and a --supernet search reports no latency)."""
+    if hardware is None and not options:
+        return {}
+    return {"hardware": hardware or "measured",
+            "hardware_options": _parse_params(options, "--hardware-option", "backend=onnxruntime")}
+
+
 def _parse_params(params: list[str], flag: str = "--param", example: str = "population_size=10") -> dict[str, Any]:
     """``key=value`` pairs; values are read as JSON when they parse (numbers, true/false), else strings."""
     outp: dict[str, Any] = {}
@@ -109,8 +118,8 @@ def search(
     retries: int = typer.Option(0, help="evaluate a trial again, as a new trial, this many times when its worker died (see --retry-on)"),
     retry_on: str = typer.Option("crash", help="which failed trials --retries evaluates again: crash (the worker died) or any"),
     threads: Optional[int] = typer.Option(None, help="--task: torch threads per trial (default: cores / workers; 1 is often fastest for small networks and on a busy machine)"),
-    hardware: str = typer.Option("measured", help="--task: how latency_ms is obtained: measured (on this machine, cached), lut (per-operation lookup table), predictor (HELP-style, adapted with a few measurements); see docs/hardware.md"),
-    hardware_option: List[str] = typer.Option([], "--hardware-option", "-H", help="--task: hardware model option key=value, repeatable, e.g. -H backend=onnxruntime -H threads=1 -H batch_size=1 (backends: torch, onnxruntime, onnxruntime-int8)"),
+    hardware: Optional[str] = typer.Option(None, help="--task: how latency_ms is obtained: measured (the default: on this machine, cached), lut (per-operation lookup table), predictor (HELP-style, adapted with a few measurements); --supernet: the same, and latency_ms is reported only when this or -H is given; see docs/hardware.md"),
+    hardware_option: List[str] = typer.Option([], "--hardware-option", "-H", help="--task, --supernet: hardware model option key=value, repeatable, e.g. -H backend=onnxruntime -H threads=1 -H batch_size=1 (backends: torch, onnxruntime, onnxruntime-int8)"),
     strategy: Optional[str] = typer.Option(None, "--strategy", "-s", help=f"search strategy (see `nasforge list strategies`; default {DEFAULT_STRATEGY}, measured in benchmarks/RESULTS.md, 'Default strategy'; resuming a study: the one it recorded, with its recorded options unless given)"),
     param: List[str] = typer.Option([], "--param", "-p", help="strategy option key=value, repeatable (e.g. -p population_size=10)"),
     trials: Optional[int] = typer.Option(None, "--trials", "-n", help="stop after this many trials in the study"),
@@ -163,15 +172,14 @@ def search(
     if task is not None and misplaced:
         raise CLIError(f"--{', --'.join(k.replace('_', '-') for k in misplaced)}: for --benchmark searches, "
                        f"not --task")
-    if (hardware != "measured" or hardware_option) and task is None:
-        raise CLIError("--hardware and --hardware-option are for --task searches (a tabular benchmark has its own "
-                       "latency column, e.g. nasbench-graph's latency)")
+    if (hardware is not None or hardware_option) and task is None and supernet is None:
+        raise CLIError("--hardware and --hardware-option are for --task and --supernet searches (a tabular benchmark "
+                       "has its own latency column, e.g. nasbench-graph's latency)")
     train_opts = {"epochs": epochs, "batch_size": batch_size, "optimizer": optimizer, "lr": lr,
                   "weight_decay": weight_decay, "label_smoothing": label_smoothing, "device": device,
                   "time_limit": time_limit, "threads": threads}
-    if hardware != "measured" or hardware_option:
-        train_opts.update(hardware=hardware, hardware_options=_parse_params(hardware_option, "--hardware-option",
-                                                                          "backend=onnxruntime"))
+    hw_opts = _hardware_opts(hardware, hardware_option)
+    train_opts.update(hw_opts)
     task_opts = {"label_column": label_column, "image_size": image_size, "grayscale": grayscale, "seed": data_seed}
     proxy_opts = {"proxies": proxy_names, "data": proxy_data, "batch_size": proxy_batch_size, "table": proxy_table,
                   "seed": seed}
@@ -186,7 +194,8 @@ def search(
                     charge_duplicates=charge_duplicates, space_options=_parse_params(space_param, "--space-param", "C=8") or None,
                     strategy_options=_parse_params(param), benchmark_options=bench_opts,
                     training_options=train_opts if task is not None else
-                    ({"threads": threads, "device": device} if supernet is not None else None),
+                    ({"threads": threads, "device": device, **hw_opts}
+                     if supernet is not None else None),
                     task_options=task_opts if task is not None else None,
                     proxy_options=proxy_opts if (proxy_names or proxy_data or proxy_table) else
                     ({"seed": seed, "batch_size": proxy_batch_size} if "scorer" in
@@ -444,8 +453,10 @@ def oneshot(
     search_trials: Optional[int] = typer.Option(None, help="spos, fewshot, bignas: sub-networks scored in that search (default 100)"),
     retrain_epochs: Optional[int] = typer.Option(None, help="spos, fewshot: epochs of stand-alone training of the winner (default 10; 0 skips it)"),
     objectives: List[str] = typer.Option([], "--objectives", "--objective", "-o", help="spos, fewshot, bignas: objectives of the sub-network search, comma-separated or repeated, e.g. val_acc:max,params:min"),
-    constraint: List[str] = typer.Option([], "--constraint", "-c", help="spos, fewshot, bignas: a constraint of the sub-network search, e.g. -c 'params <= 20000' (metrics: params, flops)"),
+    constraint: List[str] = typer.Option([], "--constraint", "-c", help="spos, fewshot, bignas: a constraint of the sub-network search, e.g. -c 'params <= 20000' (metrics: params, flops, and latency_ms with --hardware)"),
     param: List[str] = typer.Option([], "--param", "-p", help="other method option key=value, repeatable (e.g. -p arch_lr=3e-4, -p split=fixed); see docs/oneshot.md"),
+    hardware: Optional[str] = typer.Option(None, help="spos, fewshot, bignas: a hardware model (measured, lut, predictor) whose latency_ms the sub-network search reports, for -o and -c; proxyless, single-path with -p cost=latency: the lookup table of the latency term (lut, the default); see docs/hardware.md"),
+    hardware_option: List[str] = typer.Option([], "--hardware-option", "-H", help="hardware model option key=value, repeatable, e.g. -H backend=onnxruntime -H threads=1"),
     train_epochs: int = typer.Option(10, help="epochs per training for a later `nasforge train` of this study (it retrains with 3x this)"),
     seed: int = typer.Option(0, help="seed of the supernet and the search; same seed, same result"),
     study: Optional[str] = typer.Option(None, help="study name (default: task-space-method-sSEED)"),
@@ -474,6 +485,13 @@ def oneshot(
         raise CLIError(f"--objectives and --constraint are for the methods that search a trained supernet (spos, "
                        f"fewshot, bignas), not {method!r}")
     options.update({k: v for k, v in given.items() if v is not None}, threads=threads)
+    hw_opts = _hardware_opts(hardware, hardware_option)
+    if hw_opts and "hardware_options" not in accepted:
+        raise CLIError(f"--hardware and --hardware-option: method {method!r} has no latency (spos, fewshot and bignas "
+                       f"report it in their search; proxyless and single-path price it with -p cost=latency)")
+    if hw_opts and hardware is None and not searches:
+        hw_opts.pop("hardware")  # -H alone: the lookup table of the latency cost, with these settings
+    options.update(hw_opts)
     ck = checkpoint_dir or str(Path("nasforge-checkpoints") / "{study}")
 
     def progress(info: dict[str, Any]) -> None:

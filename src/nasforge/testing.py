@@ -17,12 +17,13 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from nasforge.evaluators.hardware.models import LatencyTable, unit_signature
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace, categorical, integer, repeat
 from nasforge.strategies.base import Strategy
 
-__all__ = ["check_evaluator", "check_hardware_model", "check_space", "check_storage", "check_strategy", "check_supernet",
-           "count_target_found", "fake_scorer", "hidden_target_space", "linear_evaluator", "toy_space",
+__all__ = ["FakeLatencyTable", "check_evaluator", "check_hardware_model", "check_space", "check_storage", "check_strategy",
+           "check_supernet", "count_target_found", "fake_scorer", "hidden_target_space", "linear_evaluator", "toy_space",
            "toy_space_function", "toy_user_space"]
 
 StrategyFactory = Callable[[SearchSpace, int], Strategy]
@@ -139,6 +140,26 @@ def count_target_found(factory: StrategyFactory, seeds: Iterable[int] = range(20
 
 
 # ----------------------------------------------------------------------------- spaces
+
+
+class FakeLatencyTable(LatencyTable):
+    """A lookup table that times nothing, for tests of code that prices operations: a unit's entry is
+    ``ms_per_kparam`` milliseconds per thousand of its parameters, and a whole network "measures" as its
+    summed entries plus ``constant`` (so the fitted constant is exactly that). No cache, one calibration
+    network, no up-front profiling."""
+
+    def __init__(self, ms_per_kparam: float = 1.0, constant: float = 0.25) -> None:
+        super().__init__(cache=False, calibration=1, profile=0)
+        self.ms_per_kparam, self.fake_constant = float(ms_per_kparam), float(constant)
+
+    def unit_latency(self, module: Any, input_shape: Any) -> float:
+        sig = unit_signature(module, input_shape)
+        if sig not in self.table:
+            self.table[sig] = self.ms_per_kparam * sum(p.numel() for p in module.parameters()) / 1000
+        return self.table[sig]
+
+    def measure_arch(self, space: SearchSpace, arch: Architecture, task: Any, model: Any = None) -> float:
+        return self.summed(space, arch, task, model) + self.fake_constant
 
 
 def check_space(space: SearchSpace, n: int = 50, seed: int = 0) -> None:

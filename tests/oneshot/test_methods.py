@@ -353,7 +353,35 @@ def test_proxyless_options() -> None:
     out = make("proxyless", mobile, epochs=1).run()
     assert out.metrics["cost"] == "flops" and out.metrics["expected_flops"] > 0
     assert ONESHOT.create("proxyless", NB201Space(C=2, N=1), TASK).select == "magnitude"
-    with pytest.raises(ConfigError, match="cost 'latency'"):
-        make("proxyless", cost="latency")
+    with pytest.raises(ConfigError, match="cost 'time'"):
+        make("proxyless", cost="time")
+    with pytest.raises(ConfigError, match="which a lookup table gives: hardware='lut'.*not 'measured'"):
+        make("proxyless", cost="latency", hardware="measured")
+    with pytest.raises(ConfigError, match="latency model of cost='latency'; with cost='auto' they would not be used"):
+        make("proxyless", hardware_options={"backend": "onnxruntime"})
     with pytest.raises(ConfigError, match="weighting 'softmax'"):
         make("proxyless", weighting="softmax")
+
+
+def test_proxyless_latency_cost_prices_each_candidate_by_the_lookup_table() -> None:
+    from nasforge.oneshot.supernet import ChoiceOp
+    from nasforge.testing import FakeLatencyTable
+
+    space = MobileNetSpace(width_mult=0.25, max_depth=2, stages=((16, 1), (24, 2)), head_channels=32)
+    costs = {}
+    for weight in (0.0, 20.0):
+        table = FakeLatencyTable()
+        m = make("proxyless", space, epochs=3, cost="latency", cost_weight=weight, arch_lr=0.05, hardware=table)
+        out = m.run()
+        costs[weight] = float(m.expected_cost().detach())
+        assert space.contains(out.arch) and out.metrics["cost"] == "latency"
+        assert out.metrics["expected_latency_ms"] == pytest.approx(costs[weight])
+        # the derived network by the same table, with the constant fitted on a measured network
+        assert out.metrics["latency_ms"] == pytest.approx(table.latency(space, out.arch, TASK))
+        assert table.constant == pytest.approx(0.25) and out.metrics["hardware"]["hardware"] == "lut"
+        assert m.params()["hardware_options"] == {}
+    # every candidate at its place is priced by its own table entry (here: a thousandth of a ms per weight)
+    ops = {mod.key: mod for mod in m.supernet.modules() if isinstance(mod, ChoiceOp)}
+    for key, c in m.candidate_costs():
+        assert c.tolist() == pytest.approx([sum(p.numel() for p in op.parameters()) / 1000 for op in ops[key].ops])
+    assert costs[20.0] < 0.9 * costs[0.0]

@@ -88,8 +88,12 @@ def test_single_path_through_the_api_records_and_resumes(tmp_path) -> None:
 def test_single_path_needs_the_mobilenet_space_and_names_bad_options() -> None:
     with pytest.raises(ConfigError, match="single-path searches the superkernels of the mobilenet space"):
         SinglePathNAS(NB201Space(C=2, N=1), TASK)
-    with pytest.raises(ConfigError, match="cost 'latency'"):
-        SinglePathNAS(SPACE, TASK, cost="latency")
+    with pytest.raises(ConfigError, match="cost 'time'"):
+        SinglePathNAS(SPACE, TASK, cost="time")
+    with pytest.raises(ConfigError, match="which a lookup table gives"):
+        SinglePathNAS(SPACE, TASK, cost="latency", hardware="predictor")
+    with pytest.raises(ConfigError, match="with cost='flops' they would not be used"):
+        SinglePathNAS(SPACE, TASK, hardware="lut")
 
 
 def test_options_of_the_training_base_that_mean_nothing_here_are_refused() -> None:
@@ -99,3 +103,28 @@ def test_options_of_the_training_base_that_mean_nothing_here_are_refused() -> No
     assert "threshold_lr" in accepted_options(ONESHOT.get("single-path"))
     with pytest.raises(ConfigError, match="single-path has no option\\(s\\) sampling"):
         SinglePathNAS(SPACE, TASK, sampling="pada")
+
+
+def test_latency_cost_sums_each_block_configurations_table_entry() -> None:
+    from nasforge.testing import FakeLatencyTable
+
+    table = FakeLatencyTable()
+    m = SinglePathNAS(SPACE, TASK, cost="latency", hardware=table, threshold_lr=0.05, **OPTS)
+    out = m.run()
+    sn = m.members[0]
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(20):
+        arch = SPACE.sample(rng)
+        try:
+            gates = sn.hard_gates(arch)
+        except ValueError:  # expansion 1 has no superkernel
+            continue
+        by_hand = sum(sum(p.numel() for p in sn.block_module(s, b, k, e, se)[0].parameters()) / 1000
+                      for s, stage in enumerate(SPACE.blocks(arch)) for b, (k, e, se) in enumerate(stage))
+        assert float(m.expected_cost(gates)) == pytest.approx(by_hand)
+        checked += 1
+    assert checked >= 3
+    assert out.metrics["cost"] == "latency" and m.params()["hardware_options"] == {}
+    assert out.metrics["latency_ms"] == pytest.approx(table.latency(SPACE, out.arch, TASK))
+    assert out.metrics["latency_ms"] <= out.metrics["largest_latency_ms"]  # a sub-network of the largest

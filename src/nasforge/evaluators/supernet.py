@@ -9,7 +9,13 @@ training batches (as the supernet was saved) and reports:
 * ``val_acc``: validation accuracy (%) with the inherited weights (the objective);
 * ``params`` and ``flops``: of the stand-alone network (``space.build``), for
   objectives and constraints (``params<=20000``);
-* ``member``: which sub-supernet scored it (0 for a single supernet).
+* ``member``: which sub-supernet scored it (0 for a single supernet);
+* ``latency_ms``, with a hardware model (``hardware="measured"``, ``"lut"`` or
+  ``"predictor"`` with ``hardware_options``, or a
+  :class:`~nasforge.evaluators.hardware.models.HardwareModel`): the stand-alone
+  network's latency, as the training evaluator reports it (docs/hardware.md), so
+  a search can be constrained by it (``latency_ms<=2``). None (the default): no
+  latency, and nothing is measured.
 
 The cost is the measured seconds of scoring. It is picklable (the file is
 read again in each worker process), so searches with ``workers > 1`` work.
@@ -20,10 +26,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from typing import Any, Mapping
 
+from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Capabilities, Evaluator
 from nasforge.evaluators.hardware import count_flops, count_params, torch_threads
+from nasforge.evaluators.hardware.models import hardware_on
 from nasforge.options import check_int
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture
@@ -39,9 +47,14 @@ class SupernetEvaluator(Evaluator):
     provides_cost = True
 
     def __init__(self, supernet: str | os.PathLike[str] | Any, *, task: Any = None, device: str = "cpu",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, hardware: Any = None,
+                 hardware_options: Mapping[str, Any] | None = None) -> None:
         self.threads = None if threads is None else check_int("threads", threads, minimum=1)
         self.device = device
+        if hardware is None and hardware_options:
+            raise ConfigError(f"hardware_options {dict(hardware_options)} given without a hardware model; name one "
+                              f"(hardware='measured', 'lut' or 'predictor')")
+        self.hardware = None if hardware is None else hardware_on(hardware, hardware_options, device)
         if isinstance(supernet, (str, os.PathLike)):
             from nasforge.oneshot.spos import load_supernet
 
@@ -71,13 +84,21 @@ class SupernetEvaluator(Evaluator):
             self._trained = load_supernet(self.path, device=self.device)  # type: ignore[arg-type]
 
     def capabilities(self) -> Capabilities:
-        return Capabilities(fidelity=None, reports_cost=True, metrics=("val_acc", "params", "flops", "member"))
+        metrics = ("val_acc", "params", "flops", "member") + (("latency_ms",) if self.hardware is not None else ())
+        return Capabilities(fidelity=None, reports_cost=True, metrics=metrics)
+
+    def prepare(self) -> None:
+        """Let the hardware model prepare, once, before any trial (a lookup table profiles, a predictor adapts)."""
+        if self.hardware is not None:
+            with torch_threads(self.threads):
+                self.hardware.prepare(self.space, self.task)
 
     def describe(self) -> dict[str, Any]:
         t = self._trained
         return {"evaluator": "supernet", "supernet": self.path, "method": t.method, "members": len(t),
                 "task": self.task.name, "space_params": self.space.get_params(),
-                "recalibrate_bn": t.recalibrate, "calib_batches": t.calib_batches}
+                "recalibrate_bn": t.recalibrate, "calib_batches": t.calib_batches,
+                **({"hardware": self.hardware.describe()} if self.hardware is not None else {})}
 
     def evaluate(self, arch: Architecture, fidelity: float | None = None) -> Result:
         start = time.perf_counter()
@@ -88,4 +109,6 @@ class SupernetEvaluator(Evaluator):
             net = self.space.build(arch, self.task)
             metrics = {"val_acc": val, "params": count_params(net),
                        "flops": count_flops(net, tuple(self.task.input_shape)), "member": member}
+            if self.hardware is not None:
+                metrics["latency_ms"] = self.hardware.latency(self.space, arch, self.task, net)
         return Result(metrics=metrics, value=val, cost=time.perf_counter() - start)

@@ -29,7 +29,7 @@ import numpy as np
 from nasforge.evaluators import hardware
 from nasforge.evaluators.base import Capabilities, Evaluator, FidelityRange, check_buildable
 from nasforge.evaluators.hardware import count_flops, count_params, resolve_device
-from nasforge.evaluators.hardware.models import HardwareModel, make_hardware
+from nasforge.evaluators.hardware.models import hardware_on
 from nasforge.options import check_choice, check_int, check_number
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture, SearchSpace
@@ -128,10 +128,7 @@ class TrainingEvaluator(Evaluator):
         self._tensors: dict[str, Any] | None = None
         # the default is left out of describe(), so studies recorded before hardware models resume unchanged
         self._default_hw = isinstance(hardware, str) and hardware == "measured" and not self.hardware_options
-        if isinstance(hardware, HardwareModel):
-            self.hardware = make_hardware(hardware, self.hardware_options)
-        else:
-            self.hardware = make_hardware(hardware, {"device": str(resolve_device(device)), **self.hardware_options})
+        self.hardware = hardware_on(hardware, self.hardware_options, device)
 
     def _validate(self) -> None:
         check_int("epochs", self.epochs, minimum=1)

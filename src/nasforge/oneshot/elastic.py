@@ -507,9 +507,15 @@ class ElasticMobileNetSupernet(Supernet, _mobilenet_module("MobileNet")):  # typ
         cin, cout, stride, h, w = self._block_shapes()[stage][block]
         key = (cin, cout, stride, h, w, int(kernel), int(expand), bool(se))
         if key not in self._flops:
-            mb = _mobilenet_module("MBConv")(cin, cout, int(kernel), int(expand), bool(se), stride)
-            self._flops[key] = count_flops(mb, (cin, h, w))
+            mb, shape = self.block_module(stage, block, kernel, expand, se)
+            self._flops[key] = count_flops(mb, shape)
         return self._flops[key]
+
+    def block_module(self, stage: int, block: int, kernel: int, expand: int, se: bool) -> tuple[Any, tuple[int, ...]]:
+        """The stand-alone ``MBConv`` with this configuration at block ``block`` of stage ``stage``, and its
+        input shape (without batch) in this network: what a latency lookup table prices as one unit."""
+        cin, cout, stride, h, w = self._block_shapes()[stage][block]
+        return _mobilenet_module("MBConv")(cin, cout, int(kernel), int(expand), bool(se), stride), (cin, h, w)
 
     def fixed_flops(self) -> int:
         """FLOPs of the stem, the head conv and the classifier (what every architecture computes)."""

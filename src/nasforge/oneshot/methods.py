@@ -59,6 +59,7 @@ Deterministic on the CPU for a seed.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 import os
@@ -77,6 +78,7 @@ import torch.nn.functional as F
 from nasforge.errors import ConfigError
 from nasforge.evaluators import hardware
 from nasforge.evaluators.hardware import resolve_device
+from nasforge.evaluators.hardware.models import LatencyTable, lookup_table
 from nasforge.evaluators.training import task_tensors
 from nasforge.oneshot.supernet import (Supernet, atomic_save, bn_snapshot, checkpoint_file, path_accuracy,
                                       read_checkpoint)
@@ -84,7 +86,7 @@ from nasforge.options import check_bool, check_choice, check_int, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
 
 __all__ = ["CollapseWarning", "DARTS", "DARTS2", "DifferentiableSearch", "GDAS", "OneShotOutcome", "ProxylessNAS",
-           "SELECTIONS", "build_supernet"]
+           "SELECTIONS", "build_supernet", "latency_cost_table"]
 
 SELECTIONS = ("magnitude", "pt")
 LR_SCHEDULES = ("cosine", "cosine-power", "constant")
@@ -125,6 +127,20 @@ class OneShotOutcome:
     val_acc: float
     metrics: dict[str, Any]
     history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def latency_cost_table(cost: str, model: Any, options: dict[str, Any], device: Any,
+                       method: str) -> LatencyTable | None:
+    """The lookup table of a method's ``cost="latency"`` term (ProxylessNAS, Single-Path NAS): ``model`` (the
+    method's ``hardware`` option) None or ``"lut"`` with ``options`` (``hardware_options``), or a
+    :class:`~nasforge.evaluators.hardware.models.LatencyTable`; made now, so bad settings fail before any
+    training. None for the other costs, where a hardware model would not be used (an error if one is given)."""
+    if cost != "latency":
+        if model is not None or options:
+            raise ConfigError(f"{method}: hardware and hardware_options are the latency model of cost='latency'; "
+                              f"with cost={cost!r} they would not be used")
+        return None
+    return lookup_table(model, options, device, who=f"{method} cost='latency'")
 
 
 def peak_rss_mb() -> float:
@@ -303,11 +319,11 @@ class DifferentiableSearch:
         }
         if state["eigenvalues"]:
             metrics["eigenvalues"] = [float(v) for v in state["eigenvalues"]]
-        metrics.update(self._extra_metrics())
+        metrics.update(self._extra_metrics(arch))
         return OneShotOutcome(arch, val, metrics, list(state["history"]))
 
-    def _extra_metrics(self) -> dict[str, Any]:
-        """Method-specific metrics of the result (ProxylessNAS: its cost term)."""
+    def _extra_metrics(self, arch: Architecture) -> dict[str, Any]:
+        """Method-specific metrics of the result, ``arch`` (ProxylessNAS: its cost term)."""
         return {}
 
     @property
@@ -626,10 +642,12 @@ class ProxylessNAS(DifferentiableSearch):
     candidates. The architecture loss adds ``cost_weight`` times the expected cost (``cost="flops"``:
     the FLOPs of each candidate at its place, weighted by the probabilities and by the probability that
     the place is used at all, a block past a sampled stage depth) divided by its value at uniform
-    probabilities; ``cost="none"`` drops it. ``cost="auto"`` (the default) is ``flops`` for supernets
-    whose every candidate computes (MobileNet blocks) and ``none`` where some are parameter-free (skip,
-    pooling, none in cells): there a FLOPs term drives the search to the free operations (measured: an
-    NB201 cell of pooling and skips). A latency model (the hardware issue) will be a third cost.
+    probabilities; ``cost="latency"``: the same with each candidate's latency at its place from a lookup
+    table (:class:`~nasforge.evaluators.hardware.models.LatencyTable`, settings in ``hardware_options``:
+    ``backend``, ``threads``, ``batch_size``, ...), as in the paper; ``cost="none"`` drops it.
+    ``cost="auto"`` (the default) is ``flops`` for supernets whose every candidate computes (MobileNet
+    blocks) and ``none`` where some are parameter-free (skip, pooling, none in cells): there a FLOPs or
+    latency term drives the search to the free operations (measured: an NB201 cell of pooling and skips).
     The architecture is chosen by the magnitude rule by default (``select="pt"`` scores candidates one
     path at a time, as for GDAS).
     """
@@ -638,18 +656,24 @@ class ProxylessNAS(DifferentiableSearch):
     order = 1
     weighting_default = "binary"
     weightings = ("binary",)
-    COSTS = ("auto", "flops", "none")
+    COSTS = ("auto", "flops", "latency", "none")
 
     def __init__(self, space: SearchSpace, task: Any, *, cost: str = "auto", cost_weight: float = 0.1,
-                 select: str = "magnitude", **options: Any) -> None:
+                 select: str = "magnitude", hardware: Any = None, hardware_options: dict[str, Any] | None = None,
+                 **options: Any) -> None:
         super().__init__(space, task, select=select, **options)
         self.cost = check_choice("cost", cost, self.COSTS)
         self.cost_weight = check_number("cost_weight", cost_weight, 0.0)
+        self.hardware, self.hardware_options = hardware, dict(hardware_options or {})
+        self.latency_table = latency_cost_table(self.cost, hardware, self.hardware_options, self.device, self.name)
         self._cost_table: list[tuple[str, torch.Tensor]] | None = None
         self._cost_ref = 1.0
 
     def params(self) -> dict[str, Any]:
-        return {**super().params(), "cost": self.cost, "cost_weight": self.cost_weight}
+        out = {**super().params(), "cost": self.cost, "cost_weight": self.cost_weight}
+        if self.cost == "latency":  # only then: studies recorded before this cost resume unchanged
+            out.update(hardware_options=self.hardware_options)
+        return out
 
     @property
     def train_weighting(self) -> str:
@@ -668,7 +692,8 @@ class ProxylessNAS(DifferentiableSearch):
         super()._set_mode(epoch)
 
     def candidate_costs(self) -> list[tuple[str, torch.Tensor]]:
-        """Per choice op: its decision key and each candidate's FLOPs at the input it receives."""
+        """Per choice op: its decision key and each candidate's cost at the input it receives (FLOPs, or
+        milliseconds from the lookup table, profiled once per distinct operation and input shape)."""
         if self._cost_table is None:
             from nasforge.oneshot.supernet import ChoiceOp
 
@@ -693,17 +718,22 @@ class ProxylessNAS(DifferentiableSearch):
                 sn.set_mixed(*saved)
                 sn.train()
             table = []
+            lut = self.latency_table if self.cost_used == "latency" else None
             for name, m in sn.named_modules():
                 if isinstance(m, ChoiceOp) and name in shapes:
-                    flops = [float(hardware.count_flops(op, tuple(shapes[name][1:]))) for op in m.ops]
-                    table.append((m.key, torch.tensor(flops, device=self.data["device"])))
+                    shape = tuple(shapes[name][1:])
+                    if lut is None:
+                        costs = [float(hardware.count_flops(op, shape)) for op in m.ops]
+                    else:  # a copy: profiling puts a module in eval mode and runs it
+                        costs = [lut.unit_latency(copy.deepcopy(op), shape) for op in m.ops]
+                    table.append((m.key, torch.tensor(costs, device=self.data["device"])))
             self._cost_table = table
             with torch.no_grad():
                 self._cost_ref = max(float(self.expected_cost(uniform=True)), 1.0)
         return self._cost_table
 
     def expected_cost(self, uniform: bool = False) -> torch.Tensor:
-        """The expected FLOPs of the choice ops under the current probabilities (differentiable)."""
+        """The expected cost (FLOPs or ms) of the choice ops under the current probabilities (differentiable)."""
         sn = self.supernet
         total = torch.zeros((), device=self.data["device"])
         for key, flops in self.candidate_costs():
@@ -712,11 +742,17 @@ class ProxylessNAS(DifferentiableSearch):
             total = total + sn.usage_probability(key, uniform) * (p * flops).sum()
         return total
 
-    def _extra_metrics(self) -> dict[str, Any]:
+    def _extra_metrics(self, arch: Architecture) -> dict[str, Any]:
         out: dict[str, Any] = {"cost": self.cost_used}
         if self.cost_used == "flops":
             with torch.no_grad():
                 out["expected_flops"] = float(self.expected_cost())
+        elif self.cost_used == "latency":
+            with torch.no_grad():
+                out["expected_latency_ms"] = float(self.expected_cost())  # the choice ops' entries only
+            # the derived network by the same table, calibrated on whole networks as `--hardware lut` is
+            out["latency_ms"] = self.latency_table.latency(self.space, arch, self.task)
+            out["hardware"] = self.latency_table.describe()
         return out
 
     def _arch_penalty(self) -> torch.Tensor | float:

@@ -21,8 +21,9 @@ Weights and thresholds are trained together on training batches (one level,
 as in the paper), the loss being the cross-entropy plus ``cost_weight`` times
 the expected cost of the gated network divided by the cost of the largest one
 (``cost="flops"``: per block, the FLOPs of each (kernel, expansion, SE)
-configuration weighted by the gates' probabilities; a latency model will be a
-third option). All gates start on (the largest network); the architecture is
+configuration weighted by the gates' probabilities; ``cost="latency"``: the same
+with each configuration's latency as a stand-alone block, from a lookup table,
+settings in ``hardware_options``, as in the paper). All gates start on (the largest network); the architecture is
 what the gates say at the end (:meth:`ElasticMobileNetSupernet.superkernel_arch`),
 scored with inherited weights (BatchNorm recalibrated). Expansion 1 (a block
 without an expand conv) has no superkernel, so the derived blocks use the
@@ -39,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from nasforge.errors import ConfigError
+from nasforge.oneshot.methods import latency_cost_table
 from nasforge.oneshot.spos import SupernetTraining
 from nasforge.options import check_choice, check_number
 from nasforge.spaces.base import Architecture, SearchSpace
@@ -52,12 +54,13 @@ class SinglePathNAS(SupernetTraining):
     name = "single-path"
     kind = "elastic"
     searches = False
-    COSTS = ("flops", "none")
+    COSTS = ("flops", "latency", "none")
     #: options of the base class that mean nothing here (no sampled paths, no search step, no retraining)
     not_options = ("sampling", "pada_floor", "search_strategy", "search_trials", "search_options", "retrain_epochs")
 
     def __init__(self, space: SearchSpace, task: Any, *, cost: str = "flops", cost_weight: float = 0.1,
-                 threshold_lr: float = 0.01, temperature: float = 0.25, **options: Any) -> None:
+                 threshold_lr: float = 0.01, temperature: float = 0.25, hardware: Any = None,
+                 hardware_options: dict[str, Any] | None = None, **options: Any) -> None:
         if space.name != "mobilenet":
             raise ConfigError(f"single-path searches the superkernels of the mobilenet space, not {space.name!r}")
         wrong = sorted(set(options) & set(self.not_options))
@@ -69,13 +72,20 @@ class SinglePathNAS(SupernetTraining):
         self.cost_weight = check_number("cost_weight", cost_weight, 0.0)
         self.threshold_lr = check_number("threshold_lr", threshold_lr, 0.0, low_open=True)
         self.temperature = check_number("temperature", temperature, 0.0, low_open=True)
+        # the latency model of the cost term here (there is no search step for the base class's hardware)
+        self.latency_options = dict(hardware_options or {})
+        self.latency_table = latency_cost_table(self.cost, hardware, self.latency_options, self.device, self.name)
+        self._config_costs: dict[tuple[int, int, int, int, bool], float] = {}
 
     def params(self) -> dict[str, Any]:
         out = super().params()
         for k in ("search_strategy", "search_trials", "search_options", "retrain_epochs", "sampling"):
             out.pop(k, None)
-        return {**out, "cost": self.cost, "cost_weight": self.cost_weight, "threshold_lr": self.threshold_lr,
-                "temperature": self.temperature}
+        out = {**out, "cost": self.cost, "cost_weight": self.cost_weight, "threshold_lr": self.threshold_lr,
+               "temperature": self.temperature}
+        if self.cost == "latency":  # only then: studies recorded before this cost resume unchanged
+            out["hardware_options"] = self.latency_options
+        return out
 
     # -- thresholds --------------------------------------------------------------------
     def prepare(self) -> None:
@@ -96,7 +106,8 @@ class SinglePathNAS(SupernetTraining):
             if block.se_fixed is None and block.has_se:
                 self.thresholds[key.replace(".", "_") + "_se"] = nn.Parameter(torch.ones((), device=dev))
         self.t_opt = torch.optim.Adam(self.thresholds.parameters(), lr=self.threshold_lr)
-        self.cost_ref = max(float(self._largest_cost()), 1.0)
+        largest = float(self._largest_cost())
+        self.cost_ref = largest if largest > 0 else 1.0  # FLOPs, or ms (below 1 on small networks)
 
     def _groups(self, key: str) -> list[tuple[str, int, int]]:
         """The weight groups of a block's gates, in order: ``("kernel", k_prev, k)``, ``("expand", lo, hi)``,
@@ -153,8 +164,21 @@ class SinglePathNAS(SupernetTraining):
             return self.members[0].superkernel_arch(self.gates())  # type: ignore[attr-defined]
 
     # -- cost --------------------------------------------------------------------------
+    def config_cost(self, stage: int, block: int, kernel: int, expand: int, se: bool) -> float:
+        """The cost of one block configuration: its FLOPs, or (``cost="latency"``) its lookup-table entry
+        as a stand-alone ``MBConv`` at its input shape (profiled once)."""
+        sn = self.members[0]
+        if self.latency_table is None:
+            return float(sn.block_flops(stage, block, kernel, expand, se))  # type: ignore[attr-defined]
+        key = (stage, block, int(kernel), int(expand), bool(se))
+        if key not in self._config_costs:
+            module, shape = sn.block_module(stage, block, kernel, expand, se)  # type: ignore[attr-defined]
+            self._config_costs[key] = self.latency_table.unit_latency(module, shape)
+        return self._config_costs[key]
+
     def expected_cost(self, gates: dict[str, Any]) -> torch.Tensor:
-        """FLOPs of the gated network: per block, each configuration's FLOPs times its gate probability."""
+        """The cost of the gated network: per block, each configuration's cost (:meth:`config_cost`) times
+        its gate probability."""
         sn = self.members[0]
         total = torch.zeros((), device=self.data["device"])
         for key in self.blocks:
@@ -167,7 +191,7 @@ class SinglePathNAS(SupernetTraining):
             for k, pk in zip(block.kernels, kernel_p):
                 for e, pe in zip(block.sk_expands, expand_p):
                     for se, ps in se_options:
-                        cost = cost + pk * pe * ps * float(sn.block_flops(s, b, k, e, bool(se)))  # type: ignore
+                        cost = cost + pk * pe * ps * self.config_cost(s, b, k, e, bool(se))
             total = total + (cost if g.keep is None else g.keep * cost)
         return total
 
@@ -225,10 +249,16 @@ class SinglePathNAS(SupernetTraining):
         metrics = {"val_acc": val, "supernet_epochs": self.epochs, "method": self.name,
                    "search_seconds": float(trained.train_seconds),
                    "peak_rss_mb": peak_rss_mb(), "flops": int(sn.arch_flops(arch)),  # type: ignore[attr-defined]
-                   "largest_flops": float(self.cost_ref + sn.fixed_flops()),  # type: ignore[attr-defined]
+                   "largest_flops": float(sn.arch_flops(sn.largest_arch())),  # type: ignore[attr-defined]
                    "supernet_params": sum(p.numel() for p in sn.weight_parameters()),
+                   "cost": self.cost,
                    "thresholds": {k: [float(x) for x in np.atleast_1d(v.detach().cpu().numpy())]
                                   for k, v in self.thresholds.items()}}
+        if self.latency_table is not None:
+            # the derived network by the same table, calibrated on whole networks as `--hardware lut` is
+            metrics.update(latency_ms=self.latency_table.latency(self.space, arch, self.task),
+                           largest_latency_ms=self.latency_table.latency(self.space, sn.largest_arch(), self.task),
+                           hardware=self.latency_table.describe())
         return OneShotOutcome(arch, val, metrics, list(getattr(trained, "history", [])))
 
 

@@ -63,6 +63,7 @@ import torch.nn.functional as F
 from nasforge.errors import ConfigError
 from nasforge.evaluators import hardware
 from nasforge.evaluators.hardware import resolve_device
+from nasforge.evaluators.hardware.models import HardwareModel
 from nasforge.evaluators.training import task_tensors
 from nasforge.oneshot.supernet import ChoiceOp, Supernet, atomic_save, checkpoint_file, path_accuracy, read_checkpoint
 from nasforge.options import check_bool, check_choice, check_int, check_number
@@ -296,8 +297,9 @@ class SupernetTraining:
                  pada_data: bool = True, recalibrate_bn: bool = True,
                  calib_batches: int = 4, search_strategy: str = "rea", search_trials: int = 100,
                  search_options: Mapping[str, Any] | None = None, retrain_epochs: int = 10, seed: int = 0,
-                 threads: int | None = None, device: str = "cpu") -> None:
-        from nasforge.registry import STRATEGIES
+                 threads: int | None = None, device: str = "cpu", hardware: Any = None,
+                 hardware_options: Mapping[str, Any] | None = None) -> None:
+        from nasforge.registry import HARDWARE, STRATEGIES
 
         self.space, self.task = space, task
         self.epochs = check_int("epochs", epochs, minimum=1)
@@ -325,6 +327,23 @@ class SupernetTraining:
         self.threads = None if threads is None else check_int("threads", threads, minimum=1)
         resolve_device(device)
         self.device = device
+        if isinstance(hardware, str):
+            HARDWARE.get(hardware)  # an unknown model is an error before any training
+        elif hardware is not None and not isinstance(hardware, HardwareModel):
+            raise ConfigError(f"hardware must be one of {', '.join(HARDWARE.list())} or a HardwareModel; "
+                              f"got {hardware!r}")
+        elif hardware is None and hardware_options:
+            raise ConfigError(f"hardware_options {dict(hardware_options)} given without a hardware model; name one "
+                              f"(hardware='measured', 'lut' or 'predictor')")
+        self.hardware, self.hardware_options = hardware, dict(hardware_options or {})
+
+    def search_evaluator(self, trained: TrainedSupernet) -> Any:
+        """The evaluator of the search step: ``trained`` scoring sub-networks with inherited weights, and
+        reporting ``latency_ms`` through the hardware model when the method has one."""
+        from nasforge.evaluators.supernet import SupernetEvaluator
+
+        return SupernetEvaluator(trained, threads=self.threads, device=self.device, hardware=self.hardware,
+                                 hardware_options=self.hardware_options)
 
     # -- description ---------------------------------------------------------------
     def params(self) -> dict[str, Any]:
@@ -335,6 +354,9 @@ class SupernetTraining:
         out = {k: getattr(self, k) for k in keys}
         if self.sampling == "pada":
             out.update(pada_floor=self.pada_floor, pada_paths=self.pada_paths, pada_data=self.pada_data)
+        if self.hardware is not None:  # only when set: studies recorded before these options resume unchanged
+            out.update(hardware=self.hardware if isinstance(self.hardware, str) else self.hardware.describe(),
+                       hardware_options=self.hardware_options)
         return {"method": self.name, **out}
 
     def phases(self) -> list[tuple[str, int]]:

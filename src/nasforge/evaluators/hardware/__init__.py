@@ -16,9 +16,10 @@ from nasforge.evaluators.hardware.measure import (BACKENDS, LatencyCache, Latenc
                                                   count_flops, count_params, default_cache_dir, machine_id,
                                                   measure_latency, onnx_session, resolve_device, torch_threads)
 from nasforge.evaluators.hardware.models import (HardwareModel, LatencyTable, MeasuredLatency, arch_key,
-                                                 build_network, make_hardware, trace_units, unit_signature)
+                                                 build_network, hardware_on, lookup_table, make_hardware,
+                                                 trace_units, unit_signature)
 
 __all__ = ["BACKENDS", "HARDWARE_METRICS", "HardwareEvaluator", "HardwareModel", "LatencyCache", "LatencyMeasurement",
            "LatencyTable", "MeasuredLatency", "arch_key", "build_network", "check_backend", "count_flops",
-           "count_params", "default_cache_dir", "machine_id", "make_hardware", "measure_latency", "onnx_session",
+           "count_params", "default_cache_dir", "hardware_on", "lookup_table", "machine_id", "make_hardware", "measure_latency", "onnx_session",
            "resolve_device", "torch_threads", "trace_units", "unit_signature"]

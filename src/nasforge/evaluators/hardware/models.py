@@ -38,7 +38,7 @@ import numpy as np
 
 from nasforge.errors import ConfigError
 from nasforge.evaluators.hardware.measure import (LatencyCache, LatencyMeasurement, built, check_backend,
-                                                  default_cache_dir, measure_latency)
+                                                  default_cache_dir, measure_latency, resolve_device)
 from nasforge.options import check_int
 from nasforge.spaces.base import Architecture, SearchSpace
 
@@ -451,5 +451,28 @@ def make_hardware(hardware: Any = "measured", options: Mapping[str, Any] | None 
     return HARDWARE.create(hardware, **dict(options or {}))
 
 
-__all__ = ["HardwareModel", "MeasuredLatency", "LatencyTable", "arch_key", "build_network", "make_hardware",
-           "prepared_key", "space_params_json", "trace_units", "unit_signature"]
+def hardware_on(hardware: Any, options: Mapping[str, Any] | None = None, device: Any = "cpu") -> HardwareModel:
+    """:func:`make_hardware` for an evaluator whose networks run on ``device``: a model made from a name
+    measures on that device unless ``options`` name another; a :class:`HardwareModel` is used as it is."""
+    if isinstance(hardware, HardwareModel):
+        return make_hardware(hardware, options)
+    return make_hardware(hardware, {"device": str(resolve_device(device)), **dict(options or {})})
+
+
+def lookup_table(hardware: Any = None, options: Mapping[str, Any] | None = None, device: Any = "cpu",
+                 who: str = "cost='latency'") -> LatencyTable:
+    """The lookup table of a cost that needs each operation's latency at its place (a weight-sharing method's
+    latency term): ``hardware`` None or ``"lut"`` (settings in ``options``), or a :class:`LatencyTable`.
+    A whole-network model (``measured``, ``predictor``) cannot price one candidate of one block: an error."""
+    if isinstance(hardware, LatencyTable):
+        return hardware if not options else make_hardware(hardware, options)  # options with a model: an error
+    if hardware not in (None, "lut"):
+        raise ConfigError(f"{who} needs each candidate operation's latency at its place, which a lookup table "
+                          f"gives: hardware='lut' (the default) or a LatencyTable, not {hardware!r}")
+    table = hardware_on("lut", options, device)
+    assert isinstance(table, LatencyTable)
+    return table
+
+
+__all__ = ["HardwareModel", "MeasuredLatency", "LatencyTable", "arch_key", "build_network", "hardware_on",
+           "lookup_table", "make_hardware", "prepared_key", "space_params_json", "trace_units", "unit_signature"]
