@@ -167,7 +167,7 @@ def test_darts_magnitude_rule_keeps_each_nodes_two_strongest_edges() -> None:
 def test_path_accuracy_recalibrates_without_changing_the_supernet() -> None:
     space = NB201Space(C=4, N=1)
     sn = build_supernet(space, TASK)
-    X, y = torch.as_tensor(TASK.X_train), torch.as_tensor(TASK.y_train)
+    X = torch.as_tensor(TASK.X_train)
     sn.train()
     sn.set_mixed()
     sn(X)  # mixed-mode statistics
