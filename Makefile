@@ -25,13 +25,13 @@ test: $(STAMP)
 RUN_ID := $(shell date +%Y%m%d-%H%M%S)
 RUN_DB ?= sqlite:///nasforge-run.db
 
-# The main job: REA on MNIST-1D (NB201 cells, C=8, N=2; 60 trials of 5 epochs in 2 worker processes of one
+# The main job: the default strategy (adaptive-ea) on MNIST-1D (NB201 cells, C=8, N=2; 60 trials of 5 epochs in 2 worker processes of one
 # thread each), retrain the best on train+validation for 8 epochs beside 50 random architectures of the same
 # space trained the same way (2 worker processes of one thread after the winner's first training), export it.
 # See README and benchmarks/main_job.py.
 run: $(STAMP)
-	$(BIN)/nasforge search --task mnist1d --space nb201 -P C=8 -P N=2 --strategy rea \
-		-p population_size=10 -p sample_size=3 --trials 60 --epochs 5 --workers 2 --seed 0 \
+	$(BIN)/nasforge search --task mnist1d --space nb201 -P C=8 -P N=2 \
+		--trials 60 --epochs 5 --workers 2 --seed 0 \
 		--storage $(RUN_DB) --study mnist1d-$(RUN_ID)
 	$(BIN)/nasforge train --study mnist1d-$(RUN_ID) --storage $(RUN_DB) --epochs 8 --threads 1 --workers 2 --repeats 3 \
 		--baseline-random 50 --seed 0 --out runs/mnist1d-$(RUN_ID)

@@ -2,8 +2,9 @@
 
 For each seed ``s`` of ``--seeds``, exactly what ``make run`` does, through the Python API:
 
-1. ``api.search(task=--task, space=--space, space_options=-P..., strategy="rea",
-   strategy_options={population_size, sample_size}, training_options={"epochs": --epochs},
+1. ``api.search(task=--task, space=--space, space_options=-P..., strategy=--strategy (default: the
+   library's default strategy, as ``make run``; with ``rea``, strategy_options={population_size,
+   sample_size}), training_options={"epochs": --epochs},
    n_trials=--trials, workers=--workers, seed=s)`` into a temporary SQLite file (workers are
    spawned processes with one torch thread each); every trial trains a network on the task's
    training split and is scored by validation accuracy;
@@ -39,7 +40,7 @@ from typing import Any
 
 from _common import command_line, key_value, machine, write_json  # benchmarks/_common.py (scripts run from benchmarks/)
 
-
+from nasforge.registry import DEFAULT_STRATEGY
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--space", default="nb201", help="space (default nb201)")
     p.add_argument("-P", "--space-param", type=key_value, action="append", default=None,
                    help="space option key=value, repeatable (default C=8 N=2)")
-    p.add_argument("--strategy", default="rea", help="strategy (default rea)")
+    p.add_argument("--strategy", default=DEFAULT_STRATEGY,
+                   help=f"strategy (default {DEFAULT_STRATEGY}, the library's default, as make run)")
     p.add_argument("--population", type=int, default=10, help="REA population size (default 10)")
     p.add_argument("--sample", type=int, default=3, help="REA tournament size (default 3)")
     p.add_argument("--trials", type=int, default=60, help="trials per search (default 60)")
