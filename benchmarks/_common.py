@@ -134,6 +134,20 @@ def new_code(res: dict[str, Any], digests: set[str]) -> bool:
     return False
 
 
+def check_job(res: dict[str, Any], label: str, digests: set[str], errors: list[str],
+              log: Callable[[str], None]) -> bool:
+    """What a script does with each job's result ``res``: warn when it ran other package source
+    (:func:`new_code`), and on an error append ``"<label>: <error>"`` to ``errors`` and log it with its
+    traceback. Returns whether the job succeeded (the caller then logs its own line)."""
+    if new_code(res, digests):
+        log(f"WARNING: {label} ran other nasforge code")
+    if "error" in res:
+        errors.append(f"{label}: {res['error']}")
+        log(f"FAILED {label}: {res['error']}\n{res.get('traceback', '')}")
+        return False
+    return True
+
+
 # ----------------------------------------------------------------------------- worker side
 def worker_init() -> None:
     """Process-pool initializer: one torch (and OpenMP) thread in the worker."""

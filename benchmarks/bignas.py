@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (  # _common.py
-    add_snapshot_option, code_record, command_line, fmt_mean_se, machine, mean_se, new_code, retrain_archs,
+    add_snapshot_option, check_job, code_record, command_line, fmt_mean_se, machine, mean_se, retrain_archs,
     run_alone, stamped_log, write_json)
 
 TASK = "mnist1d"
@@ -215,11 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     def run(kind: str, *args: Any) -> dict[str, Any]:
         """One job in a fresh process, one at a time."""
         res = run_alone(JOBS[kind], *args)
-        if new_code(res, digests):
-            log(f"WARNING: a {kind} job ran other nasforge code (digest {res['nasforge_src_sha1'][:12]})")
-        if "error" in res:
-            errors.append(f"{kind} {args[:2] if kind != 'plan' else ''}: {res['error']}")
-            log(f"FAILED {kind}: {res['error']}\n{res.get('traceback', '')}")
+        check_job(res, f"{kind} {args[:2] if kind != 'plan' else ''}".strip(), digests, errors, log)
         return res
 
     log(f"plan: {a.random} random sub-networks, {a.random_feasible} random feasible")

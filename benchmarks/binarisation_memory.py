@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (  # benchmarks/_common.py
-    add_snapshot_option, code_record, command_line, machine, new_code, run_alone, stamped_log, write_json)
+    add_snapshot_option, check_job, code_record, command_line, machine, run_alone, stamped_log, write_json)
 
 TASK = "mnist1d"
 BASE_OPTIONS: dict[str, Any] = {"width_mult": 0.25, "max_depth": 2, "head_channels": 64}
@@ -222,12 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_alone(_measure, v, meth, a.train_examples, a.seed)
                 r.update(repeat=rep, variant=v, method=meth, candidates=candidates(v))
                 runs.append(r)
-                if new_code(r, digests):
-                    log(f"WARNING: {v}/{meth} ran other nasforge code")
-                if "error" in r:
-                    errors.append(f"{v}/{meth} repeat {rep}: {r['error']}")
-                    log(f"FAILED {v} {meth}: {r['error']}\n{r.get('traceback', '')}")
-                else:
+                if check_job(r, f"{v}/{meth} repeat {rep}", digests, errors, log):
                     log(f"repeat {rep} {v:>3} ({r['candidates']:>2} cand.) {meth:<9} baseline {r['baseline_peak_mb']:6.0f} "
                         f"warm {r['warm_baseline_peak_mb']:6.0f} peak {r['peak_mb']:6.0f} (+{r['increase_mb']:5.0f}) "
                         f"after {r['rss_after_mb']:6.0f} "

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import (  # benchmarks/_common.py
-    add_snapshot_option, code_record, command_line, fmt_mean_se, machine, mean_se, new_code, run_alone,
+    add_snapshot_option, check_job, code_record, command_line, fmt_mean_se, machine, mean_se, run_alone,
     stamped_log, write_json)
 
 TASK = "mnist1d"
@@ -146,12 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                 r = run_alone(_search, meth, cost, seed, a.epochs, a.cost_weight, cache)
                 r.update(method=meth, cost=cost, seed=seed)
                 runs.append(r)
-                if new_code(r, digests):
-                    log(f"WARNING: {meth}/{cost} ran other nasforge code")
-                if "error" in r:
-                    errors.append(f"{meth}/{cost}/seed {seed}: {r['error']}")
-                    log(f"FAILED {meth} {cost} seed {seed}: {r['error']}\n{r.get('traceback', '')}")
-                else:
+                if check_job(r, f"{meth}/{cost}/seed {seed}", digests, errors, log):
                     lut = f", table {r['lut_latency_ms']:.3f} ms" if r.get("lut_latency_ms") is not None else ""
                     log(f"seed {seed} {meth:<11} cost {cost:<7} val {r['val_acc']:6.2f} %  FLOPs {r['flops']:>10,}"
                         f"{lut}  ({r['seconds']:.0f} s)  {r['arch']}")

@@ -24,20 +24,26 @@ def prepared(**options) -> SinglePathNAS:
     return m
 
 
+def gated_archs(sn, n: int = 20, seed: int = 0) -> list:
+    """Sampled architectures with their hard gates (those with expansion 1, which has no superkernel, left out)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        arch = SPACE.sample(rng)
+        try:
+            out.append((arch, sn.hard_gates(arch)))
+        except ValueError:
+            continue
+    return out
+
+
 def test_expected_cost_of_hard_gates_is_the_architectures_flops() -> None:
     m = prepared()
     sn = m.members[0]
-    rng = np.random.default_rng(0)
-    checked = 0
-    for _ in range(20):
-        arch = SPACE.sample(rng)
-        try:
-            gates = sn.hard_gates(arch)
-        except ValueError:  # expansion 1 has no superkernel
-            continue
+    checked = gated_archs(sn)
+    for arch, gates in checked:
         assert float(m.expected_cost(gates)) == pytest.approx(sn.arch_flops(arch) - sn.fixed_flops())
-        checked += 1
-    assert checked >= 3
+    assert len(checked) >= 3
 
 
 def test_chain_probabilities_sum_to_one_and_follow_the_gates() -> None:
@@ -112,19 +118,12 @@ def test_latency_cost_sums_each_block_configurations_table_entry() -> None:
     m = SinglePathNAS(SPACE, TASK, cost="latency", hardware=table, threshold_lr=0.05, **OPTS)
     out = m.run()
     sn = m.members[0]
-    rng = np.random.default_rng(0)
-    checked = 0
-    for _ in range(20):
-        arch = SPACE.sample(rng)
-        try:
-            gates = sn.hard_gates(arch)
-        except ValueError:  # expansion 1 has no superkernel
-            continue
+    checked = gated_archs(sn)
+    for arch, gates in checked:
         by_hand = sum(sum(p.numel() for p in sn.block_module(s, b, k, e, se)[0].parameters()) / 1000
                       for s, stage in enumerate(SPACE.blocks(arch)) for b, (k, e, se) in enumerate(stage))
         assert float(m.expected_cost(gates)) == pytest.approx(by_hand)
-        checked += 1
-    assert checked >= 3
+    assert len(checked) >= 3
     assert out.metrics["cost"] == "latency" and m.params()["hardware_options"] == {}
     assert out.metrics["latency_ms"] == pytest.approx(table.latency(SPACE, out.arch, TASK))
     assert out.metrics["latency_ms"] <= out.metrics["largest_latency_ms"]  # a sub-network of the largest
