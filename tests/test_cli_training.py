@@ -80,7 +80,7 @@ def test_npz_task(tmp_path):
     (["train"], "give --study NAME, or all of --task, --space and --arch"),
     (["train", "--task", "digits", "--space", "nb201", "--arch", "|bad|"], "malformed NB201 cell"),
     (["export", "/nonexistent/ck"], "not a nasforge checkpoint"),
-    (["search", "-b", "nb201", "--hardware", "lut"], "--hardware and --hardware-option are for --task searches"),
+    (["search", "-b", "nb201", "--hardware", "lut"], "--hardware and --hardware-option are for --task and --supernet searches"),
     (["search", "--task", "digits", *SMALL, "--hardware", "gpu", "--storage", "memory:"],
      "unknown hardware model 'gpu'; known: lut, measured, predictor"),
     (["search", "--task", "digits", *SMALL, "-H", "backend=tensorrt", "--storage", "memory:"],

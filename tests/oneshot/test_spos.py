@@ -255,60 +255,34 @@ def test_cli_oneshot_spos_then_search_the_saved_supernet(tmp_path) -> None:
     assert p.returncode == 0, p.stderr
     assert "supernet epoch 1/1" in p.stderr and "search 4/4" in p.stderr and "retrained" in p.stderr
     assert "trained supernet saved to" in p.stdout and "nasforge search --supernet" in p.stdout
-    bad = subprocess.run(base[:6] + ["--select", "pt"], capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and "--select: not an option of method 'spos'" in bad.stderr
-    no_latency = subprocess.run(base[:4] + ["--method", "darts", "--hardware", "lut"], capture_output=True, text=True,
-                                timeout=300)
-    assert no_latency.returncode == 2 and "method 'darts' has no latency" in no_latency.stderr
-    s = subprocess.run([sys.executable, "-m", "nasforge.cli", "search", "--supernet", str(tmp_path / "ck" / SUPERNET_FILE),
-                        "--trials", "3", "--storage", db, "--json", "--strategy", "random"],
-                       capture_output=True, text=True, timeout=300)
-    assert s.returncode == 0, s.stderr
+    # the error paths and the searches in-process (the real command line above is enough)
+    from typer.testing import CliRunner
+
+    from nasforge.cli import app
+
+    def cli(*args: str):
+        return CliRunner().invoke(app, list(args))
+
+    bad = cli("oneshot", "--method", "spos", "--select", "pt")
+    assert bad.exit_code == 2 and "--select: not an option of method 'spos'" in bad.output
+    no_latency = cli("oneshot", "--method", "darts", "--hardware", "lut")
+    assert no_latency.exit_code == 2 and "method 'darts' has no latency" in " ".join(no_latency.output.split())
+    s = cli("search", "--supernet", str(tmp_path / "ck" / SUPERNET_FILE), "--trials", "3", "--storage", db, "--json",
+            "--strategy", "random")
+    assert s.exit_code == 0, s.output
     summary = json.loads(s.stdout)
     assert summary["trials"] == 3 and summary["study"] == "digits-spos-nb201-random-s0"
     # with a hardware model the sub-networks get a latency (here a lookup table, measured quickly)
-    lut = subprocess.run([sys.executable, "-m", "nasforge.cli", "search", "--supernet",
-                          str(tmp_path / "ck" / SUPERNET_FILE), "--trials", "2", "--storage", db, "--json",
-                          "--strategy", "random", "--study", "lat", "--hardware", "lut", "-H", "calibration=1",
-                          "-H", "profile=0", "-H", "warmup=1", "-H", "repeats=3", "-H", f"cache={tmp_path}/lat.db",
-                          "-c", "latency_ms <= 1e6"], capture_output=True, text=True, timeout=300)
-    assert lut.returncode == 0, lut.stderr
+    lut = cli("search", "--supernet", str(tmp_path / "ck" / SUPERNET_FILE), "--trials", "2", "--storage", db, "--json",
+              "--strategy", "random", "--study", "lat", "--hardware", "lut", "-H", "calibration=1", "-H", "profile=0",
+              "-H", "warmup=1", "-H", "repeats=3", "-H", f"cache={tmp_path}/lat.db", "-c", "latency_ms <= 1e6")
+    assert lut.exit_code == 0, lut.output
     st = api.open_storage(db)
     assert all(t.metrics["latency_ms"] > 0 for t in st.trials("lat"))
     assert st.get_study("lat").config["evaluator"]["hardware"]["hardware"] == "lut"
     st.close()
-    missing = subprocess.run([sys.executable, "-m", "nasforge.cli", "search", "--supernet", str(tmp_path / "nope.pt")],
-                             capture_output=True, text=True, timeout=300)
-    assert missing.returncode == 2 and "no such file" in missing.stderr
-
-
-def test_the_search_step_reports_latency_and_is_constrained_by_it(tmp_path) -> None:
-    from nasforge.testing import FakeLatencyTable
-
-    table = FakeLatencyTable()
-    trained = spos().train()
-    ev = SupernetEvaluator(trained, hardware=table)
-    ev.prepare()
-    rng = np.random.default_rng(0)
-    arch = SPACE.sample(rng)
-    res = ev.evaluate(arch)
-    weights = sum(p.numel() for m, _ in table.units_of(SPACE, arch, TASK) for p in m.parameters())
-    assert res.metrics["latency_ms"] == pytest.approx(weights / 1000 + 0.25)  # the fake table's entries + constant
-    assert "latency_ms" in ev.capabilities().metrics and ev.describe()["hardware"]["hardware"] == "lut"
-    plain = SupernetEvaluator(trained)  # no hardware model: no latency, nothing measured
-    assert "latency_ms" not in plain.evaluate(arch).metrics and "hardware" not in plain.describe()
-    with pytest.raises(ConfigError, match="without a hardware model"):
-        SupernetEvaluator(trained, hardware_options={"backend": "onnxruntime"})
-    with pytest.raises(ConfigError, match="hardware_options .* without a hardware model"):
-        spos(hardware_options={"threads": 1})
-    with pytest.raises(UnknownNameError, match="unknown hardware model .lutt."):
-        spos(hardware="lutt")
-    # the search step of a method: constrained by latency
-    bound = float(np.median([table.latency(SPACE, SPACE.sample(rng), TASK) for _ in range(20)]))
-    out = api.oneshot("spos", task=TASK, space=SPACE, storage="memory:", checkpoint_dir=tmp_path / "ck",
-                      method_options={**OPTS, "search_trials": 6, "retrain_epochs": 0, "hardware": table},
-                      constraints=f"latency_ms <= {bound}")
-    assert out["metrics"]["latency_ms"] <= bound
+    missing = cli("search", "--supernet", str(tmp_path / "nope.pt"))
+    assert missing.exit_code == 2 and "no such file" in missing.output
 
 
 def test_registered_as_searching_methods() -> None:
