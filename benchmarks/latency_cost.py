@@ -25,6 +25,7 @@ FLOPs, and the latency paired by seed against the ``none`` run (median ratio).
     PYTHONPATH=/tmp/snap_lat/src NASFORGE_DATA_DIR=/work/shared/data \\
         .venv/bin/python benchmarks/latency_cost.py --snapshot-commit $C
     .venv/bin/python benchmarks/latency_cost.py --quick      # smoke run, about a minute
+    .venv/bin/python benchmarks/latency_cost.py --measure 'k7e6se|k7e6se|k3e6se;k7e6|k7e6|k3e6' --rounds 5
 """
 
 from __future__ import annotations
@@ -119,11 +120,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of whole-network measurements (default 3)")
     p.add_argument("--cache", default=None, help="latency cache file of the lookup tables (default: a new temporary "
                                                   "file, shared by the run's latency jobs)")
+    p.add_argument("--measure", default=None, metavar="ARCHS",
+                   help="only measure these networks of the space whole (architecture keys separated by ';'), "
+                        "--rounds interleaved rounds, and print their medians; nothing is trained or written")
     add_snapshot_option(p)
     p.add_argument("--quick", action="store_true", help="smoke run: single-path, 1 seed, 1 epoch, 1 round")
     p.add_argument("--out", default=None, help="JSON path (default benchmarks/results/latency_cost.json; with --quick "
                                                "latency_cost_quick.json)")
     a = p.parse_args(argv)
+    if a.measure:
+        os.environ["OMP_NUM_THREADS"] = "1"
+        archs = [x.strip() for x in a.measure.split(";") if x.strip()]
+        meas = run_alone(_measure, archs, a.rounds)
+        if "error" in meas:
+            print(f"FAILED: {meas['error']}\n{meas.get('traceback', '')}")
+            return 1
+        for x in archs:
+            print(f"{x:50s} {meas['ms'][x]:.3f} ms  rounds {[round(v, 3) for v in meas['rounds'][x]]}")
+        return 0
     if a.quick:
         a.methods, a.seeds, a.epochs, a.rounds = "single-path", 1, 1, 1
     methods = [m for m in a.methods.split(",") if m]
