@@ -285,6 +285,35 @@ def test_cli_oneshot_spos_then_search_the_saved_supernet(tmp_path) -> None:
     assert missing.exit_code == 2 and "no such file" in missing.output
 
 
+def test_the_search_step_reports_latency_and_is_constrained_by_it(tmp_path) -> None:
+    from nasforge.testing import FakeLatencyTable
+
+    table = FakeLatencyTable()
+    trained = spos().train()
+    ev = SupernetEvaluator(trained, hardware=table)
+    ev.prepare()
+    rng = np.random.default_rng(0)
+    arch = SPACE.sample(rng)
+    res = ev.evaluate(arch)
+    weights = sum(p.numel() for m, _ in table.units_of(SPACE, arch, TASK) for p in m.parameters())
+    assert res.metrics["latency_ms"] == pytest.approx(weights / 1000 + 0.25)  # the fake table's entries + constant
+    assert "latency_ms" in ev.capabilities().metrics and ev.describe()["hardware"]["hardware"] == "lut"
+    plain = SupernetEvaluator(trained)  # no hardware model: no latency, nothing measured
+    assert "latency_ms" not in plain.evaluate(arch).metrics and "hardware" not in plain.describe()
+    with pytest.raises(ConfigError, match="without a hardware model"):
+        SupernetEvaluator(trained, hardware_options={"backend": "onnxruntime"})
+    with pytest.raises(ConfigError, match="hardware_options .* without a hardware model"):
+        spos(hardware_options={"threads": 1})
+    with pytest.raises(UnknownNameError, match="unknown hardware model .lutt."):
+        spos(hardware="lutt")
+    # the search step of a method: constrained by latency
+    bound = float(np.median([table.latency(SPACE, SPACE.sample(rng), TASK) for _ in range(20)]))
+    out = api.oneshot("spos", task=TASK, space=SPACE, storage="memory:", checkpoint_dir=tmp_path / "ck",
+                      method_options={**OPTS, "search_trials": 6, "retrain_epochs": 0, "hardware": table},
+                      constraints=f"latency_ms <= {bound}")
+    assert out["metrics"]["latency_ms"] <= bound
+
+
 def test_registered_as_searching_methods() -> None:
     for name in ("spos", "fewshot", "bignas"):
         assert ONESHOT.get(name).searches and ONESHOT.get(name).name == name
