@@ -56,13 +56,16 @@ def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _hardware_opts(hardware: str | None, options: list[str]) -> dict[str, Any]:
+def _hardware_opts(hardware: str | None, options: list[str], default: str | None = "measured") -> dict[str, Any]:
     """``hardware`` and ``hardware_options`` from --hardware and -H: none unless one is given (then a --task
-    search keeps its default, measured latency, and a --supernet search reports no latency)."""
+    search keeps its default, measured latency, and a --supernet search reports no latency); -H alone names
+    the ``default`` model (None: the consumer's own, as a latency cost's lookup table)."""
     if hardware is None and not options:
         return {}
-    return {"hardware": hardware or "measured",
-            "hardware_options": _parse_params(options, "--hardware-option", "backend=onnxruntime")}
+    out = {"hardware_options": _parse_params(options, "--hardware-option", "backend=onnxruntime")}
+    if hardware is not None or default is not None:
+        out["hardware"] = hardware or default
+    return out
 
 
 def _parse_params(params: list[str], flag: str = "--param", example: str = "population_size=10") -> dict[str, Any]:
@@ -485,12 +488,10 @@ def oneshot(
         raise CLIError(f"--objectives and --constraint are for the methods that search a trained supernet (spos, "
                        f"fewshot, bignas), not {method!r}")
     options.update({k: v for k, v in given.items() if v is not None}, threads=threads)
-    hw_opts = _hardware_opts(hardware, hardware_option)
+    hw_opts = _hardware_opts(hardware, hardware_option, default="measured" if searches else None)
     if hw_opts and "hardware_options" not in accepted:
         raise CLIError(f"--hardware and --hardware-option: method {method!r} has no latency (spos, fewshot and bignas "
                        f"report it in their search; proxyless and single-path price it with -p cost=latency)")
-    if hw_opts and hardware is None and not searches:
-        hw_opts.pop("hardware")  # -H alone: the lookup table of the latency cost, with these settings
     options.update(hw_opts)
     ck = checkpoint_dir or str(Path("nasforge-checkpoints") / "{study}")
 

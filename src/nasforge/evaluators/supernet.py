@@ -28,10 +28,9 @@ import os
 import time
 from typing import Any, Mapping
 
-from nasforge.errors import ConfigError
 from nasforge.evaluators.base import Capabilities, Evaluator
 from nasforge.evaluators.hardware import count_flops, count_params, torch_threads
-from nasforge.evaluators.hardware.models import hardware_on
+from nasforge.evaluators.hardware.models import check_hardware, hardware_on
 from nasforge.options import check_int
 from nasforge.results import Result
 from nasforge.spaces.base import Architecture
@@ -51,9 +50,7 @@ class SupernetEvaluator(Evaluator):
                  hardware_options: Mapping[str, Any] | None = None) -> None:
         self.threads = None if threads is None else check_int("threads", threads, minimum=1)
         self.device = device
-        if hardware is None and hardware_options:
-            raise ConfigError(f"hardware_options {dict(hardware_options)} given without a hardware model; name one "
-                              f"(hardware='measured', 'lut' or 'predictor')")
+        check_hardware(hardware, hardware_options)
         self.hardware = None if hardware is None else hardware_on(hardware, hardware_options, device)
         if isinstance(supernet, (str, os.PathLike)):
             from nasforge.oneshot.spos import load_supernet

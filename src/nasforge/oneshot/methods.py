@@ -664,7 +664,7 @@ class ProxylessNAS(DifferentiableSearch):
         super().__init__(space, task, select=select, **options)
         self.cost = check_choice("cost", cost, self.COSTS)
         self.cost_weight = check_number("cost_weight", cost_weight, 0.0)
-        self.hardware, self.hardware_options = hardware, dict(hardware_options or {})
+        self.hardware_options = dict(hardware_options or {})
         self.latency_table = latency_cost_table(self.cost, hardware, self.hardware_options, self.device, self.name)
         self._cost_table: list[tuple[str, torch.Tensor]] | None = None
         self._cost_ref = 1.0

@@ -72,9 +72,9 @@ class SinglePathNAS(SupernetTraining):
         self.cost_weight = check_number("cost_weight", cost_weight, 0.0)
         self.threshold_lr = check_number("threshold_lr", threshold_lr, 0.0, low_open=True)
         self.temperature = check_number("temperature", temperature, 0.0, low_open=True)
-        # the latency model of the cost term here (there is no search step for the base class's hardware)
-        self.latency_options = dict(hardware_options or {})
-        self.latency_table = latency_cost_table(self.cost, hardware, self.latency_options, self.device, self.name)
+        # here the latency model of the cost term (the base class's search step has none: no search)
+        self.hardware_options = dict(hardware_options or {})
+        self.latency_table = latency_cost_table(self.cost, hardware, self.hardware_options, self.device, self.name)
         self._config_costs: dict[tuple[int, int, int, int, bool], float] = {}
 
     def params(self) -> dict[str, Any]:
@@ -84,7 +84,7 @@ class SinglePathNAS(SupernetTraining):
         out = {**out, "cost": self.cost, "cost_weight": self.cost_weight, "threshold_lr": self.threshold_lr,
                "temperature": self.temperature}
         if self.cost == "latency":  # only then: studies recorded before this cost resume unchanged
-            out["hardware_options"] = self.latency_options
+            out["hardware_options"] = self.hardware_options
         return out
 
     # -- thresholds --------------------------------------------------------------------

@@ -63,7 +63,7 @@ import torch.nn.functional as F
 from nasforge.errors import ConfigError
 from nasforge.evaluators import hardware
 from nasforge.evaluators.hardware import resolve_device
-from nasforge.evaluators.hardware.models import HardwareModel
+from nasforge.evaluators.hardware.models import check_hardware
 from nasforge.evaluators.training import task_tensors
 from nasforge.oneshot.supernet import ChoiceOp, Supernet, atomic_save, checkpoint_file, path_accuracy, read_checkpoint
 from nasforge.options import check_bool, check_choice, check_int, check_number
@@ -299,7 +299,7 @@ class SupernetTraining:
                  search_options: Mapping[str, Any] | None = None, retrain_epochs: int = 10, seed: int = 0,
                  threads: int | None = None, device: str = "cpu", hardware: Any = None,
                  hardware_options: Mapping[str, Any] | None = None) -> None:
-        from nasforge.registry import HARDWARE, STRATEGIES
+        from nasforge.registry import STRATEGIES
 
         self.space, self.task = space, task
         self.epochs = check_int("epochs", epochs, minimum=1)
@@ -327,14 +327,7 @@ class SupernetTraining:
         self.threads = None if threads is None else check_int("threads", threads, minimum=1)
         resolve_device(device)
         self.device = device
-        if isinstance(hardware, str):
-            HARDWARE.get(hardware)  # an unknown model is an error before any training
-        elif hardware is not None and not isinstance(hardware, HardwareModel):
-            raise ConfigError(f"hardware must be one of {', '.join(HARDWARE.list())} or a HardwareModel; "
-                              f"got {hardware!r}")
-        elif hardware is None and hardware_options:
-            raise ConfigError(f"hardware_options {dict(hardware_options)} given without a hardware model; name one "
-                              f"(hardware='measured', 'lut' or 'predictor')")
+        check_hardware(hardware, hardware_options)  # before any training
         self.hardware, self.hardware_options = hardware, dict(hardware_options or {})
 
     def search_evaluator(self, trained: TrainedSupernet) -> Any:

@@ -451,6 +451,20 @@ def make_hardware(hardware: Any = "measured", options: Mapping[str, Any] | None 
     return HARDWARE.create(hardware, **dict(options or {}))
 
 
+def check_hardware(hardware: Any, options: Mapping[str, Any] | None = None) -> None:
+    """Check a hardware option pair before its model is made (an evaluator made later, after training):
+    ``hardware`` None, a registered name or a :class:`HardwareModel`; ``options`` only with a model."""
+    from nasforge.registry import HARDWARE
+
+    if isinstance(hardware, str):
+        HARDWARE.get(hardware)  # an unknown name: the registry's error, with the known ones
+    elif hardware is not None and not isinstance(hardware, HardwareModel):
+        raise ConfigError(f"hardware must be one of {', '.join(HARDWARE.list())} or a HardwareModel; got {hardware!r}")
+    elif hardware is None and options:
+        raise ConfigError(f"hardware_options {dict(options)} given without a hardware model; name one "
+                          f"(hardware='measured', 'lut' or 'predictor')")
+
+
 def hardware_on(hardware: Any, options: Mapping[str, Any] | None = None, device: Any = "cpu") -> HardwareModel:
     """:func:`make_hardware` for an evaluator whose networks run on ``device``: a model made from a name
     measures on that device unless ``options`` name another; a :class:`HardwareModel` is used as it is."""
@@ -465,7 +479,7 @@ def lookup_table(hardware: Any = None, options: Mapping[str, Any] | None = None,
     latency term): ``hardware`` None or ``"lut"`` (settings in ``options``), or a :class:`LatencyTable`.
     A whole-network model (``measured``, ``predictor``) cannot price one candidate of one block: an error."""
     if isinstance(hardware, LatencyTable):
-        return hardware if not options else make_hardware(hardware, options)  # options with a model: an error
+        return make_hardware(hardware, options)  # options beside a model object: an error
     if hardware not in (None, "lut"):
         raise ConfigError(f"{who} needs each candidate operation's latency at its place, which a lookup table "
                           f"gives: hardware='lut' (the default) or a LatencyTable, not {hardware!r}")
@@ -474,5 +488,5 @@ def lookup_table(hardware: Any = None, options: Mapping[str, Any] | None = None,
     return table
 
 
-__all__ = ["HardwareModel", "MeasuredLatency", "LatencyTable", "arch_key", "build_network", "hardware_on",
+__all__ = ["HardwareModel", "MeasuredLatency", "LatencyTable", "arch_key", "build_network", "check_hardware", "hardware_on",
            "lookup_table", "make_hardware", "prepared_key", "space_params_json", "trace_units", "unit_signature"]
